@@ -1,0 +1,268 @@
+"""Admin pages: users and tokens, project settings and labels, import by upload, export."""
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user
+from sqlalchemy import select
+
+from .auth import admin_required
+from .extensions import db
+from .i18n import ROLE_NAMES
+from .forms import ActionForm, AssignForm, ImportForm, ProjectForm, ResetPasswordForm, RoleForm, TokenForm, UserForm
+from .models import ApiToken, Article, Assignment, Label, Project, User, utcnow
+from .security import hash_password
+from .services import queue
+from .services.formats import format_for_name
+from .services.importing import Source, get_or_create_project, import_sources, project_name_problem
+from .services.users import create_token, create_user
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+LABEL_KEY = re.compile(r"[a-z0-9_-]{1,32}")
+COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+RESERVED_KEYS = set("jkenpg?.0") | {"Backspace", "Enter", "Escape"}
+
+
+@bp.before_request
+@admin_required
+def require_admin():
+    """Every page here is for admins only."""
+
+
+# --- users ---------------------------------------------------------------------------
+
+@bp.route("/users", methods=["GET", "POST"])
+def users():
+    form = UserForm()
+    if form.validate_on_submit():
+        if db.session.scalar(select(User.id).where(User.username == form.username.data)):
+            form.username.errors.append(_("This username is taken."))
+        else:
+            create_user(db.session, form.username.data, form.password.data, form.role.data)
+            flash(_("User %(name)s created.", name=form.username.data))
+            return redirect(url_for("admin.users"))
+    people = db.session.scalars(select(User).order_by(User.username)).all()
+    return render_template("admin/users.html", form=form, users=people, action=ActionForm(),
+                           reset_form=ResetPasswordForm(), role_form=RoleForm(),
+                           token_form=TokenForm())
+
+
+def _user_or_404(user_id: int) -> User:
+    return db.get_or_404(User, user_id)
+
+
+@bp.post("/users/<int:user_id>/password")
+def reset_password(user_id: int):
+    user = _user_or_404(user_id)
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        user.password_hash = hash_password(form.password.data)
+        db.session.commit()
+        if user.id == current_user.id:  # one's own reset keeps this session, ends the others
+            login_user(user)
+        flash(_("Password of %(name)s changed; their other sessions are signed out.", name=user.username))
+    else:
+        flash(" ".join(error for errors in form.errors.values() for error in errors), "error")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/role")
+def change_role(user_id: int):
+    user = _user_or_404(user_id)
+    form = RoleForm()
+    if form.validate_on_submit():
+        if user.id == current_user.id and form.role.data != "admin":
+            flash(_("You cannot take away your own admin role."), "error")
+        else:
+            user.role = form.role.data
+            db.session.commit()
+            flash(_("%(name)s is now %(role)s.", name=user.username, role=ROLE_NAMES[user.role]))
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/active")
+def toggle_active(user_id: int):
+    """Deactivate (sessions and tokens stop working at once) or reactivate a user."""
+    user = _user_or_404(user_id)
+    if ActionForm().validate_on_submit():
+        if user.id == current_user.id:
+            flash(_("You cannot deactivate yourself."), "error")
+        else:
+            user.active = not user.active
+            db.session.commit()
+            flash(_("%(name)s activated.", name=user.username) if user.active
+                  else _("%(name)s deactivated.", name=user.username))
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/tokens")
+def issue_token(user_id: int):
+    user = _user_or_404(user_id)
+    form = TokenForm()
+    if not form.validate_on_submit():
+        abort(400)
+    token = create_token(db.session, user, form.name.data or "")
+    return render_template("admin/token.html", user=user, token=token)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+def revoke_token(token_id: int):
+    token = db.get_or_404(ApiToken, token_id)
+    if ActionForm().validate_on_submit():
+        db.session.delete(token)
+        db.session.commit()
+        flash(_("Token revoked."))
+    return redirect(url_for("admin.users"))
+
+
+# --- projects ------------------------------------------------------------------------
+
+@bp.route("/projects/new", methods=["GET", "POST"])
+def new_project():
+    name = request.form.get("name", "")
+    if request.method == "POST" and ActionForm().validate_on_submit():
+        problem = project_name_problem(name)
+        if problem is None and db.session.scalar(select(Project.id).where(Project.name == name)):
+            problem = _("A project with this name exists.")
+        if problem is None:
+            project = get_or_create_project(db.session, name)
+            db.session.commit()
+            return redirect(url_for("admin.project_settings", project_id=project.id))
+        flash(problem, "error")
+    return render_template("admin/new_project.html", form=ActionForm(), name=name)
+
+
+@bp.route("/projects/<int:project_id>/settings", methods=["GET", "POST"])
+def project_settings(project_id: int):
+    project = db.get_or_404(Project, project_id)
+    form = ProjectForm(obj=project)
+    label_errors: list[str] = []
+    if form.validate_on_submit():
+        label_errors = _update_labels(project, request.form)
+        if not label_errors:
+            form.populate_obj(project)
+            db.session.commit()
+            flash(_("Settings saved."))
+            return redirect(url_for("admin.project_settings", project_id=project.id))
+        db.session.rollback()
+    return render_template("admin/settings.html", project=project, form=form,
+                           label_errors=label_errors, blank_rows=2)
+
+
+def _update_labels(project: Project, form) -> list[str]:
+    """Apply the label table: edit rows by key, add new ones, refuse duplicates."""
+    keys = form.getlist("label_key")
+    names, colors = form.getlist("label_name"), form.getlist("label_color")
+    hotkeys, descriptions = form.getlist("label_hotkey"), form.getlist("label_description")
+    removed = set(form.getlist("label_remove"))
+    existing = {label.key: label for label in project.labels}
+    errors: list[str] = []
+    wanted = []
+    for position, (key, name, color, hotkey, description) in enumerate(
+            zip(keys, names, colors, hotkeys, descriptions, strict=True)):
+        key, name, hotkey = key.strip(), name.strip(), hotkey.strip()
+        if not key and not name:
+            continue  # an empty new row
+        if key in removed:
+            continue
+        if not LABEL_KEY.fullmatch(key):
+            errors.append(_("Label key “%(key)s” must be 1–32 of a-z, 0-9, _ and -.", key=key))
+        if not name:
+            errors.append(_("Label “%(key)s” needs a name.", key=key))
+        if not COLOR.fullmatch(color):
+            errors.append(_("Label “%(key)s”: colour must look like #1a2b3c.", key=key))
+        if len(hotkey) != 1 or hotkey in RESERVED_KEYS or hotkey.isspace():
+            errors.append(_("Label “%(key)s”: the hotkey must be one character that is not a "
+                            "navigation key (j k e n p g ? . 0).", key=key))
+        wanted.append((key, name, color, hotkey, description.strip(), position))
+    for field, label in ((0, _("key")), (3, _("hotkey"))):
+        seen: set[str] = set()
+        for row in wanted:
+            if row[field] in seen:
+                errors.append(_("Two labels share the %(what)s “%(value)s”.", what=label, value=row[field]))
+            seen.add(row[field])
+    if not wanted:
+        errors.append(_("A project needs at least one label."))
+    if errors:
+        return errors
+    for key in set(existing) - {row[0] for row in wanted}:
+        project.labels.remove(existing[key])
+    db.session.flush()
+    for key, name, color, hotkey, description, position in wanted:
+        label = existing.get(key) or Label(key=key, project=project)
+        label.name, label.color, label.hotkey = name, color, hotkey
+        label.description, label.position = description, position
+        if key not in existing:
+            project.labels.append(label)
+    return []
+
+
+@bp.route("/projects/<int:project_id>/import", methods=["GET", "POST"])
+def import_articles(project_id: int):
+    """Upload a file: the same formats, rules and messages as `flask import`."""
+    project = db.get_or_404(Project, project_id)
+    form = ImportForm()
+    report = None
+    if form.validate_on_submit():
+        upload = form.file.data
+        name = upload.filename or "upload"
+        fmt = form.fmt.data
+        if fmt == "auto":
+            fmt = format_for_name(name)
+        if fmt is None:
+            form.file.errors.append(_("Cannot tell the format from the file name; choose one."))
+        else:
+            report = import_sources(db.session, project.name, [Source(name, upload.read(), fmt)],
+                                    encoding=form.encoding.data or None, split=form.split.data,
+                                    skip_invalid=form.skip_invalid.data)
+            if report.stored:
+                flash(report.summary())
+    return render_template("admin/import.html", project=project, form=form, report=report)
+
+
+@bp.get("/projects/<int:project_id>/export")
+def export(project_id: int):
+    project = db.get_or_404(Project, project_id)
+    annotators = db.session.scalars(select(User.username).order_by(User.username)).all()
+    return render_template("admin/export.html", project=project, annotators=annotators)
+
+
+# --- assignments -----------------------------------------------------------------------
+
+@bp.route("/projects/<int:project_id>/assignments", methods=["GET", "POST"])
+def assignments(project_id: int):
+    """Who holds which article; pin a range of articles (in import order) to an annotator."""
+    project = db.get_or_404(Project, project_id)
+    form = AssignForm()
+    form.username.choices = db.session.scalars(
+        select(User.username).where(User.active).order_by(User.username)).all()
+    if form.validate_on_submit():
+        user = db.session.scalar(select(User).where(User.username == form.username.data))
+        first, last = sorted((form.first.data, form.last.data))
+        article_ids = db.session.scalars(
+            select(Article.id).where(Article.project_id == project.id).order_by(Article.id)
+            .offset(first - 1).limit(last - first + 1)).all()
+        count = queue.assign(db.session, list(article_ids), user.id)
+        flash(_("%(count)s articles assigned to %(name)s.", count=count, name=user.username))
+        return redirect(url_for("admin.assignments", project_id=project.id))
+    cutoff = utcnow() - queue.release_after(current_app.config)
+    holds = db.session.execute(
+        select(Assignment, Article.title, Article.article_id, User.username)
+        .join(Article, Article.id == Assignment.article_id).join(User, User.id == Assignment.user_id)
+        .where(Article.project_id == project.id, Assignment.finished_at.is_(None))
+        .order_by(Assignment.article_id, User.username)).all()
+    return render_template("admin/assignments.html", project=project, form=form, holds=holds,
+                           cutoff=cutoff, action=ActionForm())
+
+
+@bp.post("/assignments/<int:assignment_id>/release")
+def release_assignment(assignment_id: int):
+    assignment = db.get_or_404(Assignment, assignment_id)
+    project_id = db.session.scalar(select(Article.project_id).where(Article.id == assignment.article_id))
+    if ActionForm().validate_on_submit():
+        queue.unassign(db.session, assignment.id)
+        flash(_("Released."))
+    return redirect(url_for("admin.assignments", project_id=project_id))

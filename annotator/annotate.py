@@ -1,0 +1,107 @@
+"""Pages annotators use: the project list, a project's overview, the article view, the queue."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from .auth import login_required
+from .database import write_transaction
+from .extensions import db
+from .models import Annotation, Article, Assignment, Paragraph, Project
+from .rendering import render_markdown
+from .services import queue
+from .services.progress import project_progress
+
+bp = Blueprint("annotate", __name__)
+
+ARTICLES_PER_PAGE = 50
+
+
+@bp.get("/")
+@login_required
+def projects():
+    """Every project with its progress: the caller's own, or overall for admins."""
+    items = db.session.scalars(select(Project).order_by(Project.name)).all()
+    progress = {project.id: project_progress(db.session, project,
+                                             None if current_user.is_admin else current_user.id)
+                for project in items}
+    return render_template("annotate/projects.html", projects=items, progress=progress)
+
+
+@bp.get("/projects/<int:project_id>")
+@login_required
+def project(project_id: int):
+    """A project's guidelines, the caller's progress and its articles, page by page."""
+    project = db.get_or_404(Project, project_id)
+    page = max(request.args.get("page", 1, type=int), 1)
+    articles = db.session.execute(
+        select(Article.id, Article.title, Article.paragraph_count)
+        .where(Article.project_id == project.id).order_by(Article.id)
+        .offset((page - 1) * ARTICLES_PER_PAGE).limit(ARTICLES_PER_PAGE)).all()
+    ids = [article.id for article in articles]
+    labeled = dict(db.session.execute(
+        select(Paragraph.article_id, func.count(Annotation.id))
+        .join(Annotation, Annotation.paragraph_id == Paragraph.id)
+        .where(Paragraph.article_id.in_(ids), Annotation.user_id == current_user.id)
+        .group_by(Paragraph.article_id)).all())
+    finished = set(db.session.scalars(select(Assignment.article_id).where(
+        Assignment.article_id.in_(ids), Assignment.user_id == current_user.id,
+        Assignment.finished_at.is_not(None))))
+    return render_template(
+        "annotate/project.html", project=project, articles=articles, labeled=labeled,
+        finished=finished, page=page, guidelines=render_markdown(project.guidelines),
+        progress=project_progress(db.session, project, current_user.id),
+        has_next_page=len(articles) == ARTICLES_PER_PAGE)
+
+
+@bp.get("/projects/<int:project_id>/start")
+@login_required
+def start(project_id: int):
+    """Open the next article in the caller's queue, or say the queue is empty."""
+    project = db.get_or_404(Project, project_id)
+    article_id = queue.claim_next(db.session, project, current_user.id,
+                                  queue.release_after(current_app.config))
+    if article_id is None:
+        return render_template("annotate/all_done.html", project=project)
+    return redirect(url_for("annotate.article", article_id=article_id))
+
+
+@bp.get("/articles/<int:article_id>")
+@login_required
+def article(article_id: int):
+    """The labeling page: every paragraph with its label buttons, driven from the keyboard."""
+    article = db.get_or_404(Article, article_id)
+    project = db.session.get(Project, article.project_id)
+    paragraphs = db.session.execute(
+        select(Paragraph.id, Paragraph.index, Paragraph.text)
+        .where(Paragraph.article_id == article.id).order_by(Paragraph.index)).all()
+    mine = {row.paragraph_id: row for row in db.session.execute(
+        select(Annotation.paragraph_id, Annotation.label, Annotation.note)
+        .join(Paragraph).where(Paragraph.article_id == article.id,
+                               Annotation.user_id == current_user.id))}
+    neighbour = select(Article.id).where(Article.project_id == project.id)
+    previous_id = db.session.scalar(neighbour.where(Article.id < article.id)
+                                    .order_by(Article.id.desc()).limit(1))
+    next_id = db.session.scalar(neighbour.where(Article.id > article.id)
+                                .order_by(Article.id).limit(1))
+    assignment = db.session.scalar(select(Assignment).where(
+        Assignment.article_id == article.id, Assignment.user_id == current_user.id))
+    if assignment is not None and assignment.finished_at is None:
+        with write_transaction(db.session):  # keep the hold alive; labeling creates one
+            queue.touch(db.session, article.id, current_user.id, create=False)
+            db.session.commit()
+    return render_template(
+        "annotate/article.html", project=project, article=article, paragraphs=paragraphs,
+        mine=mine, previous_id=previous_id, next_id=next_id,
+        finished=assignment is not None and assignment.finished_at is not None,
+        guidelines=render_markdown(project.guidelines))
+
+
+@bp.get("/projects/<int:project_id>/labels.css")
+@login_required
+def label_css(project_id: int):
+    """Label colours as a stylesheet, so the page needs no inline styles under the CSP."""
+    project = db.get_or_404(Project, project_id)
+    css = render_template("annotate/labels.css", labels=project.labels)
+    return Response(css, mimetype="text/css")

@@ -1,0 +1,214 @@
+"""The JSON API (/api): sessions with X-CSRFToken for the page, bearer tokens for scripts."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request, stream_with_context
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from .auth import admin_required, login_required, reviewer_required
+from .extensions import db
+from .models import Annotation, Article, Paragraph, Project, isoformat
+from .openapi import build_openapi
+from .services import queue
+from .services.annotations import (KEEP, LabelError, ParagraphMissing, clear_annotation, clear_gold,
+                                   paragraph_for_label, save_annotation, set_gold)
+from .services.exporting import ExportError, ExportOptions, export_lines
+from .services.importing import Source, import_sources
+from .services.formats import format_for_name
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+MAX_PAGE = 1000
+
+
+def project_json(project: Project) -> dict:
+    return {"id": project.id, "name": project.name, "overlap": project.overlap,
+            "labels": [{"key": label.key, "name": label.name, "hotkey": label.hotkey,
+                        "color": label.color} for label in project.labels]}
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, "the body must be a JSON object")
+    return body
+
+
+def _int_arg(name: str, default: int, maximum: int | None = None) -> int:
+    try:
+        value = int(request.args.get(name, default))
+    except ValueError:
+        abort(400, f"{name} must be a whole number")
+    if value < 0 or (maximum is not None and value > maximum):
+        abort(400, f"{name} must be between 0 and {maximum}")
+    return value
+
+
+@bp.get("/projects")
+@login_required
+def list_projects():
+    projects = db.session.scalars(select(Project).order_by(Project.id))
+    return jsonify([project_json(project) for project in projects])
+
+
+@bp.get("/projects/<int:project_id>/articles")
+@login_required
+def list_articles(project_id: int):
+    project = db.get_or_404(Project, project_id)
+    offset, limit = _int_arg("offset", 0), _int_arg("limit", 100, MAX_PAGE)
+    total = db.session.scalar(select(func.count(Article.id)).where(Article.project_id == project.id))
+    rows = db.session.execute(
+        select(Article.id, Article.article_id, Article.title, Article.url, Article.paragraph_count)
+        .where(Article.project_id == project.id).order_by(Article.id).offset(offset).limit(limit))
+    return jsonify(total=total, items=[row._asdict() for row in rows])
+
+
+@bp.get("/projects/<int:project_id>/next")
+@login_required
+def next_article(project_id: int):
+    """The article the caller should work on next (null when none is left)."""
+    project = db.get_or_404(Project, project_id)
+    article_id = queue.claim_next(db.session, project, current_user.id,
+                                  queue.release_after(current_app.config))
+    return jsonify(article_id=article_id)
+
+
+def article_json(article: Article, user_id: int) -> dict:
+    """An article with its paragraphs and the given user's own annotations."""
+    mine = {row.paragraph_id: row for row in db.session.execute(
+        select(Annotation.paragraph_id, Annotation.label, Annotation.note, Annotation.updated_at)
+        .join(Paragraph).where(Paragraph.article_id == article.id, Annotation.user_id == user_id))}
+    paragraphs = db.session.execute(
+        select(Paragraph.id, Paragraph.index, Paragraph.text)
+        .where(Paragraph.article_id == article.id).order_by(Paragraph.index))
+    return {
+        "id": article.id, "article_id": article.article_id, "project_id": article.project_id,
+        "title": article.title, "url": article.url,
+        "paragraphs": [{
+            "id": pid, "index": index, "text": text,
+            "annotation": ({"label": mine[pid].label, "note": mine[pid].note,
+                            "updated_at": isoformat(mine[pid].updated_at)} if pid in mine else None),
+        } for pid, index, text in paragraphs]}
+
+
+@bp.get("/articles/<int:article_id>")
+@login_required
+def get_article(article_id: int):
+    return jsonify(article_json(db.get_or_404(Article, article_id), current_user.id))
+
+
+@bp.route("/articles/<int:article_id>/done", methods=["PUT", "DELETE"])
+@login_required
+def mark_done(article_id: int):
+    """Mark the caller's work on an article finished (PUT) or reopen it (DELETE)."""
+    article = db.get_or_404(Article, article_id)
+    assignment = queue.set_finished(db.session, article.id, current_user.id,
+                                    request.method == "PUT")
+    return jsonify(article_id=article.id, finished_at=isoformat(assignment.finished_at))
+
+
+@bp.put("/paragraphs/<int:paragraph_id>/annotation")
+@login_required
+def put_annotation(paragraph_id: int):
+    """Set the caller's label; a body without "note" keeps the note already written."""
+    body = _json_body()
+    label, note = body.get("label"), body.get("note", KEEP)
+    if not isinstance(label, str):
+        abort(400, '"label" must be a label key')
+    if note is not KEEP and note is not None and not isinstance(note, str):
+        abort(400, '"note" must be a string or null')
+    try:
+        article_id = paragraph_for_label(db.session, paragraph_id, label)
+    except ParagraphMissing:
+        abort(404, f"no paragraph {paragraph_id}")
+    except LabelError as error:
+        abort(400, str(error))
+    queue.keep_alive(db.session, article_id, current_user.id)
+    annotation = save_annotation(db.session, paragraph_id, current_user.id, label,
+                                 note if note is KEEP else (note or None), checked=True)
+    return jsonify(paragraph_id=paragraph_id, label=annotation.label, note=annotation.note,
+                   updated_at=isoformat(annotation.updated_at))
+
+
+@bp.delete("/paragraphs/<int:paragraph_id>/annotation")
+@login_required
+def delete_annotation(paragraph_id: int):
+    paragraph = db.get_or_404(Paragraph, paragraph_id)
+    clear_annotation(db.session, paragraph, current_user.id)
+    return "", 204
+
+
+@bp.put("/paragraphs/<int:paragraph_id>/gold")
+@reviewer_required
+def put_gold(paragraph_id: int):
+    paragraph = db.get_or_404(Paragraph, paragraph_id)
+    label = _json_body().get("label")
+    if not isinstance(label, str):
+        abort(400, '"label" must be a label key')
+    try:
+        gold = set_gold(db.session, paragraph, label, current_user.id)
+    except LabelError as error:
+        abort(400, str(error))
+    return jsonify(paragraph_id=paragraph.id, label=gold.label,
+                   updated_at=isoformat(gold.updated_at))
+
+
+@bp.delete("/paragraphs/<int:paragraph_id>/gold")
+@reviewer_required
+def delete_gold(paragraph_id: int):
+    clear_gold(db.session, db.get_or_404(Paragraph, paragraph_id))
+    return "", 204
+
+
+@bp.post("/projects/<int:project_id>/import")
+@admin_required
+def import_articles(project_id: int):
+    """Upload a file (multipart `file`) or a raw JSONL body; all or nothing, like the CLI."""
+    project = db.get_or_404(Project, project_id)
+    options = request.form if request.files else request.args
+    if request.mimetype == "application/x-ndjson":
+        source = Source("<body>", request.get_data(), "jsonl")
+    elif "file" in request.files:
+        upload = request.files["file"]
+        name = upload.filename or "upload"
+        fmt = options.get("format", "auto")
+        if fmt == "auto":
+            fmt = format_for_name(name)
+        if fmt is None:
+            abort(400, f"cannot tell the format of {name!r} from its extension")
+        source = Source(name, upload.read(), fmt)
+    else:
+        abort(400, 'send a multipart "file" or an application/x-ndjson body')
+    report = import_sources(
+        db.session, project.name, [source], encoding=options.get("encoding") or None,
+        split=options.get("split", "line") if options.get("split") in ("line", "blank") else "line",
+        skip_invalid=options.get("skip_invalid", "") in ("1", "true", "on", "yes"))
+    if not report.stored:
+        return jsonify(error=f"{len(report.errors)} invalid record(s); nothing was imported",
+                       errors=report.errors), 400
+    return jsonify(added=report.added, skipped=report.skipped, paragraphs=report.paragraphs,
+                   errors=report.errors)
+
+
+@bp.get("/projects/<int:project_id>/export.jsonl")
+@admin_required
+def export_jsonl(project_id: int):
+    """Stream the same bytes as `flask export`."""
+    project = db.get_or_404(Project, project_id)
+    unit = request.args.get("unit", "paragraph")
+    options = ExportOptions(unit=unit, only_labeled=request.args.get("only_labeled") in ("1", "true"),
+                            annotator=request.args.get("annotator") or None)
+    try:
+        lines = export_lines(db.session, project.name, options)
+    except ExportError as error:
+        abort(400, str(error))
+    filename = f"{project.id}-{unit}.jsonl"
+    return Response(stream_with_context(lines), mimetype="application/x-ndjson",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.get("/openapi.json")
+@login_required
+def openapi_document():
+    """The OpenAPI 3.1 description of this API; like every /api route, it needs a sign-in."""
+    return jsonify(build_openapi(current_app.config))

@@ -1,0 +1,210 @@
+"""The `flask` commands: import, export, create-user, create-token, load-demo."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from .extensions import db
+from .models import Project, User
+from .database import upgrade_database
+from .services import backup, demo
+from .services.copying import CopyError, copy_database
+from .services.exporting import UNITS, ExportError, ExportOptions, export_lines
+from .services.agreement_report import as_markdown, project_agreement
+from .services.dataset import GROUP_BY, parse_split, write_dataset
+from .services.formats import FORMATS
+from .services.importing import import_paths, project_name_problem
+from .services.users import UserError, create_token, create_user
+
+
+@click.command("import")
+@with_appcontext
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--project", "project_name", required=True, help="Project name (created if new).")
+@click.option("--format", "fmt", type=click.Choice(("auto", *FORMATS)), default="auto",
+              show_default=True, help="File format; auto goes by extension.")
+@click.option("--split", type=click.Choice(("line", "blank")), default="line", show_default=True,
+              help="txt bodies: a paragraph per line, or per blank-line-separated block.")
+@click.option("--encoding", default=None, help="Text encoding of the files [default: utf-8].")
+@click.option("--skip-invalid", is_flag=True, help="Store the valid records, report the rest.")
+def import_command(paths, project_name, fmt, split, encoding, skip_invalid):
+    """Import articles from files or directories into a project."""
+    _check_project_name(project_name)
+    report = import_paths(db.session, project_name, paths, fmt=fmt, encoding=encoding,
+                          split=split, skip_invalid=skip_invalid)
+    for error in report.errors:
+        click.echo(error, err=True)
+    if not report.stored:
+        raise click.ClickException(
+            f"{len(report.errors)} invalid record(s); nothing was imported "
+            "(fix them, or pass --skip-invalid to import the valid ones)")
+    click.echo(report.summary())
+
+
+@click.command("export")
+@with_appcontext
+@click.option("--project", "project_name", required=True)
+@click.option("--unit", type=click.Choice(UNITS), default="paragraph", show_default=True)
+@click.option("--only-labeled", is_flag=True, help="Leave out paragraphs nobody labeled.")
+@click.option("--annotator", default=None, help="Export as if this user were the only annotator.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Write to this file (with --split: this directory) instead of standard output.")
+@click.option("--split", "split_spec", default=None, metavar="NAME=FRACTION,...",
+              help="Write one file per split, e.g. train=0.8,dev=0.1,test=0.1 (needs -o DIR).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Shuffle seed for --split.")
+@click.option("--group-by", type=click.Choice(GROUP_BY), default="article", show_default=True,
+              help="Keep each article (or each site) within one split.")
+def export_command(project_name, unit, only_labeled, annotator, output, split_spec, seed, group_by):
+    """Export a project's paragraphs and labels as JSONL (or as a split dataset)."""
+    options = ExportOptions(unit=unit, only_labeled=only_labeled, annotator=annotator)
+    try:
+        if split_spec is not None:
+            if output is None:
+                raise ExportError("--split writes several files: give a directory with -o DIR")
+            report = write_dataset(db.session, project_name, output, parse_split(split_spec),
+                                   seed=seed, group_by=group_by, options=options)
+            for name, path in report.files.items():
+                click.echo(f"{path}: {report.lines[name]} lines, {report.articles[name]} articles")
+            return
+        lines = export_lines(db.session, project_name, options)
+    except ExportError as error:
+        raise click.ClickException(str(error)) from None
+    if output is None:
+        out = sys.stdout.buffer
+        for line in lines:
+            out.write(line)
+        out.flush()
+        return
+    partial = output.with_name(output.name + ".partial")
+    with open(partial, "wb") as handle:  # renamed only once complete
+        handle.writelines(lines)
+    partial.replace(output)
+
+
+@click.command("agreement")
+@with_appcontext
+@click.option("--project", "project_name", required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@click.option("--resamples", type=click.IntRange(0, 100_000), default=1000, show_default=True,
+              help="Bootstrap resamples of articles for the confidence intervals.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def agreement_command(project_name, as_json, resamples, seed):
+    """Agreement between annotators: kappas, alpha, AC1, per label, with confidence intervals."""
+    project = db.session.scalar(select(Project).where(Project.name == project_name))
+    if project is None:
+        raise click.ClickException(f"no project named {project_name!r}")
+    result = project_agreement(db.session, project, resamples=resamples, seed=seed)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(as_markdown(result))
+
+
+@click.command("create-user")
+@with_appcontext
+@click.argument("username")
+@click.option("--admin", is_flag=True, help="Make the user an admin.")
+@click.option("--role", type=click.Choice(("admin", "reviewer", "annotator")), default=None,
+              help="Role (default annotator; --admin is short for --role admin).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_user_command(username, admin, role, password_stdin):
+    """Create a user (an annotator unless --admin)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = create_user(db.session, username, password, "admin" if admin else role or "annotator")
+    except UserError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"created {user.role} {user.username}")
+
+
+@click.command("create-token")
+@with_appcontext
+@click.argument("username")
+@click.option("--name", default="", help="A note to tell tokens apart.")
+def create_token_command(username, name):
+    """Print a new API token for USERNAME (shown once; only its hash is stored)."""
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"no user named {username!r}")
+    click.echo(create_token(db.session, user, name))
+
+
+@click.command("load-demo")
+@with_appcontext
+@click.option("--project", "project_name", default=demo.DEMO_PROJECT, show_default=True)
+def load_demo_command(project_name):
+    """Add the demo project: sample English, Chinese and mixed articles with boilerplate."""
+    report = demo.load_demo(db.session, project_name)
+    click.echo(f"{project_name}: " + report.summary())
+
+
+@click.command("backup")
+@with_appcontext
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(path):
+    """Write a consistent copy of the running SQLite database to PATH."""
+    try:
+        size = backup.backup(db.engine, path)
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"backed up to {path} ({size / 1e6:.1f} MB)")
+
+
+@click.command("restore")
+@with_appcontext
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask before replacing the current data.")
+def restore_command(path, yes):
+    """Replace the SQLite database's content with the backup at PATH."""
+    if not yes:
+        click.confirm(f"Replace all current data with {path}?", abort=True)
+    try:
+        backup.restore(db.engine, path)
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    upgrade_database()  # a backup from an older version gets the newer schema
+    click.echo(f"restored from {path}")
+
+
+@click.command("copy-database")
+@with_appcontext
+@click.argument("target_url")
+def copy_database_command(target_url):
+    """Copy everything into the new, empty database at TARGET_URL (e.g. PostgreSQL)."""
+    from . import create_app  # the target gets an app of its own, so it is migrated as usual
+    source = db.engine
+    target_app = create_app({"SQLALCHEMY_DATABASE_URI": target_url,
+                             "SECRET_KEY": current_app.config["SECRET_KEY"]})
+    with target_app.app_context():
+        target = db.engine
+        try:
+            copied = copy_database(source, target,
+                                   lambda table, rows: click.echo(f"{table}: {rows} rows"))
+        except CopyError as error:
+            raise click.ClickException(str(error)) from None
+        finally:
+            target.dispose()
+    click.echo(f"copied {sum(copied.values())} rows; point ANNOTATOR_DATABASE_URL at the new "
+               "database to use it")
+
+
+def _check_project_name(name: str) -> None:
+    problem = project_name_problem(name)
+    if problem:
+        raise click.ClickException(problem)
+
+
+def init_app(app: Flask) -> None:
+    for command in (import_command, export_command, create_user_command,
+                    create_token_command, load_demo_command, backup_command, restore_command,
+                    copy_database_command, agreement_command):
+        app.cli.add_command(command)

@@ -1,0 +1,85 @@
+"""WTForms classes for the pages; every form carries its CSRF token."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (BooleanField, IntegerField, PasswordField, SelectField, StringField,
+                     TextAreaField)
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, ValidationError
+
+from .i18n import ROLE_NAMES
+from .services.users import MIN_PASSWORD_LENGTH, UserError, check_username
+
+
+def _valid_username(_form, field) -> None:
+    try:
+        check_username(field.data or "")
+    except UserError as error:
+        raise ValidationError(str(error)) from None
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    password = PasswordField(_l("Password"), validators=[DataRequired()])
+    remember = BooleanField(_l("Keep me signed in"))
+
+
+class NewPasswordMixin:
+    password = PasswordField(_l("Password"), validators=[
+        DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)])
+    confirm = PasswordField(_l("Repeat password"), validators=[
+        EqualTo("password", message=_l("The passwords differ."))])
+
+
+class SetupForm(NewPasswordMixin, FlaskForm):
+    """Creates the first admin on a fresh install."""
+
+    username = StringField(_l("Admin username"), validators=[DataRequired(), _valid_username])
+
+
+class UserForm(NewPasswordMixin, FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), _valid_username])
+    role = SelectField(_l("Role"), choices=list(ROLE_NAMES.items()), default="annotator")
+
+
+class ResetPasswordForm(NewPasswordMixin, FlaskForm):
+    pass
+
+
+class RoleForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=list(ROLE_NAMES.items()))
+
+
+class TokenForm(FlaskForm):
+    name = StringField(_l("Token name"), validators=[Length(max=100)])
+
+
+class ActionForm(FlaskForm):
+    """No fields: gives POST-only buttons their CSRF token."""
+
+
+class ProjectForm(FlaskForm):
+    description = TextAreaField(_l("Description"), validators=[Length(max=10_000)])
+    guidelines = TextAreaField(_l("Guidelines (Markdown)"), validators=[Length(max=200_000)])
+    overlap = IntegerField(_l("Annotators per article"), default=1,
+                           validators=[NumberRange(min=1, max=50)])
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("File"), validators=[FileRequired()])
+    fmt = SelectField(_l("Format"), default="auto", choices=[
+        ("auto", _l("by extension")), ("jsonl", "jsonl"), ("txt", "txt"), ("md", "md"),
+        ("html", "html")])
+    split = SelectField(_l("txt paragraphs"), default="line", choices=[
+        ("line", _l("one per line")), ("blank", _l("separated by blank lines"))])
+    encoding = StringField(_l("Encoding"), validators=[Length(max=40)])
+    skip_invalid = BooleanField(_l("Skip invalid records"))
+
+
+class AssignForm(FlaskForm):
+    """Pin articles first..last (positions in import order) to an annotator."""
+
+    username = SelectField(_l("Annotator"), choices=[])
+    first = IntegerField(_l("From article #"), default=1, validators=[NumberRange(min=1)])
+    last = IntegerField(_l("to article #"), default=10, validators=[NumberRange(min=1)])

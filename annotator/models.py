@@ -1,0 +1,218 @@
+"""The data model: users, projects and their labels, articles, paragraphs, annotations, gold."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, false
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+ROLES = ("admin", "reviewer", "annotator")
+
+DEFAULT_LABELS = (
+    # key, display name, colour, hotkey, description
+    ("claim", "Claim", "#d9480f", "1", "States a position the article argues for."),
+    ("evidence", "Evidence", "#1971c2", "2", "Gives facts, data or sources that support a claim."),
+    ("boilerplate", "Ads/Boilerplate", "#868e96", "3",
+     "Site furniture: navigation, teasers, related links, promos, comments, copyright."),
+    ("other", "Other", "#2f9e44", "4", "Body text that is neither claim nor evidence."),
+)
+
+
+def utcnow() -> datetime:
+    """Now in UTC, without tzinfo: every stored timestamp is naive UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def isoformat(moment: datetime | None) -> str | None:
+    """Format a stored (naive UTC) timestamp as ISO 8601 ending in Z."""
+    if moment is None:
+        return None
+    return moment.replace(microsecond=0).isoformat() + "Z"
+
+
+class User(UserMixin, db.Model):
+    """Someone who signs in: an admin, a reviewer or an annotator."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="annotator")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    tokens: Mapped[list[ApiToken]] = relationship(
+        back_populates="user", cascade="all, delete-orphan")
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    @property
+    def session_stamp(self) -> str:
+        """Changes with the password, so a reset ends the user's other sessions."""
+        return self.password_hash[-12:]
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_stamp}"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def can_adjudicate(self) -> bool:
+        return self.role in ("admin", "reviewer")
+
+
+class ApiToken(db.Model):
+    """A bearer token for scripts; only the SHA-256 of the secret is kept."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class Project(db.Model):
+    """A set of articles labeled with one label set."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    guidelines: Mapped[str] = mapped_column(Text, default="")
+    overlap: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    labels: Mapped[list[Label]] = relationship(
+        back_populates="project", cascade="all, delete-orphan", order_by="Label.position")
+
+    def label_keys(self) -> set[str]:
+        return {label.key for label in self.labels}
+
+
+class Label(db.Model):
+    """One label of a project's label set."""
+
+    __table_args__ = (UniqueConstraint("project_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(100))
+    color: Mapped[str] = mapped_column(String(16))
+    hotkey: Mapped[str] = mapped_column(String(8))
+    description: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(default=0)
+
+    project: Mapped[Project] = relationship(back_populates="labels")
+
+
+class Article(db.Model):
+    """One imported article; import order is the order of ids."""
+
+    __table_args__ = (
+        UniqueConstraint("project_id", "article_id"),
+        Index("ix_article_project_content", "project_id", "content_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    article_id: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    paragraph_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    paragraphs: Mapped[list[Paragraph]] = relationship(
+        back_populates="article", order_by="Paragraph.index", passive_deletes=True)
+
+
+class Paragraph(db.Model):
+    """One paragraph of an article, at its 0-based index."""
+
+    __table_args__ = (UniqueConstraint("article_id", "index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id", ondelete="CASCADE"))
+    index: Mapped[int]
+    text: Mapped[str] = mapped_column(Text)
+
+    article: Mapped[Article] = relationship(back_populates="paragraphs")
+
+
+class Annotation(db.Model):
+    """One annotator's current label for one paragraph."""
+
+    __table_args__ = (
+        UniqueConstraint("paragraph_id", "user_id"),
+        Index("ix_annotation_user_paragraph", "user_id", "paragraph_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    paragraph_id: Mapped[int] = mapped_column(ForeignKey("paragraph.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AnnotationHistory(db.Model):
+    """An earlier value of an annotation: kept whenever one is changed or removed."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    paragraph_id: Mapped[int] = mapped_column(
+        ForeignKey("paragraph.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    valid_from: Mapped[datetime]
+    replaced_at: Mapped[datetime] = mapped_column(default=utcnow)
+    replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+
+
+class Gold(db.Model):
+    """The adjudicated label of a paragraph."""
+
+    paragraph_id: Mapped[int] = mapped_column(
+        ForeignKey("paragraph.id", ondelete="CASCADE"), primary_key=True)
+    label: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Assignment(db.Model):
+    """An annotator's hold on an article: started, and finished once marked done."""
+
+    __table_args__ = (
+        UniqueConstraint("article_id", "user_id"),
+        Index("ix_assignment_user_article", "user_id", "article_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    touched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    pinned: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Assigned by an admin: held until finished or unassigned, never released by time."""
+
+
+class LoginFailure(db.Model):
+    """A failed sign-in, kept for a while to throttle password guessing."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    remote_addr: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

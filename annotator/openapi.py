@@ -1,0 +1,388 @@
+"""The OpenAPI 3.1 description of the JSON API (/api), served at GET /api/openapi.json.
+
+tests/test_openapi.py keeps it true: every /api rule of the app is described here with the
+same methods (and nothing else is), and real responses validate against the schemas below.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+OPENAPI_VERSION = "3.1.0"
+
+UTC_TIMESTAMP = {
+    "type": "string", "format": "date-time",
+    "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$",
+    "description": "UTC, ISO 8601, ending in Z.",
+}
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "Error": {
+        "type": "object", "required": ["error"], "additionalProperties": False,
+        "properties": {"error": {"type": "string", "description": "What went wrong."}},
+    },
+    "ImportError": {
+        "type": "object", "required": ["error", "errors"], "additionalProperties": False,
+        "properties": {
+            "error": {"type": "string"},
+            "errors": {"type": "array", "minItems": 1, "items": {
+                "type": "string", "description": "FILE:LINE: reason (FILE is <body> for a raw body)",
+                "pattern": r"^.+:\d+: .+"}},
+        },
+    },
+    "Label": {
+        "type": "object", "required": ["key", "name", "hotkey", "color"],
+        "additionalProperties": False,
+        "properties": {
+            "key": {"type": "string", "pattern": "^[a-z0-9_-]{1,32}$"},
+            "name": {"type": "string"},
+            "hotkey": {"type": "string"},
+            "color": {"type": "string", "description": "CSS colour, e.g. #1a2b3c"},
+        },
+    },
+    "Project": {
+        "type": "object", "required": ["id", "name", "labels", "overlap"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "labels": {"type": "array", "items": {"$ref": "#/components/schemas/Label"}},
+            "overlap": {"type": "integer", "minimum": 1,
+                        "description": "How many annotators each article needs."},
+        },
+    },
+    "ArticleSummary": {
+        "type": "object", "required": ["id", "article_id", "title", "url", "paragraph_count"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "integer"},
+            "article_id": {"type": "string", "description": "The external id given at import."},
+            "title": {"type": "string"},
+            "url": {"type": ["string", "null"]},
+            "paragraph_count": {"type": "integer", "minimum": 0},
+        },
+    },
+    "ArticlePage": {
+        "type": "object", "required": ["total", "items"], "additionalProperties": False,
+        "properties": {
+            "total": {"type": "integer", "minimum": 0},
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/ArticleSummary"},
+                      "description": "In import order."},
+        },
+    },
+    "OwnAnnotation": {
+        "type": "object", "required": ["label", "note", "updated_at"],
+        "additionalProperties": False,
+        "properties": {
+            "label": {"type": "string"},
+            "note": {"type": ["string", "null"]},
+            "updated_at": UTC_TIMESTAMP,
+        },
+    },
+    "Paragraph": {
+        "type": "object", "required": ["id", "index", "text", "annotation"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "integer"},
+            "index": {"type": "integer", "minimum": 0},
+            "text": {"type": "string"},
+            "annotation": {"oneOf": [{"$ref": "#/components/schemas/OwnAnnotation"},
+                                     {"type": "null"}],
+                           "description": "The caller's own annotation, or null."},
+        },
+    },
+    "Article": {
+        "type": "object",
+        "required": ["id", "article_id", "project_id", "title", "url", "paragraphs"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "integer"},
+            "article_id": {"type": "string"},
+            "project_id": {"type": "integer"},
+            "title": {"type": "string"},
+            "url": {"type": ["string", "null"]},
+            "paragraphs": {"type": "array", "items": {"$ref": "#/components/schemas/Paragraph"},
+                           "description": "By index."},
+        },
+    },
+    "NextArticle": {
+        "type": "object", "required": ["article_id"], "additionalProperties": False,
+        "properties": {"article_id": {"type": ["integer", "null"],
+                                      "description": "The article's id (not its external "
+                                                     "article_id), or null when none is left."}},
+    },
+    "Done": {
+        "type": "object", "required": ["article_id", "finished_at"], "additionalProperties": False,
+        "properties": {
+            "article_id": {"type": "integer"},
+            "finished_at": {"oneOf": [UTC_TIMESTAMP, {"type": "null"}]},
+        },
+    },
+    "AnnotationInput": {
+        "type": "object", "required": ["label"],
+        "properties": {
+            "label": {"type": "string", "description": "A label key of the paragraph's project."},
+            "note": {"type": ["string", "null"],
+                     "description": "Optional; left out, the note already written is kept; "
+                                    "null or an empty string clears it."},
+        },
+    },
+    "Annotation": {
+        "type": "object", "required": ["paragraph_id", "label", "note", "updated_at"],
+        "additionalProperties": False,
+        "properties": {
+            "paragraph_id": {"type": "integer"},
+            "label": {"type": "string"},
+            "note": {"type": ["string", "null"]},
+            "updated_at": UTC_TIMESTAMP,
+        },
+    },
+    "GoldInput": {
+        "type": "object", "required": ["label"],
+        "properties": {"label": {"type": "string"}},
+    },
+    "Gold": {
+        "type": "object", "required": ["paragraph_id", "label", "updated_at"],
+        "additionalProperties": False,
+        "properties": {
+            "paragraph_id": {"type": "integer"},
+            "label": {"type": "string"},
+            "updated_at": UTC_TIMESTAMP,
+        },
+    },
+    "ImportResult": {
+        "type": "object", "required": ["added", "skipped", "paragraphs"],
+        "additionalProperties": False,
+        "properties": {
+            "added": {"type": "integer", "minimum": 0},
+            "skipped": {"type": "integer", "minimum": 0,
+                        "description": "Articles already present in the project."},
+            "paragraphs": {"type": "integer", "minimum": 0},
+            "errors": {"type": "array", "items": {"type": "string"},
+                       "description": "With skip_invalid: the invalid records left out, "
+                                      "as FILE:LINE: reason."},
+        },
+    },
+    "ImportUpload": {
+        "type": "object", "required": ["file"],
+        "properties": {
+            "file": {"type": "string", "contentMediaType": "application/octet-stream",
+                     "description": "The format comes from the file name's extension: "
+                                    ".jsonl, .txt, .md/.markdown, .html/.htm."},
+            "format": {"type": "string", "enum": ["auto", "jsonl", "txt", "md", "html"],
+                       "default": "auto"},
+            "split": {"type": "string", "enum": ["line", "blank"], "default": "line"},
+            "encoding": {"type": "string"},
+            "skip_invalid": {"type": "string", "enum": ["1", "true", "on", "yes"]},
+        },
+    },
+}
+
+PARAMETERS: dict[str, dict[str, Any]] = {
+    "project_id": {"name": "project_id", "in": "path", "required": True,
+                   "schema": {"type": "integer"}},
+    "article_id": {"name": "article_id", "in": "path", "required": True,
+                   "schema": {"type": "integer"},
+                   "description": "The article's id (`id`), not its external `article_id`."},
+    "paragraph_id": {"name": "paragraph_id", "in": "path", "required": True,
+                     "schema": {"type": "integer"}},
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    return {str(code): {"$ref": f"#/components/responses/{name}"}
+            for code, name in ((400, "BadRequest"), (401, "Unauthorized"), (403, "Forbidden"),
+                               (404, "NotFound"), (409, "Conflict"), (413, "TooLarge"))
+            if code in codes}
+
+
+def _params(*names: str) -> list[dict[str, str]]:
+    return [{"$ref": f"#/components/parameters/{name}"} for name in names]
+
+
+# Reading needs a session cookie or a token; a state change with the cookie also needs the
+# X-CSRFToken header (a bearer token needs none).
+READ_SECURITY = [{"bearerAuth": []}, {"cookieAuth": []}]
+WRITE_SECURITY = [{"bearerAuth": []}, {"cookieAuth": [], "csrfToken": []}]
+
+
+def _operation(operation_id: str, summary: str, responses: dict[str, Any], *,
+               write: bool = False, who: str = "any signed-in user",
+               **extra: Any) -> dict[str, Any]:
+    return {"operationId": operation_id, "summary": summary,
+            "description": f"Who: {who}.", "security": WRITE_SECURITY if write else READ_SECURITY,
+            "responses": responses, **extra}
+
+
+def _paths() -> dict[str, Any]:
+    return {
+        "/api/openapi.json": {"get": _operation(
+            "getOpenApi", "This description of the API (sign-in required, like every /api route)",
+            {"200": _json({"type": "object", "required": ["openapi", "paths"]},
+                          "The OpenAPI 3.1 document."), **_errors(401)})},
+        "/api/projects": {"get": _operation(
+            "listProjects", "Every project with its label set",
+            {"200": _json({"type": "array", "items": _ref("Project")}, "The projects."),
+             **_errors(401)})},
+        "/api/projects/{project_id}/articles": {
+            "parameters": _params("project_id"),
+            "get": _operation(
+                "listArticles", "A project's articles, a page at a time, in import order",
+                {"200": _json(_ref("ArticlePage"), "One page of articles and the total."),
+                 **_errors(400, 401, 404)},
+                parameters=[
+                    {"name": "offset", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 0, "default": 0}},
+                    {"name": "limit", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 0, "maximum": 1000,
+                                "default": 100}},
+                ])},
+        "/api/projects/{project_id}/next": {
+            "parameters": _params("project_id"),
+            "get": _operation(
+                "nextArticle", "Claim the article the caller should label next",
+                {"200": _json(_ref("NextArticle"), "The article to open, or null."),
+                 **_errors(401, 404)})},
+        "/api/articles/{article_id}": {
+            "parameters": _params("article_id"),
+            "get": _operation(
+                "getArticle", "An article, its paragraphs and the caller's own annotations",
+                {"200": _json(_ref("Article"), "The article."), **_errors(401, 404)})},
+        "/api/articles/{article_id}/done": {
+            "parameters": _params("article_id"),
+            "put": _operation(
+                "markDone", "Mark the caller's work on the article finished",
+                {"200": _json(_ref("Done"), "Finished."), **_errors(400, 401, 404)},
+                write=True),
+            "delete": _operation(
+                "reopen", "Reopen the article for the caller",
+                {"200": _json(_ref("Done"), "Reopened (finished_at is null)."),
+                 **_errors(400, 401, 404)},
+                write=True)},
+        "/api/paragraphs/{paragraph_id}/annotation": {
+            "parameters": _params("paragraph_id"),
+            "put": _operation(
+                "putAnnotation", "Set the caller's label (and note) on the paragraph",
+                {"200": _json(_ref("Annotation"), "The caller's annotation as stored."),
+                 **_errors(400, 401, 404)},
+                write=True,
+                requestBody={"required": True, "content": {
+                    "application/json": {"schema": _ref("AnnotationInput")}}}),
+            "delete": _operation(
+                "deleteAnnotation", "Remove the caller's annotation (kept in the history)",
+                {"204": {"description": "Removed (or there was none)."},
+                 **_errors(400, 401, 404)},
+                write=True)},
+        "/api/paragraphs/{paragraph_id}/gold": {
+            "parameters": _params("paragraph_id"),
+            "put": _operation(
+                "putGold", "Set the paragraph's adjudicated (gold) label",
+                {"200": _json(_ref("Gold"), "The gold label as stored."),
+                 **_errors(400, 401, 403, 404)},
+                write=True, who="admins and reviewers",
+                requestBody={"required": True, "content": {
+                    "application/json": {"schema": _ref("GoldInput")}}}),
+            "delete": _operation(
+                "deleteGold", "Remove the paragraph's gold label",
+                {"204": {"description": "Removed (or there was none)."},
+                 **_errors(400, 401, 403, 404)},
+                write=True, who="admins and reviewers")},
+        "/api/projects/{project_id}/import": {
+            "parameters": _params("project_id"),
+            "post": _operation(
+                "importArticles",
+                "Import articles: all or nothing, with the same rules as `flask import`",
+                {"200": _json(_ref("ImportResult"), "Imported."),
+                 "400": {"description": "Invalid records (nothing was stored), or a request "
+                                        "that is not an import.",
+                         "content": {"application/json": {"schema": {"oneOf": [
+                             _ref("ImportError"), _ref("Error")]}}}},
+                 **_errors(401, 403, 404, 413)},
+                write=True, who="admins",
+                parameters=[
+                    {"name": name, "in": "query", "required": False,
+                     "description": "For a raw body (a multipart upload sends these as fields).",
+                     "schema": SCHEMAS["ImportUpload"]["properties"][name]}
+                    for name in ("encoding", "split", "skip_invalid")],
+                requestBody={"required": True, "content": {
+                    "multipart/form-data": {"schema": _ref("ImportUpload")},
+                    "application/x-ndjson": {"schema": {
+                        "type": "string",
+                        "description": "JSONL, one article per line; errors name it <body>."}},
+                }})},
+        "/api/projects/{project_id}/export.jsonl": {
+            "parameters": _params("project_id"),
+            "get": _operation(
+                "exportJsonl", "The project's labels as JSONL, streamed (the bytes of `flask export`)",
+                {"200": {"description": "One JSON object per line, in import order.",
+                         "content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
+                 **_errors(400, 401, 403, 404)},
+                who="admins",
+                parameters=[
+                    {"name": "unit", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": ["paragraph", "article"],
+                                "default": "paragraph"}},
+                    {"name": "only_labeled", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": ["1", "true"]}},
+                    {"name": "annotator", "in": "query", "required": False,
+                     "schema": {"type": "string"},
+                     "description": "Export as if this user were the only annotator."},
+                ])},
+    }
+
+
+def build_openapi(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The OpenAPI document; `config` (the app's) fills in the cookie name and upload limit."""
+    config = config or {}
+    cookie = config.get("SESSION_COOKIE_NAME") or "session"
+    limit_mb = config.get("MAX_UPLOAD_MB", 64)
+    responses = {
+        name: _json(_ref("Error"), description)
+        for name, description in (
+            ("BadRequest", "Bad input (or, with a session cookie, a missing or wrong CSRF token)."),
+            ("Unauthorized", "Not signed in: no valid session cookie or bearer token."),
+            ("Forbidden", "Signed in, but the role does not allow it."),
+            ("NotFound", "No such thing."),
+            ("Conflict", "Conflicts with the current state."),
+            ("TooLarge", f"The body is over the upload limit ({limit_mb} MB, "
+                         "ANNOTATOR_MAX_UPLOAD_MB)."))}
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "annotator JSON API",
+            "version": "1",
+            "description": (
+                "Label the paragraphs of scraped web articles. All bodies are JSON; errors are "
+                '`{"error": "<message>"}`. Authentication is checked first: every /api request '
+                "without a valid session or bearer token is 401 — this document included, it "
+                "too needs a sign-in. Scripts send `Authorization: Bearer <token>` (from "
+                "`flask create-token` or the admin pages) and need no CSRF token; the web page's "
+                "own calls use the session cookie and send the `X-CSRFToken` header (the "
+                'content of `<meta name="csrf-token">`) on every state change. Timestamps are '
+                "UTC, ISO 8601, ending in Z."),
+        },
+        "security": READ_SECURITY,
+        "paths": _paths(),
+        "components": {
+            "schemas": SCHEMAS,
+            "parameters": PARAMETERS,
+            "responses": responses,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer",
+                               "description": "An API token; only its hash is stored."},
+                "cookieAuth": {"type": "apiKey", "in": "cookie", "name": cookie,
+                               "description": "The browser session from the login form."},
+                "csrfToken": {"type": "apiKey", "in": "header", "name": "X-CSRFToken",
+                              "description": "With cookieAuth, required on every state change "
+                                             "(PUT, POST, DELETE); not used with bearerAuth."},
+            },
+        },
+    }

@@ -1,0 +1,1 @@
+"""The work itself, without Flask request objects: text, importing, exporting."""

@@ -1,0 +1,84 @@
+"""A project's agreement: its labels read from the database, measured, and written as Markdown
+(for `flask agreement` and the dataset card)."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import Annotation, Article, Paragraph, Project, User
+from .agreement import AgreementReport, Coefficient, report
+
+COLUMNS = (("observed", "observed agreement"), ("fleiss", "Fleiss' kappa"),
+           ("alpha", "Krippendorff's alpha"), ("ac1", "Gwet's AC1"))
+
+
+def agreement_items(session: Session, project: Project) -> list[tuple[int, dict[str, str]]]:
+    """One item per annotated paragraph: (article id, {username: label}), in one query."""
+    items: list[tuple[int, dict[str, str]]] = []
+    current = None
+    for paragraph_id, article_id, username, label in session.execute(
+            select(Annotation.paragraph_id, Paragraph.article_id, User.username, Annotation.label)
+            .join(Paragraph, Paragraph.id == Annotation.paragraph_id)
+            .join(Article, Article.id == Paragraph.article_id)
+            .join(User, User.id == Annotation.user_id)
+            .where(Article.project_id == project.id)
+            .order_by(Annotation.paragraph_id)):
+        if paragraph_id != current:
+            current = paragraph_id
+            items.append((article_id, {}))
+        items[-1][1][username] = label
+    return items
+
+
+def project_agreement(session: Session, project: Project, *, resamples: int = 1000,
+                      seed: int = 0) -> AgreementReport:
+    """Agreement over the project's paragraphs that two or more annotators labeled."""
+    return report(agreement_items(session, project), labels=[l.key for l in project.labels],
+                  resamples=resamples, seed=seed)
+
+
+def _value(coefficient: Coefficient) -> str:
+    if coefficient.value is None:
+        return "n/a"
+    if coefficient.low is None or coefficient.high is None:
+        return f"{coefficient.value:.3f}"
+    return f"{coefficient.value:.3f} [{coefficient.low:.3f}, {coefficient.high:.3f}]"
+
+
+def as_markdown(result: AgreementReport) -> str:
+    """The report as Markdown tables: overall, per label, per pair, confusion matrix, notes."""
+    info = result.bootstrap
+    lines = [
+        f"{result.n_items} paragraphs labeled by two or more of {result.n_annotators} annotators "
+        f"({result.n_single} more labeled by one), in {result.n_articles} articles. "
+        f"Brackets: {info.confidence:.0%} intervals, {info.method} ({info.resamples} resamples, "
+        f"seed {info.seed}).", "",
+        "| labels | " + " | ".join(name for _, name in COLUMNS) + " |",
+        "|---" * (len(COLUMNS) + 1) + "|",
+        "| all | " + " | ".join(_value(getattr(result.overall, key)) for key, _ in COLUMNS) + " |",
+        *[f"| {label} (vs rest) | " + " | ".join(_value(getattr(coefficients, key))
+                                                  for key, _ in COLUMNS) + " |"
+          for label, coefficients in result.per_label.items()],
+    ]
+    bands = [f"- {name}: {result.interpretation[key].band}"
+             + (f". {result.interpretation[key].note}" if result.interpretation[key].note else "")
+             for key, name in COLUMNS[1:] if key in result.interpretation]
+    if bands:
+        lines += ["", *bands]
+    if result.pairs:
+        lines += ["", "| annotator pair | paragraphs | observed | Cohen's kappa |", "|---|---|---|---|",
+                  *[f"| {pair.annotator_a} / {pair.annotator_b} | {pair.n} | "
+                    + (f"{pair.observed:.3f}" if pair.observed is not None else "n/a")
+                    + f" | {_value(pair.kappa)} |" for pair in result.pairs]]
+    labels = result.labels
+    if result.n_items:
+        lines += ["", "Confusion between annotators (every pair, both orders):", "",
+                  "| | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|",
+                  *[f"| {row} | " + " | ".join(str(result.confusion.get(row, {}).get(col, 0))
+                                              for col in labels) + " |" for row in labels]]
+    notes = [note for note in result.notes]
+    notes += [f"{name}: {getattr(result.overall, key).note}" for key, name in COLUMNS
+              if getattr(result.overall, key).note]
+    if notes:
+        lines += ["", *[f"- {note}" for note in notes]]
+    return "\n".join(lines)

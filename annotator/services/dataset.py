@@ -1,0 +1,193 @@
+"""Training datasets: an export split by article (or by site) into train/dev/test files with a
+dataset card, reproducible for a seed."""
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import Article, Project
+from .exporting import ExportError, ExportOptions, export_records
+
+SPLIT_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
+GROUP_BY = ("article", "site")
+
+
+@dataclass
+class SplitReport:
+    """What went where: lines, articles, groups and labels per split."""
+
+    files: dict[str, Path]
+    lines: Counter = field(default_factory=Counter)
+    articles: Counter = field(default_factory=Counter)
+    groups: Counter = field(default_factory=Counter)
+    labels: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+
+
+def parse_split(text: str) -> list[tuple[str, float]]:
+    """`train=0.8,dev=0.1,test=0.1` -> [(name, fraction)], fractions positive and summing to 1."""
+    parts = []
+    for chunk in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = chunk.partition("=")
+        try:
+            fraction = float(value)
+        except ValueError:
+            fraction = -1.0
+        if not sep or not SPLIT_NAME.fullmatch(name.strip()) or not 0 < fraction <= 1:
+            raise ExportError(f"bad split {chunk!r}: write NAME=FRACTION, e.g. train=0.8")
+        parts.append((name.strip(), fraction))
+    names = [name for name, _ in parts]
+    if len(parts) < 2 or len(set(names)) != len(names):
+        raise ExportError("a split needs two or more differently named parts, e.g. "
+                          "train=0.8,dev=0.1,test=0.1")
+    if abs(sum(fraction for _, fraction in parts) - 1) > 1e-6:
+        raise ExportError(f"the split fractions add up to {sum(f for _, f in parts):g}, not 1")
+    return parts
+
+
+def site_of(url: str | None, meta: dict | None) -> str | None:
+    """The article's site: meta.site if given, else the URL's host."""
+    site = (meta or {}).get("site")
+    if isinstance(site, str) and site.strip():
+        return site.strip().lower()
+    host = urlsplit(url).hostname if url else None
+    return host.lower() if host else None
+
+
+def assign_splits(session: Session, project_id: int, splits: list[tuple[str, float]],
+                  seed: int, group_by: str = "article") -> tuple[dict[int, str], dict[str, int]]:
+    """Map each article to a split: groups (articles, or sites) are shuffled with the seed and
+    cut by cumulative paragraph count, so no group spans two splits."""
+    weights: dict[str, int] = defaultdict(int)
+    group_of: dict[int, str] = {}
+    for article_pk, url, meta, paragraphs in session.execute(
+            select(Article.id, Article.url, Article.meta, Article.paragraph_count)
+            .where(Article.project_id == project_id).order_by(Article.id)):
+        site = site_of(url, meta) if group_by == "site" else None
+        key = f"site:{site}" if site else f"article:{article_pk}"
+        group_of[article_pk] = key
+        weights[key] += paragraphs
+    groups = sorted(weights)
+    random.Random(seed).shuffle(groups)
+    total = sum(weights.values()) or 1
+    boundaries, running = [], 0.0
+    for name, fraction in splits:
+        running += fraction
+        boundaries.append((running, name))
+    split_of_group: dict[str, str] = {}
+    filled = 0
+    for key in groups:
+        middle = (filled + weights[key] / 2) / total  # where the group's centre falls
+        split_of_group[key] = next((name for edge, name in boundaries if middle < edge),
+                                   boundaries[-1][1])
+        filled += weights[key]
+    groups_per_split = Counter(split_of_group.values())
+    return {pk: split_of_group[key] for pk, key in group_of.items()}, dict(groups_per_split)
+
+
+def write_splits(session: Session, project_name: str, directory: Path,
+                 splits: list[tuple[str, float]], *, seed: int, group_by: str = "article",
+                 options: ExportOptions = ExportOptions(),
+                 card: Callable[[SplitReport], str] | None = None) -> SplitReport:
+    """Write DIR/<split>.jsonl for every split (and DIR/README.md from `card`)."""
+    if group_by not in GROUP_BY:
+        raise ExportError(f"unknown --group-by {group_by!r}: use article or site")
+    records = export_records(session, project_name, options)  # checks project and annotator
+    project_id = session.scalar(select(Project.id).where(Project.name == project_name))
+    split_of, groups = assign_splits(session, project_id, splits, seed, group_by)
+    directory.mkdir(parents=True, exist_ok=True)
+    report = SplitReport(files={name: directory / f"{name}.jsonl" for name, _ in splits})
+    report.groups.update(groups)
+    handles = {name: open(path.with_name(path.name + ".partial"), "wb")
+               for name, path in report.files.items()}
+    seen: set[int] = set()
+    try:
+        for line in records:
+            name = split_of[line.article_pk]
+            handles[name].write(line.data)
+            report.lines[name] += 1
+            report.labels[name].update(label or "(none)" for label in line.labels)
+            if line.article_pk not in seen:
+                seen.add(line.article_pk)
+                report.articles[name] += 1
+    finally:
+        for handle in handles.values():
+            handle.close()
+    for path in report.files.values():  # complete files appear only once all are written
+        path.with_name(path.name + ".partial").replace(path)
+    if card is not None:
+        (directory / "README.md").write_text(card(report), encoding="utf-8")
+    return report
+
+
+def dataset_card(project: Project, report: SplitReport, *, options: ExportOptions,
+                 splits: list[tuple[str, float]], seed: int, group_by: str,
+                 agreement: str | None = None, now: datetime | None = None) -> str:
+    """A Markdown dataset card: what the files hold, how they were made, how to load them."""
+    now = now or datetime.now(UTC)
+    names = [name for name, _ in splits]
+    label_keys = [label.key for label in project.labels] + ["(none)"]
+    lines = [
+        f"# {project.name}: labeled paragraphs", "",
+        project.description or "Paragraphs of web articles labeled by annotators.", "",
+        "## Files", "",
+        "| split | share | file | lines | articles | groups |", "|---|---|---|---|---|---|",
+        *[f"| {name} | {fraction:g} | `{name}.jsonl` | {report.lines[name]} | "
+          f"{report.articles[name]} | {report.groups.get(name, 0)} |" for name, fraction in splits],
+        "", "## Labels per split", "",
+        "| label | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|",
+        *[f"| {key} | " + " | ".join(str(report.labels[name][key]) for name in names) + " |"
+          for key in label_keys],
+        "", "## Label set", "", "| key | name | hotkey | description |", "|---|---|---|---|",
+        *[f"| `{label.key}` | {_cell(label.name)} | {_cell(label.hotkey)} | "
+          f"{_cell(label.description)} |" for label in project.labels],
+        "", "## Agreement", "", agreement or "Not computed.", "",
+        "## How it was made", "",
+        f"- Exported {now.strftime('%Y-%m-%dT%H:%M:%SZ')} by annotator from project "
+        f"`{project.name}` (overlap {project.overlap}).",
+        f"- Unit: {options.unit}; only labeled: {'yes' if options.only_labeled else 'no'}; "
+        f"annotator: {options.annotator or 'all'}.",
+        f"- Split by {group_by} with seed {seed}: "
+        + ", ".join(f"{name}={fraction:g}" for name, fraction in splits)
+        + (". No article spans two splits." if group_by == "article"
+           else ". No site (meta.site, else the URL's host) spans two splits."),
+        "- `label` is the gold label if one was set (`label_source: \"gold\"`), else the label "
+        "a strict majority of annotators chose (`\"majority\"`), else null.", "",
+        "## Loading", "", "```python", "from datasets import load_dataset",
+        "ds = load_dataset(\"json\", data_files={"
+        + ", ".join(f'"{name}": "{name}.jsonl"' for name in names) + "})", "```", "",
+        "## Guidelines given to annotators", "", project.guidelines or "None.", "",
+    ]
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    """Text that cannot break out of a Markdown table cell."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def write_dataset(session: Session, project_name: str, directory: Path,
+                  splits: list[tuple[str, float]], *, seed: int, group_by: str = "article",
+                  options: ExportOptions = ExportOptions()) -> SplitReport:
+    """`flask export --split`: the split files plus README.md, the dataset card."""
+    project = session.scalar(select(Project).where(Project.name == project_name))
+
+    def card(report: SplitReport) -> str:
+        return dataset_card(project, report, options=options, splits=splits, seed=seed,
+                            group_by=group_by, agreement=agreement_summary(session, project))
+    return write_splits(session, project_name, directory, splits, seed=seed,
+                        group_by=group_by, options=options, card=card)
+
+
+def agreement_summary(session: Session, project: Project) -> str:
+    """Agreement figures for the card."""
+    from .agreement_report import as_markdown, project_agreement
+    return as_markdown(project_agreement(session, project))

@@ -1,0 +1,16 @@
+"""Production serving: `gunicorn -c gunicorn.conf.py` from the repository root.
+
+Every setting can be overridden on the command line or with GUNICORN_CMD_ARGS."""
+import multiprocessing
+import os
+
+wsgi_app = "annotator:create_app()"
+bind = os.environ.get("ANNOTATOR_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("ANNOTATOR_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8)))
+threads = int(os.environ.get("ANNOTATOR_THREADS", 4))  # gthread: a slow client never blocks a worker
+worker_class = "gthread"
+preload_app = True  # migrate once in the master, then fork
+timeout = 120  # large exports stream for a while
+graceful_timeout = 30
+accesslog = "-"
+errorlog = "-"
