@@ -28,6 +28,7 @@ from testdb import database_url
 PUBLIC = "public"            # the same answer for everyone
 PAGE = "page"                # any signed-in user; anonymous -> 302 /login
 ADMIN_PAGE = "admin page"    # admins; other users 403; anonymous -> 302 /login
+REVIEW_PAGE = "review page"  # admins and reviewers; other users 403; anonymous -> 302 /login
 API = "api"                  # any signed-in user; anonymous -> 401
 GOLD_API = "gold api"        # admins and reviewers; other users 403; anonymous -> 401
 ADMIN_API = "admin api"      # admins; other users 403; anonymous -> 401
@@ -119,6 +120,13 @@ ROUTES = [
           data=lambda t: {"username": t["user_name"], "first": "1", "last": "2"}),
     Route("POST", "/admin/assignments/<int:assignment_id>/release", ADMIN_PAGE, 302,
           to="/admin/projects/", url="/admin/assignments/{assignment}/release", data={}),
+    Route("GET", "/admin/projects/<int:project_id>/dashboard", ADMIN_PAGE, 200,
+          url="/admin/projects/{project}/dashboard"),
+    Route("GET", "/admin/projects/<int:project_id>/agreement", ADMIN_PAGE, 200,
+          url="/admin/projects/{project}/agreement"),
+    # adjudication
+    Route("GET", "/review/projects/<int:project_id>", REVIEW_PAGE, 200,
+          url="/review/projects/{project}"),
     # the JSON API
     Route("GET", "/api/openapi.json", API, 200),
     Route("GET", "/api/projects", API, 200),
@@ -190,6 +198,7 @@ def expected(route: Route, caller: Caller) -> tuple[int, str | None]:
     if not signed_in:
         return (401, None) if on_api else (302, "/login")
     allowed = {PAGE: True, API: True, ADMIN_PAGE: caller.role == "admin",
+               REVIEW_PAGE: caller.role in ("admin", "reviewer"),
                ADMIN_API: caller.role == "admin",
                GOLD_API: caller.role in ("admin", "reviewer")}[route.kind]
     return (route.ok, route.to) if allowed else (403, None)
