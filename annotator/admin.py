@@ -7,6 +7,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from sqlalchemy import select
+from wtforms import SelectChoice
 
 from .auth import admin_required
 from .extensions import db
@@ -237,8 +238,8 @@ def assignments(project_id: int):
     """Who holds which article; pin a range of articles (in import order) to an annotator."""
     project = db.get_or_404(Project, project_id)
     form = AssignForm()
-    form.username.choices = db.session.scalars(
-        select(User.username).where(User.active).order_by(User.username)).all()
+    form.username.choices = [SelectChoice(name) for name in db.session.scalars(
+        select(User.username).where(User.active).order_by(User.username))]
     if form.validate_on_submit():
         user = db.session.scalar(select(User).where(User.username == form.username.data))
         first, last = sorted((form.first.data, form.last.data))

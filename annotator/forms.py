@@ -4,12 +4,17 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import (BooleanField, IntegerField, PasswordField, SelectField, StringField,
-                     TextAreaField)
+from wtforms import (BooleanField, IntegerField, PasswordField, SelectChoice, SelectField,
+                     StringField, TextAreaField)
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, ValidationError
 
 from .i18n import ROLE_NAMES
 from .services.users import MIN_PASSWORD_LENGTH, UserError, check_username
+
+
+def _choices(names: dict) -> list[SelectChoice]:
+    """A select's options from {value: label}."""
+    return [SelectChoice(value, label) for value, label in names.items()]
 
 
 def _valid_username(_form, field) -> None:
@@ -40,7 +45,7 @@ class SetupForm(NewPasswordMixin, FlaskForm):
 
 class UserForm(NewPasswordMixin, FlaskForm):
     username = StringField(_l("Username"), validators=[DataRequired(), _valid_username])
-    role = SelectField(_l("Role"), choices=list(ROLE_NAMES.items()), default="annotator")
+    role = SelectField(_l("Role"), choices=_choices(ROLE_NAMES), default="annotator")
 
 
 class ResetPasswordForm(NewPasswordMixin, FlaskForm):
@@ -48,7 +53,7 @@ class ResetPasswordForm(NewPasswordMixin, FlaskForm):
 
 
 class RoleForm(FlaskForm):
-    role = SelectField(_l("Role"), choices=list(ROLE_NAMES.items()))
+    role = SelectField(_l("Role"), choices=_choices(ROLE_NAMES))
 
 
 class TokenForm(FlaskForm):
@@ -68,11 +73,10 @@ class ProjectForm(FlaskForm):
 
 class ImportForm(FlaskForm):
     file = FileField(_l("File"), validators=[FileRequired()])
-    fmt = SelectField(_l("Format"), default="auto", choices=[
-        ("auto", _l("by extension")), ("jsonl", "jsonl"), ("txt", "txt"), ("md", "md"),
-        ("html", "html")])
-    split = SelectField(_l("txt paragraphs"), default="line", choices=[
-        ("line", _l("one per line")), ("blank", _l("separated by blank lines"))])
+    fmt = SelectField(_l("Format"), default="auto", choices=_choices(
+        {"auto": _l("by extension"), "jsonl": "jsonl", "txt": "txt", "md": "md", "html": "html"}))
+    split = SelectField(_l("txt paragraphs"), default="line", choices=_choices(
+        {"line": _l("one per line"), "blank": _l("separated by blank lines")}))
     encoding = StringField(_l("Encoding"), validators=[Length(max=40)])
     skip_invalid = BooleanField(_l("Skip invalid records"))
 
