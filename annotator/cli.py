@@ -141,10 +141,17 @@ def create_token_command(username, name):
 @click.command("load-demo")
 @with_appcontext
 @click.option("--project", "project_name", default=demo.DEMO_PROJECT, show_default=True)
-def load_demo_command(project_name):
+@click.option("--team", type=click.IntRange(0, len(demo.SAMPLE_ANNOTATORS)), default=0,
+              metavar="N", help="Also have N sample annotators (deactivated users) label every "
+                                "paragraph, to try the dashboard, agreement and review pages.")
+def load_demo_command(project_name, team):
     """Add the demo project: sample English, Chinese and mixed articles with boilerplate."""
     report = demo.load_demo(db.session, project_name)
     click.echo(f"{project_name}: " + report.summary())
+    if team:
+        names = demo.label_as_team(db.session, project_name, team)
+        click.echo(f"{project_name}: labeled by {', '.join(names)} (sample users who cannot "
+                   f"sign in); annotators per article set to at least {team}")
 
 
 @click.command("backup")

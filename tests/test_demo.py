@@ -1,0 +1,72 @@
+"""`flask load-demo`: the sample articles, and with --team the sample annotators' labels."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from annotator.models import Annotation, Article, Assignment, Paragraph, Project, User
+from annotator.services import demo
+
+
+def _count(session, model) -> int:
+    return session.scalar(select(func.count()).select_from(model))
+
+
+def test_load_demo_imports_the_sample_articles_once(runner, session):
+    first = runner.invoke(args=["load-demo"])
+    again = runner.invoke(args=["load-demo"])
+    assert first.exit_code == 0 and again.exit_code == 0, first.output + again.output
+    assert "4 articles added" in first.stdout and "0 articles added" in again.stdout
+    key = demo.answer_key()
+    stored = dict(session.execute(select(Article.article_id, Article.paragraph_count)).all())
+    assert stored == {article_id: len(labels) for article_id, labels in key.items()}
+    assert session.scalar(select(Project.guidelines).where(Project.name == "demo"))
+
+
+def test_team_labels_every_paragraph_by_each_sample_annotator(runner, session):
+    result = runner.invoke(args=["load-demo", "--team", "3"])
+    assert result.exit_code == 0, result.output
+    assert "labeled by demo-ann, demo-bo, demo-李雷" in result.stdout
+    paragraphs = _count(session, Paragraph)
+    assert _count(session, Annotation) == 3 * paragraphs
+    users = session.execute(select(User.username, User.active, User.role)).all()
+    assert sorted(users) == sorted((name, False, "annotator")
+                                   for name in ("demo-ann", "demo-bo", "demo-李雷"))
+    finished = session.scalar(select(func.count()).select_from(Assignment)
+                              .where(Assignment.finished_at.is_not(None)))
+    assert finished == 3 * len(demo.answer_key())
+    assert session.scalar(select(Project.overlap).where(Project.name == "demo")) == 3
+
+
+def test_team_labels_follow_the_answer_key_with_some_confusions(runner, session):
+    assert runner.invoke(args=["load-demo", "--team", "2"]).exit_code == 0
+    key = demo.answer_key()
+    rows = session.execute(
+        select(User.username, Article.article_id, Paragraph.index, Annotation.label)
+        .join(User, User.id == Annotation.user_id)
+        .join(Paragraph, Paragraph.id == Annotation.paragraph_id)
+        .join(Article, Article.id == Paragraph.article_id)).all()
+    agree = sum(label == key[article][index] for _name, article, index, label in rows)
+    assert len(rows) == 2 * sum(map(len, key.values()))
+    assert 0.7 * len(rows) < agree < len(rows)  # mostly right, never perfect
+    for _name, article, index, label in rows:
+        truth = key[article][index]
+        assert label in (truth, demo.CONFUSED_WITH[truth])
+
+
+def test_running_the_team_again_changes_nothing(runner, session):
+    assert runner.invoke(args=["load-demo", "--team", "3"]).exit_code == 0
+    before = session.execute(select(Annotation.id, Annotation.label, Annotation.updated_at)
+                             .order_by(Annotation.id)).all()
+    assert runner.invoke(args=["load-demo", "--team", "3"]).exit_code == 0
+    session.expire_all()
+    after = session.execute(select(Annotation.id, Annotation.label, Annotation.updated_at)
+                            .order_by(Annotation.id)).all()
+    assert after == before
+    assert _count(session, User) == 3
+
+
+def test_a_team_larger_than_the_sample_is_refused(runner, session):
+    result = runner.invoke(args=["load-demo", "--team", str(len(demo.SAMPLE_ANNOTATORS) + 1)])
+    assert result.exit_code != 0 and "--team" in result.output
+    assert _count(session, Annotation) == 0
+
