@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -12,7 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository root
 BENCH = ROOT / "bench"
-VENV_BIN = ROOT / ".venv" / "bin"
+# The repository's virtualenv, else the running Python's (e.g. a `git worktree` without one).
+VENV_BIN = ROOT / ".venv" / "bin" if (ROOT / ".venv" / "bin").is_dir() else Path(sys.executable).parent
 PYTHON = str(VENV_BIN / "python")
 FLASK = str(VENV_BIN / "flask")
 GUNICORN = str(VENV_BIN / "gunicorn")
@@ -25,7 +27,9 @@ def app_env(db_path: Path, **extra: str) -> dict[str, str]:
     """The environment a `flask` or `gunicorn` child gets: its own database and secret key."""
     env = dict(os.environ)
     env.update(ANNOTATOR_DATABASE_URL=f"sqlite:///{Path(db_path).resolve()}",
-               ANNOTATOR_SECRET_KEY=SECRET_KEY, FLASK_APP="annotator", PYTHONUNBUFFERED="1")
+               ANNOTATOR_SECRET_KEY=SECRET_KEY, FLASK_APP="annotator", PYTHONUNBUFFERED="1",
+               # this tree's annotator, not whatever the editable install points at
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])))
     env.update(extra)
     return env
 
