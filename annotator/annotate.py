@@ -1,6 +1,8 @@
 """Pages annotators use: the project list, a project's overview, the article view, the queue."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -16,6 +18,19 @@ from .services.progress import project_progress
 bp = Blueprint("annotate", __name__)
 
 ARTICLES_PER_PAGE = 50
+
+
+class ParagraphView(NamedTuple):
+    """A paragraph as the labeling page shows it (plain tuples render faster than rows)."""
+
+    id: int
+    index: int
+    text: str
+
+
+class MyLabel(NamedTuple):
+    label: str
+    note: str | None
 
 
 @bp.get("/")
@@ -73,10 +88,10 @@ def article(article_id: int):
     """The labeling page: every paragraph with its label buttons, driven from the keyboard."""
     article = db.get_or_404(Article, article_id)
     project = db.session.get(Project, article.project_id)
-    paragraphs = db.session.execute(
+    paragraphs = [ParagraphView(*row) for row in db.session.execute(
         select(Paragraph.id, Paragraph.index, Paragraph.text)
-        .where(Paragraph.article_id == article.id).order_by(Paragraph.index)).all()
-    mine = {row.paragraph_id: row for row in db.session.execute(
+        .where(Paragraph.article_id == article.id).order_by(Paragraph.index))]
+    mine = {paragraph_id: MyLabel(label, note) for paragraph_id, label, note in db.session.execute(
         select(Annotation.paragraph_id, Annotation.label, Annotation.note)
         .join(Paragraph).where(Paragraph.article_id == article.id,
                                Annotation.user_id == current_user.id))}

@@ -6,6 +6,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from .auth import admin_required, login_required, reviewer_required
+from .database import reads_first, write_transaction
 from .extensions import db
 from .models import Annotation, Article, Paragraph, Project, isoformat
 from .openapi import build_openapi
@@ -75,20 +76,20 @@ def next_article(project_id: int):
 
 def article_json(article: Article, user_id: int) -> dict:
     """An article with its paragraphs and the given user's own annotations."""
-    mine = {row.paragraph_id: row for row in db.session.execute(
-        select(Annotation.paragraph_id, Annotation.label, Annotation.note, Annotation.updated_at)
-        .join(Paragraph).where(Paragraph.article_id == article.id, Annotation.user_id == user_id))}
+    mine = {paragraph_id: {"label": label, "note": note, "updated_at": isoformat(updated_at)}
+            for paragraph_id, label, note, updated_at in db.session.execute(
+                select(Annotation.paragraph_id, Annotation.label, Annotation.note,
+                       Annotation.updated_at)
+                .join(Paragraph).where(Paragraph.article_id == article.id,
+                                       Annotation.user_id == user_id))}
     paragraphs = db.session.execute(
         select(Paragraph.id, Paragraph.index, Paragraph.text)
         .where(Paragraph.article_id == article.id).order_by(Paragraph.index))
     return {
         "id": article.id, "article_id": article.article_id, "project_id": article.project_id,
         "title": article.title, "url": article.url,
-        "paragraphs": [{
-            "id": pid, "index": index, "text": text,
-            "annotation": ({"label": mine[pid].label, "note": mine[pid].note,
-                            "updated_at": isoformat(mine[pid].updated_at)} if pid in mine else None),
-        } for pid, index, text in paragraphs]}
+        "paragraphs": [{"id": pid, "index": index, "text": text, "annotation": mine.get(pid)}
+                       for pid, index, text in paragraphs]}
 
 
 @bp.get("/articles/<int:article_id>")
@@ -108,6 +109,7 @@ def mark_done(article_id: int):
 
 
 @bp.put("/paragraphs/<int:paragraph_id>/annotation")
+@reads_first
 @login_required
 def put_annotation(paragraph_id: int):
     """Set the caller's label; a body without "note" keeps the note already written."""
@@ -123,9 +125,11 @@ def put_annotation(paragraph_id: int):
         abort(404, f"no paragraph {paragraph_id}")
     except LabelError as error:
         abort(400, str(error))
-    queue.keep_alive(db.session, article_id, current_user.id)
-    annotation = save_annotation(db.session, paragraph_id, current_user.id, label,
-                                 note if note is KEEP else (note or None), checked=True)
+    user_id = current_user.id
+    with write_transaction(db.session):  # the write lock only from here to the commit
+        queue.keep_alive(db.session, article_id, user_id)
+        annotation = save_annotation(db.session, paragraph_id, user_id, label,
+                                     note if note is KEEP else (note or None), checked=True)
     return jsonify(paragraph_id=paragraph_id, label=annotation.label, note=annotation.note,
                    updated_at=isoformat(annotation.updated_at))
 

@@ -8,7 +8,7 @@ from flask import (Blueprint, abort, current_app, flash, redirect, render_templa
                    url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 
 from .extensions import csrf, db, login_manager
 from .forms import LoginForm, SetupForm
@@ -51,11 +51,12 @@ def load_user_from_token(_request) -> User | None:
     token = bearer_token()
     if not token or not request.path.startswith("/api/"):
         return None
-    row = db.session.execute(
-        select(ApiToken, User).join(User).where(ApiToken.token_hash == hash_token(token))).first()
-    if row is None or not row.User.active:
-        return None
-    return row.User
+    user = db.session.scalar(_USER_OF_TOKEN, {"token_hash": hash_token(token)})
+    return user if user is not None and user.active else None
+
+
+_USER_OF_TOKEN = (select(User).join(ApiToken, ApiToken.user_id == User.id)
+                  .where(ApiToken.token_hash == bindparam("token_hash")))
 
 
 @login_manager.unauthorized_handler

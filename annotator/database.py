@@ -58,12 +58,21 @@ def configure_sqlite(app: Flask) -> None:
 
     @app.before_request
     def _writes_begin_immediate() -> None:
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not getattr(
+                app.view_functions.get(request.endpoint), "reads_first", False):
             WRITE_INTENT.set(True)
 
     @app.teardown_request
     def _reset_write_intent(_error=None) -> None:
         WRITE_INTENT.set(False)
+
+
+def reads_first(view):
+    """Mark a view that does its reads (and its caller's authentication) first and then its
+    writes inside `write_transaction`: its request does not take SQLite's write lock from the
+    first query, so writers hold the lock only while they write."""
+    view.reads_first = True
+    return view
 
 
 @contextmanager

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..database import dialect_insert
@@ -22,14 +22,43 @@ class ParagraphMissing(LookupError):
     """No paragraph has that id."""
 
 
+# The hot path (every label save) runs these prebuilt Core statements with bound values:
+# building a statement per call, or going through the ORM, would cost more than the SQL.
+_paragraphs, _articles, _labels = Paragraph.__table__, Article.__table__, Label.__table__
+_annotations, _history = Annotation.__table__, AnnotationHistory.__table__
+
+_PARAGRAPH_AND_LABEL = (
+    select(_paragraphs.c.article_id, _labels.c.id)
+    .select_from(_paragraphs.join(_articles, _articles.c.id == _paragraphs.c.article_id)
+                 .outerjoin(_labels, and_(_labels.c.project_id == _articles.c.project_id,
+                                          _labels.c.key == bindparam("label"))))
+    .where(_paragraphs.c.id == bindparam("paragraph_id")))
+_CURRENT_ROW = (
+    select(_annotations.c.id, _annotations.c.label, _annotations.c.note,
+           _annotations.c.updated_at)
+    .where(_annotations.c.paragraph_id == bindparam("paragraph_id"),
+           _annotations.c.user_id == bindparam("user_id"))
+    .with_for_update())
+_UPDATE_ROW = (update(_annotations).where(_annotations.c.id == bindparam("row_id"))
+               .values(label=bindparam("new_label"), note=bindparam("new_note"),
+                       updated_at=bindparam("now")))
+_INSERT_HISTORY = insert(_history)
+_INSERT_NEW = {}  # dialect name -> INSERT ... ON CONFLICT DO NOTHING
+
+
+def _insert_new(session: Session):
+    dialect = session.get_bind().dialect.name
+    if dialect not in _INSERT_NEW:
+        _INSERT_NEW[dialect] = dialect_insert(session)(_annotations).on_conflict_do_nothing(
+            index_elements=[_annotations.c.paragraph_id, _annotations.c.user_id])
+    return _INSERT_NEW[dialect]
+
+
 def paragraph_for_label(session: Session, paragraph_id: int, label: str) -> int:
     """Check in one query that the paragraph exists and the label is in its project;
     returns the paragraph's article id."""
-    row = session.execute(
-        select(Paragraph.article_id, Label.id)
-        .join(Article, Article.id == Paragraph.article_id)
-        .outerjoin(Label, and_(Label.project_id == Article.project_id, Label.key == label))
-        .where(Paragraph.id == paragraph_id)).first()
+    row = session.execute(_PARAGRAPH_AND_LABEL,
+                          {"paragraph_id": paragraph_id, "label": label}).first()
     if row is None:
         raise ParagraphMissing(f"no paragraph {paragraph_id}")
     if row[1] is None:
@@ -62,42 +91,32 @@ class Saved:
     updated_at: datetime
 
 
-def _current_row(session: Session, paragraph_id: int, user_id: int):
-    return session.execute(
-        select(Annotation.id, Annotation.label, Annotation.note, Annotation.updated_at)
-        .where(Annotation.paragraph_id == paragraph_id, Annotation.user_id == user_id)
-        .with_for_update()).first()
-
-
 def save_annotation(session: Session, paragraph_id: int, user_id: int, label: str,
                     note: str | None | object = KEEP, *, changed_by: int | None = None,
                     checked: bool = False) -> Saved:
     """Set a user's label (and note) on a paragraph, keeping the earlier value in the history.
-    Safe when the same user saves the same paragraph from two places at once; plain SQL
-    statements, since this is the hottest path of the app."""
+    Safe when the same user saves the same paragraph from two places at once."""
     if not checked:
         paragraph_for_label(session, paragraph_id, label)
     now = utcnow()
-    row = _current_row(session, paragraph_id, user_id)
+    key = {"paragraph_id": paragraph_id, "user_id": user_id}
+    row = session.execute(_CURRENT_ROW, key).first()
     if row is None:
         new_note = None if note is KEEP else note
-        inserted = session.execute(
-            dialect_insert(session)(Annotation)
-            .values(paragraph_id=paragraph_id, user_id=user_id, label=label, note=new_note,
-                    created_at=now, updated_at=now)
-            .on_conflict_do_nothing(index_elements=[Annotation.paragraph_id, Annotation.user_id]))
+        inserted = session.execute(_insert_new(session), {
+            **key, "label": label, "note": new_note, "created_at": now, "updated_at": now})
         if inserted.rowcount == 1:
             session.commit()
             return Saved(paragraph_id, label, new_note, now)
-        row = _current_row(session, paragraph_id, user_id)  # another save won the race
+        row = session.execute(_CURRENT_ROW, key).first()  # another save won the race
     new_note = row.note if note is KEEP else note
     updated_at = row.updated_at
     if (row.label, row.note) != (label, new_note):
-        session.execute(insert(AnnotationHistory).values(
-            paragraph_id=paragraph_id, user_id=user_id, label=row.label, note=row.note,
-            valid_from=row.updated_at, replaced_at=now, replaced_by_id=changed_by or user_id))
-        session.execute(update(Annotation).where(Annotation.id == row.id)
-                        .values(label=label, note=new_note, updated_at=now))
+        session.execute(_INSERT_HISTORY, {
+            **key, "label": row.label, "note": row.note, "valid_from": row.updated_at,
+            "replaced_at": now, "replaced_by_id": changed_by or user_id})
+        session.execute(_UPDATE_ROW, {"row_id": row.id, "new_label": label,
+                                      "new_note": new_note, "now": now})
         updated_at = now
     session.commit()
     return Saved(paragraph_id, label, new_note, updated_at)
