@@ -18,13 +18,16 @@ class Sizes:
     agreement: int  # doubly-labeled paragraphs
     load_seconds: float  # per concurrent-save run
     baseline_seconds: float  # per raw save loop
-    sequential: int  # requests per latency measurement
+    sequential: int  # requests per latency measurement ...
+    sequential_seconds: float  # ... or fewer, once this long has passed (at least MIN_SAMPLES)
 
 
 FULL = Sizes(imports=(50_000, 500_000), main=500_000, big=2000, agreement=100_000,
-             load_seconds=15, baseline_seconds=5, sequential=250)
+             load_seconds=15, baseline_seconds=5, sequential=250,
+             sequential_seconds=30)
 QUICK = Sizes(imports=(5_000,), main=5_000, big=2000, agreement=5_000,
-              load_seconds=3, baseline_seconds=2, sequential=50)
+              load_seconds=3, baseline_seconds=2, sequential=50,
+              sequential_seconds=10)
 
 
 @dataclass

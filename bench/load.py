@@ -16,6 +16,9 @@ from pathlib import Path
 from common import BENCH, LABELS, percentile
 
 
+MIN_SAMPLES = 20  # a time-capped latency measurement still takes this many
+
+
 def have_wrk() -> bool:
     return shutil.which("wrk") is not None
 
@@ -137,11 +140,15 @@ class Client:
             raise RuntimeError(f"login as {username} failed with status {status}")
 
     def timed(self, method: str, path: str, count: int, expect: tuple[int, ...] = (200,),
-              between=None) -> tuple[list[float], int]:
-        """`count` requests one after another: (latencies in seconds, unexpected statuses).
+              between=None, seconds: float | None = None) -> tuple[list[float], int]:
+        """`count` requests one after another, or fewer once `seconds` have passed (but at
+        least MIN_SAMPLES): (latencies in seconds, unexpected statuses).
         `between(status, body)` runs after each, untimed."""
         latencies, bad = [], 0
+        deadline = None if seconds is None else time.perf_counter() + seconds
         for _ in range(count):
+            if deadline and len(latencies) >= MIN_SAMPLES and time.perf_counter() > deadline:
+                break
             start = time.perf_counter()
             status, body = self.request(method, path)
             latencies.append(time.perf_counter() - start)

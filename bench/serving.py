@@ -110,9 +110,9 @@ def rows_saves(m: dict[str, float], ctx: Context) -> list[Row]:
 # --- 3. article page ------------------------------------------------------------------------
 
 def _sequential(client: load.Client, path: str, count: int, prefix: str, method: str = "GET",
-                between=None) -> dict[str, float]:
+                between=None, seconds: float | None = None) -> dict[str, float]:
     client.timed(method, path, WARM_UP, between=between)
-    latencies, bad = client.timed(method, path, count, between=between)
+    latencies, bad = client.timed(method, path, count, between=between, seconds=seconds)
     return {**latency_summary(latencies, prefix), prefix + "bad_err": bad}
 
 
@@ -123,8 +123,9 @@ def measure_pages(ctx: Context, run: int) -> dict[str, float]:
     browser = load.Client(port)
     browser.login("bulk-a", PASSWORD)
     api = load.Client(port, token=db.tokens["bulk-a"])
-    out = {**_sequential(browser, f"/articles/{db.big_article}", count, "page_app_"),
-           **_sequential(api, f"/api/articles/{db.big_article}", count, "api_app_")}
+    cap = ctx.sizes.sequential_seconds
+    out = {**_sequential(browser, f"/articles/{db.big_article}", count, "page_app_", seconds=cap),
+           **_sequential(api, f"/api/articles/{db.big_article}", count, "api_app_", seconds=cap)}
     browser.close(), api.close()
     latencies = baselines.article_reads(Path(db.path), db.big_article, db.users["bulk-a"],
                                         count + WARM_UP)[WARM_UP:]
@@ -135,18 +136,20 @@ def measure_pages(ctx: Context, run: int) -> dict[str, float]:
 def _latency_row(name: str, m: dict[str, float], app: str, raw: str, raw_what: str,
                  limit: float | None) -> Row:
     bad = m.get(app + "bad_err", 0)
-    figure = f"p50 {ms(m[app + 'p50_ms'])} / p99 {ms(m[app + 'p99_ms'])} ms"
+    figure = f"p50 {ms(m[app + 'p50_ms'])} / p99 {ms(m[app + 'p99_ms'])} ms (n={m[app + 'n']:.0f})"
     if bad:
         figure += f"; {bad:.0f} unexpected statuses"
     met = None if limit is None else (m[app + "p99_ms"] < limit and not bad)
     return Row(name, figure,
-               f"p50 {ms(m[raw + 'p50_ms'])} / p99 {ms(m[raw + 'p99_ms'])} ms ({raw_what})",
+               f"p50 {ms(m[raw + 'p50_ms'])} / p99 {ms(m[raw + 'p99_ms'])} ms ({raw_what}; "
+               f"n={m[raw + 'n']:.0f})",
                m[raw + "p50_ms"] / m[app + "p50_ms"],
                "—" if limit is None else f"p99 < {limit:g} ms", met)
 
 
 def rows_pages(m: dict[str, float], ctx: Context) -> list[Row]:
-    n = f"{m['page_app_n']:.0f} sequential"
+    n = (f"sequential (up to {ctx.sizes.sequential} or "
+         f"{ctx.sizes.sequential_seconds:g} s)")
     return [
         _latency_row(f"article page `GET /articles/<id>` (HTML, session), {ctx.sizes.big:,} "
                      f"paragraphs, {n}", m, "page_app_", "article_raw_",
@@ -176,22 +179,25 @@ def measure_queue(ctx: Context, run: int) -> dict[str, float]:
     admin, annotator = load.Client(port), load.Client(port)
     admin.login("bench-admin", PASSWORD)
     annotator.login("bulk-a", PASSWORD)
-    out.update(_sequential(admin, "/", count, "projects_app_"))
-    out.update(_sequential(annotator, f"/projects/{db.project_id}", count, "project_app_"))
+    cap = ctx.sizes.sequential_seconds
+    out.update(_sequential(admin, "/", count, "projects_app_", seconds=cap))
+    out.update(_sequential(annotator, f"/projects/{db.project_id}", count, "project_app_",
+                           seconds=cap))
     admin.close(), annotator.close()
     path = Path(db.path)
     out.update(latency_summary(baselines.queue_claims(path, db.project_id, db.users["raw-queue"],
                                                       count), "queue_raw_"))
     out.update(latency_summary(baselines.page_reads(
-        path, lambda conn: baselines.projects_page(conn, None), count), "projects_raw_"))
+        path, lambda conn: baselines.projects_page(conn, None), count, cap), "projects_raw_"))
     out.update(latency_summary(baselines.page_reads(
-        path, lambda conn: baselines.project_page(conn, db.project_id, db.users["bulk-a"]), count),
-        "project_raw_"))
+        path, lambda conn: baselines.project_page(conn, db.project_id, db.users["bulk-a"]), count,
+        cap), "project_raw_"))
     return out
 
 
 def rows_queue(m: dict[str, float], ctx: Context) -> list[Row]:
-    n = f"{m['queue_app_n']:.0f} sequential"
+    n = (f"sequential (up to {ctx.sizes.sequential} or "
+         f"{ctx.sizes.sequential_seconds:g} s)")
     return [
         _latency_row(f"queue `GET /api/projects/<id>/next` (then mark done), half the articles "
                      f"finished, {n}", m, "queue_app_", "queue_raw_", "same SQL", QUEUE_P99_MS),
