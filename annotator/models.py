@@ -131,6 +131,8 @@ class Article(db.Model):
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     content_hash: Mapped[str] = mapped_column(String(64))
     paragraph_count: Mapped[int] = mapped_column(default=0)
+    labeled_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Paragraphs with at least one annotation; kept up to date by every save and clear."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     paragraphs: Mapped[list[Paragraph]] = relationship(
@@ -146,6 +148,8 @@ class Paragraph(db.Model):
     article_id: Mapped[int] = mapped_column(ForeignKey("article.id", ondelete="CASCADE"))
     index: Mapped[int]
     text: Mapped[str] = mapped_column(Text)
+    annotation_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    """How many annotators labeled it; kept up to date by every save and clear."""
 
     article: Mapped[Article] = relationship(back_populates="paragraphs")
 
@@ -165,6 +169,17 @@ class Annotation(db.Model):
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class UserProgress(db.Model):
+    """How many paragraphs of a project a user has labeled, kept up to date by every save and
+    clear, so progress bars never count a project's annotations."""
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("project.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    labeled: Mapped[int] = mapped_column(default=0)
 
 
 class AnnotationHistory(db.Model):

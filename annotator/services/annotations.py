@@ -5,11 +5,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy import Integer, and_, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..database import dialect_insert
-from ..models import Annotation, AnnotationHistory, Article, Gold, Label, Paragraph, utcnow
+from ..models import (Annotation, AnnotationHistory, Article, Gold, Label, Paragraph, UserProgress,
+                      utcnow)
 
 KEEP: Final = object()  # "leave the note as it is"
 
@@ -45,13 +46,49 @@ _UPDATE_ROW = (update(_annotations).where(_annotations.c.id == bindparam("row_id
 _INSERT_HISTORY = insert(_history)
 _INSERT_NEW = {}  # dialect name -> INSERT ... ON CONFLICT DO NOTHING
 
+# The counters progress is read from: one more or one fewer annotation on a paragraph.
+_progress = UserProgress.__table__
+_STEP = bindparam("step", type_=Integer)
+_COUNT_PARAGRAPH = (
+    update(_paragraphs).where(_paragraphs.c.id == bindparam("paragraph_pk"))
+    .values(annotation_count=_paragraphs.c.annotation_count + _STEP)
+    .returning(_paragraphs.c.annotation_count, _paragraphs.c.article_id))
+_COUNT_ARTICLE = (update(_articles).where(_articles.c.id == bindparam("article_pk"))
+                  .values(labeled_count=_articles.c.labeled_count + _STEP))
+_COUNT_USER = {}  # dialect name -> INSERT ... SELECT ... ON CONFLICT DO UPDATE
+
 
 def _insert_new(session: Session):
     dialect = session.get_bind().dialect.name
     if dialect not in _INSERT_NEW:
         _INSERT_NEW[dialect] = dialect_insert(session)(_annotations).on_conflict_do_nothing(
-            index_elements=[_annotations.c.paragraph_id, _annotations.c.user_id])
+            index_elements=[_annotations.c.paragraph_id, _annotations.c.user_id]
+        ).returning(_annotations.c.id)  # a row back only if this save inserted it
     return _INSERT_NEW[dialect]
+
+
+def _count_user(session: Session):
+    dialect = session.get_bind().dialect.name
+    if dialect not in _COUNT_USER:
+        statement = dialect_insert(session)(_progress).from_select(
+            ["project_id", "user_id", "labeled"],
+            select(_articles.c.project_id, bindparam("uid", type_=Integer), _STEP)
+            .where(_articles.c.id == bindparam("article_pk")))
+        _COUNT_USER[dialect] = statement.on_conflict_do_update(
+            index_elements=[_progress.c.project_id, _progress.c.user_id],
+            set_={"labeled": _progress.c.labeled + statement.excluded.labeled})
+    return _COUNT_USER[dialect]
+
+
+def _count(session: Session, paragraph_id: int, user_id: int, step: int) -> None:
+    """Keep the counters right after an annotation was added (step 1) or removed (step -1),
+    in the same transaction: each is one atomic UPDATE, safe under concurrent saves."""
+    count, article_id = session.execute(
+        _COUNT_PARAGRAPH, {"paragraph_pk": paragraph_id, "step": step}).one()
+    if count == (1 if step > 0 else 0):  # the paragraph became labeled, or unlabeled
+        session.execute(_COUNT_ARTICLE, {"article_pk": article_id, "step": step})
+    session.execute(_count_user(session), {"article_pk": article_id, "uid": user_id,
+                                           "step": step})
 
 
 def paragraph_for_label(session: Session, paragraph_id: int, label: str) -> int:
@@ -105,7 +142,8 @@ def save_annotation(session: Session, paragraph_id: int, user_id: int, label: st
         new_note = None if note is KEEP else note
         inserted = session.execute(_insert_new(session), {
             **key, "label": label, "note": new_note, "created_at": now, "updated_at": now})
-        if inserted.rowcount == 1:
+        if inserted.first() is not None:
+            _count(session, paragraph_id, user_id, 1)
             session.commit()
             return Saved(paragraph_id, label, new_note, now)
         row = session.execute(_CURRENT_ROW, key).first()  # another save won the race
@@ -137,6 +175,8 @@ def clear_annotation(session: Session, paragraph: Paragraph, user_id: int, *,
         return False
     _keep_history(session, annotation, changed_by or user_id)
     session.delete(annotation)
+    session.flush()
+    _count(session, paragraph.id, user_id, -1)
     session.commit()
     return True
 

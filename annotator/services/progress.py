@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from ..models import Annotation, Article, Assignment, Paragraph, Project
+from ..models import Annotation, Article, Assignment, Paragraph, Project, UserProgress
 
 
 @dataclass
@@ -23,24 +23,47 @@ class Progress:
 
 def project_progress(session: Session, project: Project, user_id: int | None = None) -> Progress:
     """A user's own progress, or (user_id None) the project's: paragraphs with any label and
-    articles finished by as many annotators as the overlap asks for."""
-    articles, paragraphs = session.execute(
-        select(func.count(Article.id), func.coalesce(func.sum(Article.paragraph_count), 0))
+    articles finished by as many annotators as the overlap asks for. Labeled paragraphs come
+    from the counters every save keeps, so this never counts the annotations themselves."""
+    articles, paragraphs, labeled_any = session.execute(
+        select(func.count(Article.id), func.coalesce(func.sum(Article.paragraph_count), 0),
+               func.coalesce(func.sum(Article.labeled_count), 0))
         .where(Article.project_id == project.id)).one()
-    labeled_query = (select(func.count(distinct(Annotation.paragraph_id)))
-                     .join(Paragraph, Paragraph.id == Annotation.paragraph_id)
-                     .join(Article, Article.id == Paragraph.article_id)
-                     .where(Article.project_id == project.id))
     finished_query = (select(Assignment.article_id).join(Article)
                       .where(Article.project_id == project.id,
                              Assignment.finished_at.is_not(None)))
     if user_id is not None:
-        labeled = session.scalar(labeled_query.where(Annotation.user_id == user_id))
+        labeled = session.scalar(select(UserProgress.labeled).where(
+            UserProgress.project_id == project.id, UserProgress.user_id == user_id)) or 0
         finished = session.scalar(select(func.count()).select_from(
             finished_query.where(Assignment.user_id == user_id).subquery()))
     else:
-        labeled = session.scalar(labeled_query)
+        labeled = labeled_any
         finished = session.scalar(select(func.count()).select_from(
             finished_query.group_by(Assignment.article_id)
             .having(func.count(Assignment.id) >= project.overlap).subquery()))
     return Progress(paragraphs=paragraphs, labeled=labeled, articles=articles, finished=finished)
+
+
+# The counters from the annotations themselves: the same statements as migration 0003.
+RECOUNT = (
+    update(Paragraph).values(annotation_count=select(func.count()).where(
+        Annotation.paragraph_id == Paragraph.id).scalar_subquery()),
+    update(Article).values(labeled_count=select(func.count()).where(
+        Paragraph.article_id == Article.id, Paragraph.annotation_count > 0).scalar_subquery()),
+    delete(UserProgress),
+    insert(UserProgress).from_select(
+        ["project_id", "user_id", "labeled"],
+        select(Article.project_id, Annotation.user_id, func.count())
+        .join(Paragraph, Paragraph.id == Annotation.paragraph_id)
+        .join(Article, Article.id == Paragraph.article_id)
+        .group_by(Article.project_id, Annotation.user_id)),
+)
+
+
+def recount(session: Session) -> None:
+    """Set every label counter from the annotations, for databases written around the app
+    (a bulk load with plain SQL); the app itself keeps them right on every save."""
+    for statement in RECOUNT:
+        session.execute(statement)
+    session.commit()

@@ -1,0 +1,178 @@
+"""The label counters progress is read from (annotations per paragraph, labeled paragraphs
+per article, paragraphs per user and project) stay equal to a count of the annotations:
+through saves, changes and clears, concurrent saves, a recount, and the migration that
+added them."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import func, select, text, update
+
+from annotator import create_app
+from annotator.database import MIGRATIONS_DIR
+from annotator.extensions import db
+from annotator.models import Annotation, Article, Paragraph, Project, UserProgress
+from annotator.services.annotations import clear_annotation, save_annotation
+from annotator.services.progress import project_progress, recount
+
+from helpers import api_token, article_pks, import_articles, make_user, paragraph_pks, project_id
+from testdb import database_url
+
+
+def stored_counters(session) -> tuple[dict, dict, dict]:
+    session.expire_all()
+    return (dict(session.execute(select(Paragraph.id, Paragraph.annotation_count)).all()),
+            dict(session.execute(select(Article.id, Article.labeled_count)).all()),
+            {(p, u): n for p, u, n in session.execute(
+                select(UserProgress.project_id, UserProgress.user_id, UserProgress.labeled))
+             if n})
+
+
+def counted(session) -> tuple[dict, dict, dict]:
+    """The same three, counted from the annotations."""
+    per_paragraph = dict(session.execute(
+        select(Paragraph.id, func.count(Annotation.id))
+        .outerjoin(Annotation, Annotation.paragraph_id == Paragraph.id)
+        .group_by(Paragraph.id)).all())
+    per_article = dict(session.execute(
+        select(Article.id, func.count(func.distinct(Annotation.paragraph_id)))
+        .outerjoin(Paragraph, Paragraph.article_id == Article.id)
+        .outerjoin(Annotation, Annotation.paragraph_id == Paragraph.id)
+        .group_by(Article.id)).all())
+    per_user = {(p, u): n for p, u, n in session.execute(
+        select(Article.project_id, Annotation.user_id, func.count())
+        .join(Paragraph, Paragraph.article_id == Article.id)
+        .join(Annotation, Annotation.paragraph_id == Paragraph.id)
+        .group_by(Article.project_id, Annotation.user_id))}
+    return per_paragraph, per_article, per_user
+
+
+ARTICLES = [{"title": f"T{n}", "paragraphs": [f"第{n}篇第{i}段。" for i in range(5)]}
+            for n in range(3)]
+
+
+@pytest.fixture
+def labeled(app, session):
+    """Two projects (so counts never leak between them), three annotators."""
+    import_articles(app, "one", ARTICLES)
+    import_articles(app, "two", ARTICLES[:1])
+    return {name: make_user(app, name, "annotator") for name in ("li", "wang", "zoe")}
+
+
+def test_saves_changes_and_clears_keep_every_counter_equal_to_a_count(app, session, labeled):
+    one = [pid for article in article_pks(app, "one") for pid in paragraph_pks(app, article)]
+    two = [pid for article in article_pks(app, "two") for pid in paragraph_pks(app, article)]
+    li, wang, zoe = labeled["li"], labeled["wang"], labeled["zoe"]
+    for pid in one[:7]:
+        save_annotation(session, pid, li, "claim")
+    for pid in one[3:10] + two[:2]:
+        save_annotation(session, pid, wang, "other")
+    for pid in one[:4]:
+        save_annotation(session, pid, li, "evidence")  # a change: no new annotation
+    save_annotation(session, one[0], zoe, "claim")
+    for pid in (one[0], one[5], one[6], one[14]):  # the last was never labeled by li
+        clear_annotation(session, session.get(Paragraph, pid), li)
+    save_annotation(session, one[5], li, "other")  # labeled again after a clear
+
+    assert stored_counters(session) == counted(session)
+    project = session.scalar(select(Project).where(Project.name == "one"))
+    assert project_progress(session, project).labeled == len(set(one[:10]))
+    assert project_progress(session, project, li).labeled == 5  # one[1..5]
+    assert project_progress(session, project, wang).labeled == 7
+    assert project_progress(session, project, zoe).labeled == 1
+    other = session.scalar(select(Project).where(Project.name == "two"))
+    assert project_progress(session, other, wang).labeled == 2
+    assert project_progress(session, other, li).labeled == 0
+
+
+def test_concurrent_saves_on_the_same_paragraphs_count_each_annotator_once(app, session):
+    """Eight annotators label the same ten paragraphs at once through the API, twice over
+    (the second pass changes labels), and clear some: the counters match a count."""
+    import_articles(app, "busy", ARTICLES[:2])
+    pids = [pid for article in article_pks(app, "busy") for pid in paragraph_pks(app, article)]
+    names = [f"w{n}" for n in range(8)]
+    tokens = {}
+    for name in names:
+        make_user(app, name, "annotator")
+        tokens[name] = api_token(app, name)
+    failures: list[str] = []
+
+    def work(name: str) -> None:
+        client = app.test_client()
+        headers = {"Authorization": f"Bearer {tokens[name]}"}
+        for label in ("claim", "evidence"):
+            for pid in pids:
+                response = client.put(f"/api/paragraphs/{pid}/annotation", json={"label": label},
+                                      headers=headers)
+                if response.status_code != 200:
+                    failures.append(f"{name} {pid}: {response.status_code}")
+        for pid in pids[::3]:
+            response = client.delete(f"/api/paragraphs/{pid}/annotation", headers=headers)
+            if response.status_code != 204:
+                failures.append(f"{name} clear {pid}: {response.status_code}")
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert failures == []
+    assert stored_counters(session) == counted(session)
+    cleared = len(pids[::3])
+    paragraphs = stored_counters(session)[0]
+    assert sorted(set(paragraphs[pid] for pid in pids)) == [0, 8]
+    assert sum(1 for pid in pids if paragraphs[pid] == 0) == cleared
+    project = session.get(Project, project_id(app, "busy"))
+    assert project_progress(session, project).labeled == len(pids) - cleared
+
+
+def test_recount_repairs_counters_written_around_the_app(app, session, labeled):
+    pids = paragraph_pks(app, article_pks(app, "one")[0])
+    for pid in pids:
+        save_annotation(session, pid, labeled["li"], "claim")
+    session.execute(update(Paragraph).values(annotation_count=7))
+    session.execute(update(Article).values(labeled_count=0))
+    session.execute(update(UserProgress).values(labeled=99))
+    session.commit()
+    assert stored_counters(session) != counted(session)
+    recount(session)
+    assert stored_counters(session) == counted(session)
+    assert stored_counters(session)[2] == {(project_id(app, "one"), labeled["li"]): len(pids)}
+
+
+def test_the_migration_counts_the_labels_already_there(tmp_path):
+    """A database at revision 0002 with labels in it gets its counters on upgrade."""
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "AUTO_MIGRATE": False,
+                      "SQLALCHEMY_DATABASE_URI": database_url(tmp_path)})
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR), revision="0002")
+        statements = [
+            "INSERT INTO project (id, name, description, guidelines, overlap, created_at) "
+            "VALUES (1, 'old', '', '', 2, '2026-11-01 00:00:00')",
+            "INSERT INTO \"user\" (id, username, password_hash, role, active, created_at) "
+            "VALUES (1, 'li', 'x', 'annotator', TRUE, '2026-11-01 00:00:00'), "
+            "(2, 'wang', 'x', 'annotator', TRUE, '2026-11-01 00:00:00')",
+            "INSERT INTO article (id, project_id, article_id, title, meta, content_hash, "
+            "paragraph_count, created_at) VALUES "
+            "(1, 1, 'a', 'A', '{}', 'h1', 2, '2026-11-01 00:00:00'), "
+            "(2, 1, 'b', 'B', '{}', 'h2', 1, '2026-11-01 00:00:00')",
+            "INSERT INTO paragraph (id, article_id, \"index\", text) VALUES "
+            "(1, 1, 0, 'x'), (2, 1, 1, 'y'), (3, 2, 0, 'z')",
+            "INSERT INTO annotation (id, paragraph_id, user_id, label, created_at, updated_at) "
+            "VALUES (1, 1, 1, 'claim', '2026-11-01 00:00:00', '2026-11-01 00:00:00'), "
+            "(2, 1, 2, 'other', '2026-11-01 00:00:00', '2026-11-01 00:00:00'), "
+            "(3, 3, 2, 'claim', '2026-11-01 00:00:00', '2026-11-01 00:00:00')",
+        ]
+        with db.engine.begin() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+        upgrade(directory=str(MIGRATIONS_DIR))
+        paragraphs, articles, users = stored_counters(db.session)
+        assert paragraphs == {1: 2, 2: 0, 3: 1}
+        assert articles == {1: 1, 2: 1}
+        assert users == {(1, 1): 1, (1, 2): 2}
+        assert (paragraphs, articles, users) == counted(db.session)
+        db.session.remove()
+        db.engine.dispose()
