@@ -12,9 +12,11 @@ from contextvars import ContextVar
 
 from flask import Flask, current_app, request
 from flask_migrate import upgrade
-from sqlalchemy import event
+from sqlalchemy import Date, event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import FunctionElement
 
 from .extensions import db
 
@@ -90,6 +92,27 @@ def write_transaction(session: Session) -> Iterator[None]:
 def dialect_insert(session: Session):
     """The backend's INSERT construct, which offers ON CONFLICT (SQLite and PostgreSQL alike)."""
     return {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[session.get_bind().dialect.name]
+
+
+class day_of(FunctionElement):
+    """The UTC calendar day of a stored (naive UTC) timestamp, in SQL.
+
+    `CAST(x AS DATE)` is right on PostgreSQL, but SQLite casts to NUMERIC affinity and turns
+    '2026-11-28 10:00:00' into 2026, so SQLite gets its `date(x)` function instead."""
+
+    type = Date()
+    inherit_cache = True
+    name = "day_of"
+
+
+@compiles(day_of)
+def _day_of_default(element, compiler, **kw):
+    return f"CAST({compiler.process(element.clauses, **kw)} AS DATE)"
+
+
+@compiles(day_of, "sqlite")
+def _day_of_sqlite(element, compiler, **kw):
+    return f"date({compiler.process(element.clauses, **kw)})"
 
 
 def database_is_current() -> bool:

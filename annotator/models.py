@@ -1,7 +1,7 @@
 """The data model: users, projects and their labels, articles, paragraphs, annotations, gold."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask_login import UserMixin
@@ -142,7 +142,10 @@ class Article(db.Model):
 class Paragraph(db.Model):
     """One paragraph of an article, at its 0-based index."""
 
-    __table_args__ = (UniqueConstraint("article_id", "index"),)
+    __table_args__ = (
+        UniqueConstraint("article_id", "index"),
+        Index("ix_paragraph_article_annotations", "article_id", "annotation_count"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("article.id", ondelete="CASCADE"))
@@ -171,15 +174,18 @@ class Annotation(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class UserProgress(db.Model):
-    """How many paragraphs of a project a user has labeled, kept up to date by every save and
-    clear, so progress bars never count a project's annotations."""
+class LabelCount(db.Model):
+    """How many of a user's current labels in a project have each label and were first set
+    on each day (UTC): kept up to date by every save, change and clear, so progress and the
+    dashboard read a few rows instead of counting every annotation."""
 
     project_id: Mapped[int] = mapped_column(
         ForeignKey("project.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"),
                                          primary_key=True)
-    labeled: Mapped[int] = mapped_column(default=0)
+    label: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)
 
 
 class AnnotationHistory(db.Model):

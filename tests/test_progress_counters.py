@@ -1,5 +1,6 @@
-"""The label counters progress is read from (annotations per paragraph, labeled paragraphs
-per article, paragraphs per user and project) stay equal to a count of the annotations:
+"""The label counters progress and the dashboard read (annotations per paragraph, labeled
+paragraphs per article, current labels per project, user, label and day) stay equal to a
+count of the annotations:
 through saves, changes and clears, concurrent saves, a recount, and the migration that
 added them."""
 from __future__ import annotations
@@ -13,7 +14,8 @@ from sqlalchemy import func, select, text, update
 from annotator import create_app
 from annotator.database import MIGRATIONS_DIR
 from annotator.extensions import db
-from annotator.models import Annotation, Article, Paragraph, Project, UserProgress
+from annotator.database import day_of
+from annotator.models import Annotation, Article, LabelCount, Paragraph, Project
 from annotator.services.annotations import clear_annotation, save_annotation
 from annotator.services.progress import project_progress, recount
 
@@ -25,9 +27,13 @@ def stored_counters(session) -> tuple[dict, dict, dict]:
     session.expire_all()
     return (dict(session.execute(select(Paragraph.id, Paragraph.annotation_count)).all()),
             dict(session.execute(select(Article.id, Article.labeled_count)).all()),
-            {(p, u): n for p, u, n in session.execute(
-                select(UserProgress.project_id, UserProgress.user_id, UserProgress.labeled))
-             if n})
+            {(p, u, label, _day(day)): n for p, u, label, day, n in session.execute(
+                select(LabelCount.project_id, LabelCount.user_id, LabelCount.label,
+                       LabelCount.day, LabelCount.count)) if n})
+
+
+def _day(value) -> str:
+    return str(value)[:10]  # a date, or SQLite's 'YYYY-MM-DD' text
 
 
 def counted(session) -> tuple[dict, dict, dict]:
@@ -41,11 +47,12 @@ def counted(session) -> tuple[dict, dict, dict]:
         .outerjoin(Paragraph, Paragraph.article_id == Article.id)
         .outerjoin(Annotation, Annotation.paragraph_id == Paragraph.id)
         .group_by(Article.id)).all())
-    per_user = {(p, u): n for p, u, n in session.execute(
-        select(Article.project_id, Annotation.user_id, func.count())
+    day = day_of(Annotation.created_at)
+    per_user = {(p, u, label, _day(when)): n for p, u, label, when, n in session.execute(
+        select(Article.project_id, Annotation.user_id, Annotation.label, day, func.count())
         .join(Paragraph, Paragraph.article_id == Article.id)
         .join(Annotation, Annotation.paragraph_id == Paragraph.id)
-        .group_by(Article.project_id, Annotation.user_id))}
+        .group_by(Article.project_id, Annotation.user_id, Annotation.label, day))}
     return per_paragraph, per_article, per_user
 
 
@@ -134,12 +141,12 @@ def test_recount_repairs_counters_written_around_the_app(app, session, labeled):
         save_annotation(session, pid, labeled["li"], "claim")
     session.execute(update(Paragraph).values(annotation_count=7))
     session.execute(update(Article).values(labeled_count=0))
-    session.execute(update(UserProgress).values(labeled=99))
+    session.execute(update(LabelCount).values(count=99))
     session.commit()
     assert stored_counters(session) != counted(session)
     recount(session)
     assert stored_counters(session) == counted(session)
-    assert stored_counters(session)[2] == {(project_id(app, "one"), labeled["li"]): len(pids)}
+    assert list(stored_counters(session)[2].values()) == [len(pids)]
 
 
 def test_the_migration_counts_the_labels_already_there(tmp_path):
@@ -172,7 +179,8 @@ def test_the_migration_counts_the_labels_already_there(tmp_path):
         paragraphs, articles, users = stored_counters(db.session)
         assert paragraphs == {1: 2, 2: 0, 3: 1}
         assert articles == {1: 1, 2: 1}
-        assert users == {(1, 1): 1, (1, 2): 2}
+        assert users == {(1, 1, "claim", "2026-11-01"): 1, (1, 2, "other", "2026-11-01"): 1,
+                         (1, 2, "claim", "2026-11-01"): 1}
         assert (paragraphs, articles, users) == counted(db.session)
         db.session.remove()
         db.engine.dispose()

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Final
 
-from sqlalchemy import Integer, and_, bindparam, delete, insert, select, update
+from sqlalchemy import Date, Integer, String, and_, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..database import dialect_insert
-from ..models import (Annotation, AnnotationHistory, Article, Gold, Label, Paragraph, UserProgress,
+from ..models import (Annotation, AnnotationHistory, Article, Gold, Label, LabelCount, Paragraph,
                       utcnow)
 
 KEEP: Final = object()  # "leave the note as it is"
@@ -36,7 +36,7 @@ _PARAGRAPH_AND_LABEL = (
     .where(_paragraphs.c.id == bindparam("paragraph_id")))
 _CURRENT_ROW = (
     select(_annotations.c.id, _annotations.c.label, _annotations.c.note,
-           _annotations.c.updated_at)
+           _annotations.c.created_at, _annotations.c.updated_at)
     .where(_annotations.c.paragraph_id == bindparam("paragraph_id"),
            _annotations.c.user_id == bindparam("user_id"))
     .with_for_update())
@@ -46,8 +46,9 @@ _UPDATE_ROW = (update(_annotations).where(_annotations.c.id == bindparam("row_id
 _INSERT_HISTORY = insert(_history)
 _INSERT_NEW = {}  # dialect name -> INSERT ... ON CONFLICT DO NOTHING
 
-# The counters progress is read from: one more or one fewer annotation on a paragraph.
-_progress = UserProgress.__table__
+# The counters progress and the dashboard read (see models.LabelCount): one annotation more or
+# fewer on a paragraph, and one label more or fewer for a user, label and day.
+_label_counts = LabelCount.__table__
 _STEP = bindparam("step", type_=Integer)
 _COUNT_PARAGRAPH = (
     update(_paragraphs).where(_paragraphs.c.id == bindparam("paragraph_pk"))
@@ -55,7 +56,7 @@ _COUNT_PARAGRAPH = (
     .returning(_paragraphs.c.annotation_count, _paragraphs.c.article_id))
 _COUNT_ARTICLE = (update(_articles).where(_articles.c.id == bindparam("article_pk"))
                   .values(labeled_count=_articles.c.labeled_count + _STEP))
-_COUNT_USER = {}  # dialect name -> INSERT ... SELECT ... ON CONFLICT DO UPDATE
+_COUNT_LABEL = {}  # dialect name -> INSERT ... SELECT ... ON CONFLICT DO UPDATE
 
 
 def _insert_new(session: Session):
@@ -67,28 +68,34 @@ def _insert_new(session: Session):
     return _INSERT_NEW[dialect]
 
 
-def _count_user(session: Session):
+def _count_label(session: Session, paragraph_id: int, user_id: int, label: str, day: date,
+                 step: int) -> None:
+    """One more (step 1) or one fewer (step -1) of the user's labels `label` first set on
+    `day`, in the paragraph's project: one atomic upsert, safe under concurrent saves."""
     dialect = session.get_bind().dialect.name
-    if dialect not in _COUNT_USER:
-        statement = dialect_insert(session)(_progress).from_select(
-            ["project_id", "user_id", "labeled"],
-            select(_articles.c.project_id, bindparam("uid", type_=Integer), _STEP)
-            .where(_articles.c.id == bindparam("article_pk")))
-        _COUNT_USER[dialect] = statement.on_conflict_do_update(
-            index_elements=[_progress.c.project_id, _progress.c.user_id],
-            set_={"labeled": _progress.c.labeled + statement.excluded.labeled})
-    return _COUNT_USER[dialect]
+    if dialect not in _COUNT_LABEL:
+        statement = dialect_insert(session)(_label_counts).from_select(
+            ["project_id", "user_id", "label", "day", "count"],
+            select(_articles.c.project_id, bindparam("uid", type_=Integer),
+                   bindparam("label_key", type_=String), bindparam("day_key", type_=Date), _STEP)
+            .select_from(_paragraphs.join(_articles, _articles.c.id == _paragraphs.c.article_id))
+            .where(_paragraphs.c.id == bindparam("paragraph_pk")))
+        _COUNT_LABEL[dialect] = statement.on_conflict_do_update(
+            index_elements=list(_label_counts.primary_key.columns),
+            set_={"count": _label_counts.c["count"] + statement.excluded["count"]})
+    session.execute(_COUNT_LABEL[dialect], {"paragraph_pk": paragraph_id, "uid": user_id,
+                                            "label_key": label, "day_key": day, "step": step})
 
 
-def _count(session: Session, paragraph_id: int, user_id: int, step: int) -> None:
+def _count(session: Session, paragraph_id: int, user_id: int, label: str, day: date,
+           step: int) -> None:
     """Keep the counters right after an annotation was added (step 1) or removed (step -1),
-    in the same transaction: each is one atomic UPDATE, safe under concurrent saves."""
+    in the same transaction."""
     count, article_id = session.execute(
         _COUNT_PARAGRAPH, {"paragraph_pk": paragraph_id, "step": step}).one()
     if count == (1 if step > 0 else 0):  # the paragraph became labeled, or unlabeled
         session.execute(_COUNT_ARTICLE, {"article_pk": article_id, "step": step})
-    session.execute(_count_user(session), {"article_pk": article_id, "uid": user_id,
-                                           "step": step})
+    _count_label(session, paragraph_id, user_id, label, day, step)
 
 
 def paragraph_for_label(session: Session, paragraph_id: int, label: str) -> int:
@@ -143,7 +150,7 @@ def save_annotation(session: Session, paragraph_id: int, user_id: int, label: st
         inserted = session.execute(_insert_new(session), {
             **key, "label": label, "note": new_note, "created_at": now, "updated_at": now})
         if inserted.first() is not None:
-            _count(session, paragraph_id, user_id, 1)
+            _count(session, paragraph_id, user_id, label, now.date(), 1)
             session.commit()
             return Saved(paragraph_id, label, new_note, now)
         row = session.execute(_CURRENT_ROW, key).first()  # another save won the race
@@ -155,6 +162,9 @@ def save_annotation(session: Session, paragraph_id: int, user_id: int, label: st
             "replaced_at": now, "replaced_by_id": changed_by or user_id})
         session.execute(_UPDATE_ROW, {"row_id": row.id, "new_label": label,
                                       "new_note": new_note, "now": now})
+        if row.label != label:  # the label moves, on the day it was first set
+            _count_label(session, paragraph_id, user_id, row.label, row.created_at.date(), -1)
+            _count_label(session, paragraph_id, user_id, label, row.created_at.date(), 1)
         updated_at = now
     session.commit()
     return Saved(paragraph_id, label, new_note, updated_at)
@@ -176,7 +186,7 @@ def clear_annotation(session: Session, paragraph: Paragraph, user_id: int, *,
     _keep_history(session, annotation, changed_by or user_id)
     session.delete(annotation)
     session.flush()
-    _count(session, paragraph.id, user_id, -1)
+    _count(session, paragraph.id, user_id, annotation.label, annotation.created_at.date(), -1)
     session.commit()
     return True
 

@@ -5,34 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Date, case, exists, func, or_, select
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import FunctionElement
 
-from ..models import (Annotation, AnnotationHistory, Article, Assignment, Paragraph, Project, User,
-                      utcnow)
-
-
-class day_of(FunctionElement):
-    """The UTC calendar day of a stored (naive UTC) timestamp, in SQL.
-
-    `CAST(x AS DATE)` is right on PostgreSQL, but SQLite casts to NUMERIC affinity and turns
-    '2026-11-28 10:00:00' into 2026, so SQLite gets its `date(x)` function instead."""
-
-    type = Date()
-    inherit_cache = True
-    name = "day_of"
-
-
-@compiles(day_of)
-def _day_of_default(element, compiler, **kw):
-    return f"CAST({compiler.process(element.clauses, **kw)} AS DATE)"
-
-
-@compiles(day_of, "sqlite")
-def _day_of_sqlite(element, compiler, **kw):
-    return f"date({compiler.process(element.clauses, **kw)})"
+from ..models import (Annotation, AnnotationHistory, Article, Assignment, LabelCount, Paragraph,
+                      Project, User, utcnow)
 
 
 @dataclass
@@ -116,46 +93,33 @@ def project_dashboard(session: Session, project: Project, *, days: int = 14,
 
 
 def read_counts(session: Session, project: Project) -> Counts:
-    """Count the project's progress in four aggregate queries: the work is GROUP BY in the
-    database, and Python only sees one row per (annotator, label, day)."""
+    """Read the project's progress from the counters every save keeps (see
+    models.LabelCount): a few aggregate queries over articles, assignments and one row per
+    (annotator, label, day), never a count of the annotations themselves."""
     overlap = max(project.overlap, 1)
     in_project = Article.project_id == project.id
     finished_articles = (
         select(Assignment.article_id).join(Article, Article.id == Assignment.article_id)
         .where(in_project, Assignment.finished_at.is_not(None))
         .group_by(Assignment.article_id).having(func.count() >= overlap).subquery("done"))
-    # EXISTS stops at an article's first assignment or annotation: cheaper than collecting them
     has_assignment = exists().where(Assignment.article_id == Article.id)
-    has_annotation = exists(select(Annotation.id)
-                            .join(Paragraph, Paragraph.id == Annotation.paragraph_id)
-                            .where(Paragraph.article_id == Article.id))
-    articles, paragraphs, touched, finished = session.execute(select(
+    articles, paragraphs, labeled_any, touched, finished = session.execute(select(
         select(func.count(Article.id)).where(in_project).scalar_subquery(),
         select(func.coalesce(func.sum(Article.paragraph_count), 0)).where(in_project)
         .scalar_subquery(),
-        select(func.count(Article.id)).where(in_project, or_(has_assignment, has_annotation))
+        select(func.coalesce(func.sum(Article.labeled_count), 0)).where(in_project)
         .scalar_subquery(),
+        select(func.count(Article.id))
+        .where(in_project, or_(Article.labeled_count > 0, has_assignment)).scalar_subquery(),
         select(func.count()).select_from(finished_articles).scalar_subquery())).one()
-
-    # Annotations per paragraph, grouped along the (paragraph, user) index without a sort,
-    # then kept if the paragraph is in the project.
-    per_paragraph = (select(Annotation.paragraph_id.label("paragraph_id"), func.count().label("n"))
-                     .group_by(Annotation.paragraph_id).subquery("per_paragraph"))
-    labeled_any, labeled_full = session.execute(
-        select(func.count(), func.coalesce(func.sum(case((per_paragraph.c.n >= overlap, 1),
-                                                          else_=0)), 0))
-        .select_from(per_paragraph)
-        .join(Paragraph, Paragraph.id == per_paragraph.c.paragraph_id)
+    labeled_full = session.scalar(  # along the (article, annotation_count) index
+        select(func.count()).select_from(Paragraph)
         .join(Article, Article.id == Paragraph.article_id)
-        .where(in_project)).one()
-
-    day = day_of(Annotation.created_at)
-    by_user = [(user_id, label, _as_date(when), count) for user_id, label, when, count in
+        .where(in_project, Paragraph.annotation_count >= overlap))
+    by_user = [(user_id, label, _as_date(day), count) for user_id, label, day, count in
                session.execute(
-                   select(Annotation.user_id, Annotation.label, day, func.count())
-                   .join(Paragraph, Paragraph.id == Annotation.paragraph_id)
-                   .where(Paragraph.article_id.in_(select(Article.id).where(in_project)))
-                   .group_by(Annotation.user_id, Annotation.label, day))]
+                   select(LabelCount.user_id, LabelCount.label, LabelCount.day, LabelCount.count)
+                   .where(LabelCount.project_id == project.id, LabelCount.count > 0))]
     finished_by_user = dict(session.execute(
         select(Assignment.user_id, func.count())
         .join(Article, Article.id == Assignment.article_id)

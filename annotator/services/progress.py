@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from ..models import Annotation, Article, Assignment, Paragraph, Project, UserProgress
+from ..database import day_of
+from ..models import Annotation, Article, Assignment, LabelCount, Paragraph, Project
 
 
 @dataclass
@@ -33,8 +34,8 @@ def project_progress(session: Session, project: Project, user_id: int | None = N
                       .where(Article.project_id == project.id,
                              Assignment.finished_at.is_not(None)))
     if user_id is not None:
-        labeled = session.scalar(select(UserProgress.labeled).where(
-            UserProgress.project_id == project.id, UserProgress.user_id == user_id)) or 0
+        labeled = session.scalar(select(func.coalesce(func.sum(LabelCount.count), 0)).where(
+            LabelCount.project_id == project.id, LabelCount.user_id == user_id))
         finished = session.scalar(select(func.count()).select_from(
             finished_query.where(Assignment.user_id == user_id).subquery()))
     else:
@@ -51,13 +52,15 @@ RECOUNT = (
         Annotation.paragraph_id == Paragraph.id).scalar_subquery()),
     update(Article).values(labeled_count=select(func.count()).where(
         Paragraph.article_id == Article.id, Paragraph.annotation_count > 0).scalar_subquery()),
-    delete(UserProgress),
-    insert(UserProgress).from_select(
-        ["project_id", "user_id", "labeled"],
-        select(Article.project_id, Annotation.user_id, func.count())
+    delete(LabelCount),
+    insert(LabelCount).from_select(
+        ["project_id", "user_id", "label", "day", "count"],
+        select(Article.project_id, Annotation.user_id, Annotation.label,
+               day_of(Annotation.created_at), func.count())
         .join(Paragraph, Paragraph.id == Annotation.paragraph_id)
         .join(Article, Article.id == Paragraph.article_id)
-        .group_by(Article.project_id, Annotation.user_id)),
+        .group_by(Article.project_id, Annotation.user_id, Annotation.label,
+                  day_of(Annotation.created_at))),
 )
 
 

@@ -1,4 +1,5 @@
-"""label counters: annotations per paragraph, labeled paragraphs per article and per user
+"""label counters: annotations per paragraph, labeled paragraphs per article, and each user's
+current labels per project, label and day
 
 Revision ID: 0003
 Revises: 0002
@@ -15,44 +16,56 @@ down_revision = '0002'
 branch_labels = None
 depends_on = None
 
-# The same counts as annotator.services.progress.recount (a migration keeps its own copy).
-BACKFILL = [
-    "UPDATE paragraph SET annotation_count = "
-    "(SELECT count(*) FROM annotation WHERE annotation.paragraph_id = paragraph.id)",
-    "UPDATE article SET labeled_count = (SELECT count(*) FROM paragraph "
-    "WHERE paragraph.article_id = article.id AND paragraph.annotation_count > 0)",
-    "INSERT INTO user_progress (project_id, user_id, labeled) "
-    "SELECT article.project_id, annotation.user_id, count(*) FROM annotation "
-    "JOIN paragraph ON paragraph.id = annotation.paragraph_id "
-    "JOIN article ON article.id = paragraph.article_id "
-    "GROUP BY article.project_id, annotation.user_id",
-]
+
+def backfill(day_of_created_at: str) -> list[str]:
+    """The counts annotator.services.progress.recount sets (a migration keeps its own copy)."""
+    return [
+        "UPDATE paragraph SET annotation_count = "
+        "(SELECT count(*) FROM annotation WHERE annotation.paragraph_id = paragraph.id)",
+        "UPDATE article SET labeled_count = (SELECT count(*) FROM paragraph "
+        "WHERE paragraph.article_id = article.id AND paragraph.annotation_count > 0)",
+        "INSERT INTO label_count (project_id, user_id, label, day, count) "
+        f"SELECT article.project_id, annotation.user_id, annotation.label, {day_of_created_at}, "
+        "count(*) FROM annotation "
+        "JOIN paragraph ON paragraph.id = annotation.paragraph_id "
+        "JOIN article ON article.id = paragraph.article_id "
+        f"GROUP BY article.project_id, annotation.user_id, annotation.label, {day_of_created_at}",
+    ]
 
 
 def upgrade():
     op.create_table(
-        'user_progress',
+        'label_count',
         sa.Column('project_id', sa.Integer(), nullable=False),
         sa.Column('user_id', sa.Integer(), nullable=False),
-        sa.Column('labeled', sa.Integer(), nullable=False),
+        sa.Column('label', sa.String(length=32), nullable=False),
+        sa.Column('day', sa.Date(), nullable=False),
+        sa.Column('count', sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(['project_id'], ['project.id'],
-                                name=op.f('fk_user_progress_project_id_project'), ondelete='CASCADE'),
+                                name=op.f('fk_label_count_project_id_project'), ondelete='CASCADE'),
         sa.ForeignKeyConstraint(['user_id'], ['user.id'],
-                                name=op.f('fk_user_progress_user_id_user'), ondelete='CASCADE'),
-        sa.PrimaryKeyConstraint('project_id', 'user_id', name=op.f('pk_user_progress')))
+                                name=op.f('fk_label_count_user_id_user'), ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('project_id', 'user_id', 'label', 'day',
+                                name=op.f('pk_label_count')))
     with op.batch_alter_table('article', schema=None) as batch_op:
         batch_op.add_column(sa.Column('labeled_count', sa.Integer(), server_default='0',
                                       nullable=False))
     with op.batch_alter_table('paragraph', schema=None) as batch_op:
         batch_op.add_column(sa.Column('annotation_count', sa.Integer(), server_default='0',
                                       nullable=False))
-    for statement in BACKFILL:
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    for statement in backfill("date(annotation.created_at)" if sqlite
+                              else "CAST(annotation.created_at AS DATE)"):
         op.execute(statement)
+    with op.batch_alter_table('paragraph', schema=None) as batch_op:
+        batch_op.create_index('ix_paragraph_article_annotations',
+                              ['article_id', 'annotation_count'], unique=False)
 
 
 def downgrade():
     with op.batch_alter_table('paragraph', schema=None) as batch_op:
+        batch_op.drop_index('ix_paragraph_article_annotations')
         batch_op.drop_column('annotation_count')
     with op.batch_alter_table('article', schema=None) as batch_op:
         batch_op.drop_column('labeled_count')
-    op.drop_table('user_progress')
+    op.drop_table('label_count')
