@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import fcntl
+import os
+import sqlite3
 from pathlib import Path
 
 from alembic.migration import MigrationContext
@@ -12,7 +14,7 @@ from contextvars import ContextVar
 
 from flask import Flask, current_app, request
 from flask_migrate import upgrade
-from sqlalchemy import Date, event
+from sqlalchemy import Date, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -24,12 +26,71 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 WRITE_INTENT: ContextVar[bool] = ContextVar("write_intent", default=False)
 
 
+class WriterQueueConnection(sqlite3.Connection):
+    """A SQLite connection whose write transactions first take an exclusive `flock` on a file
+    beside the database, released the moment they commit or roll back.
+
+    Writers in every process and thread then wait in the kernel and wake as soon as the one
+    before them is done. Without it they wait in SQLite's busy handler, which sleeps and
+    retries (up to 100 ms a sleep): with 16 annotators saving at once, the unlucky ones lost
+    hundreds of milliseconds. SQLite's own locking stays as it was, for writers outside the
+    app."""
+
+    lock_path: str = ""  # set on the subclass made per database by `writer_queue_factory`
+    _lock_fd: int | None = None
+    _locked: bool = False
+
+    def lock_for_write(self) -> None:
+        if self._locked:
+            return
+        if self._lock_fd is None:
+            self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+        self._locked = True
+
+    def unlock(self) -> None:
+        if self._locked:
+            self._locked = False
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.unlock()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.unlock()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.unlock()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+
+
+def writer_queue_factory(database: str) -> type[WriterQueueConnection]:
+    """The connection class for one SQLite database file: its lock is DATABASE.write-lock."""
+    lock_path = str(Path(database).resolve()) + ".write-lock"
+    return type("WriterQueueConnection", (WriterQueueConnection,), {"lock_path": lock_path})
+
+
 def sqlite_engine_options(app: Flask) -> None:
-    """Give SQLite connections the busy timeout before the engine is built."""
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+    """Give SQLite connections the busy timeout and the writers' queue before the engine is
+    built."""
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "sqlite":
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})  # never the shared default
-        timeout_s = int(app.config["SQLITE_BUSY_TIMEOUT_MS"]) / 1000
-        options["connect_args"] = {"timeout": timeout_s, **options.get("connect_args", {})}
+        connect_args = {"timeout": int(app.config["SQLITE_BUSY_TIMEOUT_MS"]) / 1000}
+        if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+            connect_args["factory"] = writer_queue_factory(url.database)
+        options["connect_args"] = {**connect_args, **options.get("connect_args", {})}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
@@ -55,8 +116,21 @@ def configure_sqlite(app: Flask) -> None:
     @event.listens_for(engine, "begin")
     def _begin(connection) -> None:
         # A deferred transaction that reads and then writes fails at once with "database is
-        # locked" when another writer committed in between; IMMEDIATE waits its turn.
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if WRITE_INTENT.get() else "BEGIN")
+        # locked" when another writer committed in between; IMMEDIATE waits its turn, queued
+        # on the writers' lock first (WriterQueueConnection).
+        if not WRITE_INTENT.get():
+            connection.exec_driver_sql("BEGIN")
+            return
+        dbapi_connection = connection.connection.dbapi_connection
+        queue = getattr(dbapi_connection, "lock_for_write", None)
+        if queue is not None:
+            queue()
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            if queue is not None:
+                dbapi_connection.unlock()
+            raise
 
     @app.before_request
     def _writes_begin_immediate() -> None:
