@@ -36,6 +36,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["AUTO_MIGRATE"] and not _running_db_command():
         with app.app_context():
             database.upgrade_database()
+            database.refresh_statistics(db.engine)
             db.engine.dispose()  # no connection crosses a fork (gunicorn --preload)
     return app
 

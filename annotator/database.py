@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import sqlite3
 from pathlib import Path
@@ -15,6 +16,8 @@ from contextvars import ContextVar
 from flask import Flask, current_app, request
 from flask_migrate import upgrade
 from sqlalchemy import Date, event, make_url
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -159,6 +162,24 @@ def write_transaction(session: Session) -> Iterator[None]:
     token = WRITE_INTENT.set(True)
     try:
         yield
+    finally:
+        WRITE_INTENT.reset(token)
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """Let SQLite's query planner know how the data is spread: a bounded ANALYZE, a few
+    milliseconds even on a database of millions of rows. Without statistics it can pick an
+    index that reads every one of an annotator's labels to show one article (seen: 90 ms
+    instead of 2 on a 500k-paragraph project). PostgreSQL's autovacuum keeps its own."""
+    if engine.dialect.name != "sqlite":
+        return
+    token = WRITE_INTENT.set(True)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("PRAGMA analysis_limit=1000")
+            connection.exec_driver_sql("ANALYZE")
+    except OperationalError as error:  # a busy database: the next start or import tries again
+        logging.getLogger(__name__).warning("could not refresh SQLite statistics: %s", error)
     finally:
         WRITE_INTENT.reset(token)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from ..database import write_transaction
+from ..database import refresh_statistics, write_transaction
 from ..models import DEFAULT_LABELS, Article, Label, Paragraph, Project, utcnow
 from .formats import EXTENSIONS, FORMATS, Problem, Record, read_records
 
@@ -105,6 +105,7 @@ def import_sources(session: Session, project_name: str, sources: Sequence[Source
             session.rollback()
             raise
     report.stored = True
+    refresh_statistics(session.get_bind())  # the project may be many times larger now
     return report
 
 

@@ -1,5 +1,7 @@
-"""SQLite writers queue on a file lock beside the database (WriterQueueConnection): held from
-BEGIN IMMEDIATE to COMMIT or ROLLBACK, never by readers, and released when a writer fails."""
+"""What SQLite needs beyond the SQL: writers queue on a file lock beside the database
+(WriterQueueConnection), held from BEGIN IMMEDIATE to COMMIT or ROLLBACK, never by readers,
+and released when a writer fails; the query planner gets statistics at start and after an
+import."""
 from __future__ import annotations
 
 import fcntl
@@ -10,10 +12,12 @@ import time
 import pytest
 from sqlalchemy import select, text
 
+from annotator import create_app
 from annotator.database import write_transaction
 from annotator.extensions import db
 from annotator.models import Project
 
+from helpers import import_articles
 from testdb import ON_POSTGRES
 
 pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="SQLite's writers' lock")
@@ -95,3 +99,30 @@ def test_a_second_writer_waits_for_the_first_to_commit(app, lock_path):
     assert order == ["first began", "first committed", "second began", "second committed"]
     with app.app_context():
         assert sorted(db.session.scalars(select(Project.name))) == ["first", "second"]
+
+
+def _statistics(session) -> dict[str, int]:
+    """Rows the planner believes each table has, from sqlite_stat1."""
+    rows = session.execute(text("SELECT tbl, stat FROM sqlite_stat1")).all()
+    return {table: int(stat.split()[0]) for table, stat in rows if stat}
+
+
+def test_an_import_gives_the_planner_fresh_statistics(app, session):
+    import_articles(app, "big", [{"title": f"T{n}", "paragraphs": [f"p{n}-{i}" for i in range(30)]}
+                                 for n in range(20)])
+    session.expire_all()
+    assert _statistics(session)["paragraph"] == 600
+    assert _statistics(session)["article"] == 20
+
+
+def test_a_start_gives_the_planner_statistics(app, session):
+    session.add(Project(name="one"))
+    session.execute(text("DELETE FROM sqlite_stat1"))
+    session.commit()
+    restarted = create_app({"TESTING": True, "SECRET_KEY": "test",
+                            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]})
+    with restarted.app_context():
+        tables = {row[0] for row in db.session.execute(text("SELECT tbl FROM sqlite_stat1"))}
+        db.session.remove()
+        db.engine.dispose()
+    assert "project" in tables
