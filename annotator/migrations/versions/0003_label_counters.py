@@ -1,5 +1,7 @@
-"""label counters: annotations per paragraph, labeled paragraphs per article, and each user's
-current labels per project, label and day
+"""label counters
+
+Annotations per paragraph, labeled paragraphs per article, and each user's current labels per
+project, label and day.
 
 Revision ID: 0003
 Revises: 0002
