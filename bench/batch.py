@@ -107,7 +107,7 @@ def rows_export(m: dict[str, float], ctx: Context) -> list[Row]:
             f"{rate(app, 'par/s')} ({m['export_app_s']:.1f} s)",
             f"{rate(raw, 'par/s')} ({m['export_raw_s']:.1f} s; {same})",
             app / raw, "≥ 0.5 × raw", app / raw >= EXPORT_RATIO),
-        Row("export peak RSS (wait4 ru_maxrss of the process)",
+        Row("export peak RSS (VmHWM of the process)",
             f"{m['export_app_rss_mb']:.0f} MB", f"{m['export_raw_rss_mb']:.0f} MB", None,
             f"< {EXPORT_RSS_MB} MB", m["export_app_rss_mb"] < EXPORT_RSS_MB),
     ]

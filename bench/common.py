@@ -47,8 +47,11 @@ class Timed:
 
 def run_timed(cmd: list[str], env: dict[str, str] | None = None, stdin: str | None = None,
               cwd: Path = ROOT) -> Timed:
-    """Run a command to the end; wait4() gives the peak RSS of that very child (output goes
-    through temporary files, so nothing but wait4 reaps it)."""
+    """Run a command to the end, with its peak RSS: the child's VmHWM (/proc/PID/status),
+    polled every few ms until it exits. Not wait4()'s ru_maxrss: Linux carries the forking
+    parent's RSS into the child's ru_maxrss at exec, so every child of this (large) process
+    would report at least this process's size. Output goes through temporary files, so
+    nothing but this loop reaps the child."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
         child = subprocess.Popen(cmd, env=env, cwd=cwd, text=True, stdout=out, stderr=err,
@@ -56,12 +59,31 @@ def run_timed(cmd: list[str], env: dict[str, str] | None = None, stdin: str | No
         if stdin is not None:
             child.stdin.write(stdin)
             child.stdin.close()
-        _, status, usage = os.wait4(child.pid, 0)
+        peak_kb = 0
+        while True:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            peak_kb = max(peak_kb, _high_water_kb(child.pid))
+            time.sleep(0.003)
         seconds = time.perf_counter() - start
         child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return Timed(seconds, usage.ru_maxrss / 1024, child.returncode, out.read(), err.read())
+        peak_mb = peak_kb / 1024 if peak_kb else usage.ru_maxrss / 1024
+        return Timed(seconds, peak_mb, child.returncode, out.read(), err.read())
+
+
+def _high_water_kb(pid: int) -> int:
+    """The process's peak resident set so far (VmHWM), 0 if unreadable."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def check(result: Timed, what: str) -> Timed:
