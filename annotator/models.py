@@ -133,6 +133,8 @@ class Article(db.Model):
     paragraph_count: Mapped[int] = mapped_column(default=0)
     labeled_count: Mapped[int] = mapped_column(default=0, server_default="0")
     """Paragraphs with at least one annotation; kept up to date by every save and clear."""
+    finished_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Annotators who marked it done; kept up to date by queue.set_finished."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     paragraphs: Mapped[list[Paragraph]] = relationship(

@@ -15,7 +15,8 @@ from annotator import create_app
 from annotator.database import MIGRATIONS_DIR
 from annotator.extensions import db
 from annotator.database import day_of
-from annotator.models import Annotation, Article, LabelCount, Paragraph, Project
+from annotator.models import Annotation, Article, Assignment, LabelCount, Paragraph, Project
+from annotator.services import queue
 from annotator.services.annotations import clear_annotation, save_annotation
 from annotator.services.progress import project_progress, recount
 
@@ -135,6 +136,40 @@ def test_concurrent_saves_on_the_same_paragraphs_count_each_annotator_once(app, 
     assert project_progress(session, project).labeled == len(pids) - cleared
 
 
+def finished_counts(session) -> tuple[dict, dict]:
+    """Each article's finished_count, and the same counted from its assignments."""
+    session.expire_all()
+    stored = dict(session.execute(select(Article.id, Article.finished_count)).all())
+    counted_ = dict(session.execute(
+        select(Article.id, func.count(Assignment.id))
+        .outerjoin(Assignment, (Assignment.article_id == Article.id)
+                   & Assignment.finished_at.is_not(None))
+        .group_by(Article.id)).all())
+    return stored, counted_
+
+
+def test_finishing_and_reopening_keep_the_finished_count(app, session, labeled):
+    first, second, third = article_pks(app, "one")
+    li, wang = labeled["li"], labeled["wang"]
+    queue.set_finished(session, first, li, True)
+    queue.set_finished(session, first, li, True)  # done twice is done once
+    queue.set_finished(session, first, wang, True)
+    queue.set_finished(session, second, wang, True)
+    queue.set_finished(session, second, wang, False)  # reopened
+    queue.set_finished(session, third, li, False)  # reopening what was never done
+    queue.assign(session, [third], wang)
+    queue.unassign(session, session.scalar(select(Assignment.id).where(
+        Assignment.article_id == third, Assignment.user_id == wang)))
+    stored, counted_ = finished_counts(session)
+    assert stored == counted_
+    assert (stored[first], stored[second], stored[third]) == (2, 0, 0)
+    project = session.scalar(select(Project).where(Project.name == "one"))
+    project.overlap = 2
+    session.commit()
+    assert project_progress(session, project).finished == 1
+    assert project_progress(session, project, wang).finished == 1
+
+
 def test_recount_repairs_counters_written_around_the_app(app, session, labeled):
     pids = paragraph_pks(app, article_pks(app, "one")[0])
     for pid in pids:
@@ -142,10 +177,13 @@ def test_recount_repairs_counters_written_around_the_app(app, session, labeled):
     session.execute(update(Paragraph).values(annotation_count=7))
     session.execute(update(Article).values(labeled_count=0))
     session.execute(update(LabelCount).values(count=99))
+    queue.set_finished(session, article_pks(app, "one")[0], labeled["li"], True)
+    session.execute(update(Article).values(finished_count=5))
     session.commit()
     assert stored_counters(session) != counted(session)
     recount(session)
     assert stored_counters(session) == counted(session)
+    assert finished_counts(session)[0] == finished_counts(session)[1]
     assert list(stored_counters(session)[2].values()) == [len(pids)]
 
 
@@ -167,6 +205,10 @@ def test_the_migration_counts_the_labels_already_there(tmp_path):
             "(2, 1, 'b', 'B', '{}', 'h2', 1, '2026-11-01 00:00:00')",
             "INSERT INTO paragraph (id, article_id, \"index\", text) VALUES "
             "(1, 1, 0, 'x'), (2, 1, 1, 'y'), (3, 2, 0, 'z')",
+            "INSERT INTO assignment (id, article_id, user_id, started_at, touched_at, "
+            "finished_at, pinned) VALUES "
+            "(1, 1, 1, '2026-11-01 00:00:00', '2026-11-01 00:00:00', '2026-11-01 01:00:00', "
+            "FALSE), (2, 2, 1, '2026-11-01 00:00:00', '2026-11-01 00:00:00', NULL, FALSE)",
             "INSERT INTO annotation (id, paragraph_id, user_id, label, created_at, updated_at) "
             "VALUES (1, 1, 1, 'claim', '2026-11-01 00:00:00', '2026-11-01 00:00:00'), "
             "(2, 1, 2, 'other', '2026-11-01 00:00:00', '2026-11-01 00:00:00'), "
@@ -182,5 +224,6 @@ def test_the_migration_counts_the_labels_already_there(tmp_path):
         assert users == {(1, 1, "claim", "2026-11-01"): 1, (1, 2, "other", "2026-11-01"): 1,
                          (1, 2, "claim", "2026-11-01"): 1}
         assert (paragraphs, articles, users) == counted(db.session)
+        assert finished_counts(db.session)[0] == {1: 1, 2: 0}
         db.session.remove()
         db.engine.dispose()

@@ -98,10 +98,6 @@ def read_counts(session: Session, project: Project) -> Counts:
     (annotator, label, day), never a count of the annotations themselves."""
     overlap = max(project.overlap, 1)
     in_project = Article.project_id == project.id
-    finished_articles = (
-        select(Assignment.article_id).join(Article, Article.id == Assignment.article_id)
-        .where(in_project, Assignment.finished_at.is_not(None))
-        .group_by(Assignment.article_id).having(func.count() >= overlap).subquery("done"))
     has_assignment = exists().where(Assignment.article_id == Article.id)
     articles, paragraphs, labeled_any, touched, finished = session.execute(select(
         select(func.count(Article.id)).where(in_project).scalar_subquery(),
@@ -111,7 +107,8 @@ def read_counts(session: Session, project: Project) -> Counts:
         .scalar_subquery(),
         select(func.count(Article.id))
         .where(in_project, or_(Article.labeled_count > 0, has_assignment)).scalar_subquery(),
-        select(func.count()).select_from(finished_articles).scalar_subquery())).one()
+        select(func.count(Article.id)).where(in_project, Article.finished_count >= overlap)
+        .scalar_subquery())).one()
     labeled_full = session.scalar(  # along the (article, annotation_count) index
         select(func.count()).select_from(Paragraph)
         .join(Article, Article.id == Paragraph.article_id)

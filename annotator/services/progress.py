@@ -26,23 +26,18 @@ def project_progress(session: Session, project: Project, user_id: int | None = N
     """A user's own progress, or (user_id None) the project's: paragraphs with any label and
     articles finished by as many annotators as the overlap asks for. Labeled paragraphs come
     from the counters every save keeps, so this never counts the annotations themselves."""
-    articles, paragraphs, labeled_any = session.execute(
+    articles, paragraphs, labeled, finished = session.execute(
         select(func.count(Article.id), func.coalesce(func.sum(Article.paragraph_count), 0),
-               func.coalesce(func.sum(Article.labeled_count), 0))
+               func.coalesce(func.sum(Article.labeled_count), 0),
+               func.count(Article.id).filter(Article.finished_count >= max(project.overlap, 1)))
         .where(Article.project_id == project.id)).one()
-    finished_query = (select(Assignment.article_id).join(Article)
-                      .where(Article.project_id == project.id,
-                             Assignment.finished_at.is_not(None)))
     if user_id is not None:
         labeled = session.scalar(select(func.coalesce(func.sum(LabelCount.count), 0)).where(
             LabelCount.project_id == project.id, LabelCount.user_id == user_id))
-        finished = session.scalar(select(func.count()).select_from(
-            finished_query.where(Assignment.user_id == user_id).subquery()))
-    else:
-        labeled = labeled_any
-        finished = session.scalar(select(func.count()).select_from(
-            finished_query.group_by(Assignment.article_id)
-            .having(func.count(Assignment.id) >= project.overlap).subquery()))
+        finished = session.scalar(
+            select(func.count(Assignment.id)).join(Article)
+            .where(Article.project_id == project.id, Assignment.user_id == user_id,
+                   Assignment.finished_at.is_not(None)))
     return Progress(paragraphs=paragraphs, labeled=labeled, articles=articles, finished=finished)
 
 
@@ -52,6 +47,9 @@ RECOUNT = (
         Annotation.paragraph_id == Paragraph.id).scalar_subquery()),
     update(Article).values(labeled_count=select(func.count()).where(
         Paragraph.article_id == Article.id, Paragraph.annotation_count > 0).scalar_subquery()),
+    update(Article).values(finished_count=select(func.count()).where(
+        Assignment.article_id == Article.id, Assignment.finished_at.is_not(None))
+        .scalar_subquery()),
     delete(LabelCount),
     insert(LabelCount).from_select(
         ["project_id", "user_id", "label", "day", "count"],

@@ -42,9 +42,10 @@ def next_article(session: Session, project: Project, user_id: int,
                .scalar_subquery())
     held_by_user = exists().where(and_(Assignment.article_id == Article.id,
                                        Assignment.user_id == user_id, _holding(cutoff)))
-    return session.scalar(
+    return session.scalar(  # finished_count skips done articles without looking at holders
         select(Article.id)
-        .where(Article.project_id == project.id, ~held_by_user, holders < project.overlap)
+        .where(Article.project_id == project.id, Article.finished_count < project.overlap,
+               ~held_by_user, holders < project.overlap)
         .order_by(Article.id).limit(1))
 
 
@@ -100,7 +101,10 @@ def _assignment(session: Session, article_id: int, user_id: int) -> Assignment:
 def set_finished(session: Session, article_id: int, user_id: int, finished: bool) -> Assignment:
     """Mark the user's work on an article done, or reopen it."""
     touch(session, article_id, user_id)
-    assignment = _assignment(session, article_id, user_id)
+    assignment = _assignment(session, article_id, user_id)  # locked by touch until commit
+    if finished != (assignment.finished_at is not None):
+        session.execute(update(Article).where(Article.id == article_id).values(
+            finished_count=Article.finished_count + (1 if finished else -1)))
     assignment.finished_at = utcnow() if finished else None
     session.commit()
     return assignment

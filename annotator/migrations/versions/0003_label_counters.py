@@ -1,7 +1,7 @@
 """label counters
 
-Annotations per paragraph, labeled paragraphs per article, and each user's current labels per
-project, label and day.
+Annotations per paragraph, labeled paragraphs and finished annotators per article, and each
+user's current labels per project, label and day.
 
 Revision ID: 0003
 Revises: 0002
@@ -26,6 +26,8 @@ def backfill(day_of_created_at: str) -> list[str]:
         "(SELECT count(*) FROM annotation WHERE annotation.paragraph_id = paragraph.id)",
         "UPDATE article SET labeled_count = (SELECT count(*) FROM paragraph "
         "WHERE paragraph.article_id = article.id AND paragraph.annotation_count > 0)",
+        "UPDATE article SET finished_count = (SELECT count(*) FROM assignment "
+        "WHERE assignment.article_id = article.id AND assignment.finished_at IS NOT NULL)",
         "INSERT INTO label_count (project_id, user_id, label, day, count) "
         f"SELECT article.project_id, annotation.user_id, annotation.label, {day_of_created_at}, "
         "count(*) FROM annotation "
@@ -52,6 +54,8 @@ def upgrade():
     with op.batch_alter_table('article', schema=None) as batch_op:
         batch_op.add_column(sa.Column('labeled_count', sa.Integer(), server_default='0',
                                       nullable=False))
+        batch_op.add_column(sa.Column('finished_count', sa.Integer(), server_default='0',
+                                      nullable=False))
     with op.batch_alter_table('paragraph', schema=None) as batch_op:
         batch_op.add_column(sa.Column('annotation_count', sa.Integer(), server_default='0',
                                       nullable=False))
@@ -69,5 +73,6 @@ def downgrade():
         batch_op.drop_index('ix_paragraph_article_annotations')
         batch_op.drop_column('annotation_count')
     with op.batch_alter_table('article', schema=None) as batch_op:
+        batch_op.drop_column('finished_count')
         batch_op.drop_column('labeled_count')
     op.drop_table('label_count')
