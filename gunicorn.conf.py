@@ -1,6 +1,7 @@
 """Production serving: `gunicorn -c gunicorn.conf.py` from the repository root.
 
 Every setting can be overridden on the command line or with GUNICORN_CMD_ARGS."""
+import gc
 import multiprocessing
 import os
 
@@ -14,3 +15,10 @@ timeout = 120  # large exports stream for a while
 graceful_timeout = 30
 accesslog = "-"
 errorlog = "-"
+
+
+def when_ready(server):
+    """The app is loaded (preload_app): move its objects out of the garbage collector's sight,
+    so a worker's full collections skip the modules, templates and metadata every worker shares
+    (shorter pauses in the slowest requests, and fewer copied pages after the fork)."""
+    gc.freeze()

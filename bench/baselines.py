@@ -201,7 +201,7 @@ WHERE a.project_id = :project AND s.user_id = :user AND s.finished_at IS NULL AN
 ORDER BY s.pinned DESC, s.article_id LIMIT 1"""
 NEXT_QUERY = f"""
 SELECT a.id FROM article a
-WHERE a.project_id = :project
+WHERE a.project_id = :project AND a.finished_count < :overlap
   AND NOT EXISTS (SELECT 1 FROM assignment s WHERE s.article_id = a.id AND s.user_id = :user
                   AND {HOLDING})
   AND (SELECT count(s.id) FROM assignment s WHERE s.article_id = a.id AND {HOLDING}) < :overlap
@@ -231,8 +231,13 @@ def claim_next(conn: sqlite3.Connection, project_id: int, user_id: int, overlap:
 
 def finish(conn: sqlite3.Connection, article_id: int, user_id: int) -> None:
     """Mark done (not timed: the benchmark's "Shift+Enter" between two queue requests)."""
-    conn.execute("UPDATE assignment SET finished_at = ? WHERE article_id = ? AND user_id = ?",
-                 (now_text(), article_id, user_id))
+    conn.execute("BEGIN IMMEDIATE")
+    changed = conn.execute("UPDATE assignment SET finished_at = ? WHERE article_id = ? "
+                           "AND user_id = ? AND finished_at IS NULL",
+                           (now_text(), article_id, user_id)).rowcount
+    conn.execute("UPDATE article SET finished_count = finished_count + ? WHERE id = ?",
+                 (changed, article_id))
+    conn.execute("COMMIT")
 
 
 def queue_claims(db_path: Path, project_id: int, user_id: int, count: int) -> list[float]:
@@ -251,25 +256,20 @@ def queue_claims(db_path: Path, project_id: int, user_id: int, count: int) -> li
 
 def progress(conn: sqlite3.Connection, project_id: int, overlap: int,
              user_id: int | None) -> dict:
-    """The counts of services/progress.py: a user's own, or (None) the project's."""
-    articles, paragraphs = conn.execute(
-        "SELECT count(id), coalesce(sum(paragraph_count), 0) FROM article WHERE project_id = ?",
-        (project_id,)).fetchone()
-    labeled_sql = ("SELECT count(DISTINCT an.paragraph_id) FROM annotation an "
-                   "JOIN paragraph p ON p.id = an.paragraph_id JOIN article a ON a.id = p.article_id "
-                   "WHERE a.project_id = ?")
-    finished_sql = ("SELECT s.article_id FROM assignment s JOIN article a ON a.id = s.article_id "
-                    "WHERE a.project_id = ? AND s.finished_at IS NOT NULL")
-    if user_id is None:
-        (labeled,) = conn.execute(labeled_sql, (project_id,)).fetchone()
-        (finished,) = conn.execute(
-            f"SELECT count(*) FROM ({finished_sql} GROUP BY s.article_id "
-            "HAVING count(s.id) >= ?)", (project_id, overlap)).fetchone()
-    else:
-        (labeled,) = conn.execute(labeled_sql + " AND an.user_id = ?",
+    """The counts of services/progress.py, from the same counters: a user's own, or (None)
+    the project's."""
+    articles, paragraphs, labeled, finished = conn.execute(
+        "SELECT count(id), coalesce(sum(paragraph_count), 0), coalesce(sum(labeled_count), 0), "
+        "count(id) FILTER (WHERE finished_count >= ?) FROM article WHERE project_id = ?",
+        (max(overlap, 1), project_id)).fetchone()
+    if user_id is not None:
+        (labeled,) = conn.execute("SELECT coalesce(sum(count), 0) FROM label_count "
+                                  "WHERE project_id = ? AND user_id = ?",
                                   (project_id, user_id)).fetchone()
-        (finished,) = conn.execute(f"SELECT count(*) FROM ({finished_sql} AND s.user_id = ?)",
-                                   (project_id, user_id)).fetchone()
+        (finished,) = conn.execute(
+            "SELECT count(s.id) FROM assignment s JOIN article a ON a.id = s.article_id "
+            "WHERE a.project_id = ? AND s.user_id = ? AND s.finished_at IS NOT NULL",
+            (project_id, user_id)).fetchone()
     return {"articles": articles, "paragraphs": paragraphs, "labeled": labeled,
             "finished": finished}
 

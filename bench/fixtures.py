@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
+import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import workload
 from baselines import now_text
-from common import LABELS, PASSWORD, flask
+from common import LABELS, PASSWORD, PYTHON, app_env, flask
 
 PER_ARTICLE = 25
 ANNOTATORS = [f"ann{n:02d}" for n in range(1, 17)]  # the concurrent annotators of the saves
@@ -74,6 +75,7 @@ def main_db(workdir: Path, paragraphs: int, big: int = 2000) -> MainDB:
     label_everything(conn, [(users["bulk-a"], users["bulk-b"])], seed=3)
     finish_first_half(conn, project_id, [users["bulk-a"], users["bulk-b"]])
     conn.close()
+    recount(db)
     result = MainDB(str(db), paragraphs, project_id, big_article, lo, hi, users, tokens)
     meta.write_text(json.dumps(asdict(result), indent=1))
     return result
@@ -96,8 +98,19 @@ def agreement_db(workdir: Path, paragraphs: int) -> Path:
     x, y, z = (ids[name] for name in names)
     label_everything(conn, [(x, y), (y, z), (x, z)], seed=5)
     conn.close()
+    recount(db)
     done.touch()
     return db
+
+
+def recount(db: Path) -> None:
+    """Set the app's label counters from the annotations written here with plain SQL, as
+    anything that writes around the app must (annotator.services.progress.recount)."""
+    subprocess.run([PYTHON, "-c", "from annotator import create_app; "
+                    "from annotator.extensions import db; "
+                    "from annotator.services.progress import recount; "
+                    "app = create_app(); app.app_context().push(); recount(db.session)"],
+                   env=app_env(db), check=True, capture_output=True)
 
 
 def create_users(db: Path, roles: dict[str, str], token_for: list[str]) -> dict[str, str]:
