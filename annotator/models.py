@@ -121,6 +121,7 @@ class Article(db.Model):
     __table_args__ = (
         UniqueConstraint("project_id", "article_id"),
         Index("ix_article_project_content", "project_id", "content_hash"),
+        Index("ix_article_project_order", "project_id", "id"),  # import order: queue, pages
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

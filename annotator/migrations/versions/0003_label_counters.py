@@ -1,7 +1,8 @@
 """label counters
 
 Annotations per paragraph, labeled paragraphs and finished annotators per article, and each
-user's current labels per project, label and day.
+user's current labels per project, label and day; an index of each project's articles in
+import order.
 
 Revision ID: 0003
 Revises: 0002
@@ -66,9 +67,15 @@ def upgrade():
     with op.batch_alter_table('paragraph', schema=None) as batch_op:
         batch_op.create_index('ix_paragraph_article_annotations',
                               ['article_id', 'annotation_count'], unique=False)
+    # A project's articles in import order, so "the first article that still needs someone"
+    # stops at the first match instead of sorting the whole project.
+    with op.batch_alter_table('article', schema=None) as batch_op:
+        batch_op.create_index('ix_article_project_order', ['project_id', 'id'], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('article', schema=None) as batch_op:
+        batch_op.drop_index('ix_article_project_order')
     with op.batch_alter_table('paragraph', schema=None) as batch_op:
         batch_op.drop_index('ix_paragraph_article_annotations')
         batch_op.drop_column('annotation_count')
