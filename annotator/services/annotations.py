@@ -162,9 +162,10 @@ def save_annotation(session: Session, paragraph_id: int, user_id: int, label: st
             "replaced_at": now, "replaced_by_id": changed_by or user_id})
         session.execute(_UPDATE_ROW, {"row_id": row.id, "new_label": label,
                                       "new_note": new_note, "now": now})
-        if row.label != label:  # the label moves, on the day it was first set
-            _count_label(session, paragraph_id, user_id, row.label, row.created_at.date(), -1)
-            _count_label(session, paragraph_id, user_id, label, row.created_at.date(), 1)
+        if row.label != label:  # the label moves, on the day it was first set; the two
+            # counter rows are taken in label order, so two changes never wait on each other
+            for key, step in sorted(((row.label, -1), (label, 1))):
+                _count_label(session, paragraph_id, user_id, key, row.created_at.date(), step)
         updated_at = now
     session.commit()
     return Saved(paragraph_id, label, new_note, updated_at)
