@@ -149,7 +149,10 @@ def load_demo_command(project_name, team):
     report = demo.load_demo(db.session, project_name)
     click.echo(f"{project_name}: " + report.summary())
     if team:
-        names = demo.label_as_team(db.session, project_name, team)
+        try:
+            names = demo.label_as_team(db.session, project_name, team)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
         click.echo(f"{project_name}: labeled by {', '.join(names)} (sample users who cannot "
                    f"sign in); annotators per article set to at least {team}")
 

@@ -70,3 +70,17 @@ def test_a_team_larger_than_the_sample_is_refused(runner, session):
     assert result.exit_code != 0 and "--team" in result.output
     assert _count(session, Annotation) == 0
 
+
+
+def test_a_team_for_a_project_without_the_demo_labels_is_refused_before_any_write(
+        runner, session):
+    assert runner.invoke(args=["load-demo", "--project", "mine"]).exit_code == 0
+    project = session.scalar(select(Project).where(Project.name == "mine"))
+    evidence = next(label for label in project.labels if label.key == "evidence")
+    session.delete(evidence)
+    session.commit()
+    result = runner.invoke(args=["load-demo", "--project", "mine", "--team", "2"])
+    assert result.exit_code == 1
+    assert "project 'mine' has no label evidence" in result.output
+    assert "Traceback" not in result.output
+    assert _count(session, Annotation) == 0 and _count(session, User) == 0

@@ -54,6 +54,10 @@ def label_as_team(session: Session, project_name: str = DEMO_PROJECT,
     if not 1 <= annotators <= len(SAMPLE_ANNOTATORS):
         raise ValueError(f"the demo team has 1 to {len(SAMPLE_ANNOTATORS)} annotators")
     project = get_or_create_project(session, project_name)
+    missing = sorted(set(CONFUSED_WITH) - project.label_keys())
+    if missing:  # checked before anything is written
+        raise ValueError(f"project {project_name!r} has no label {', '.join(missing)}: the demo "
+                         f"team labels with claim, evidence, boilerplate and other")
     team = SAMPLE_ANNOTATORS[:annotators]
     users = {name: _sample_user(session, name) for name, _stride in team}
     key = answer_key()
