@@ -44,7 +44,6 @@ _UPDATE_ROW = (update(_annotations).where(_annotations.c.id == bindparam("row_id
                .values(label=bindparam("new_label"), note=bindparam("new_note"),
                        updated_at=bindparam("now")))
 _INSERT_HISTORY = insert(_history)
-_INSERT_NEW = {}  # dialect name -> INSERT ... ON CONFLICT DO NOTHING
 
 # The counters progress and the dashboard read (see models.LabelCount): one annotation more or
 # fewer on a paragraph, and one label more or fewer for a user, label and day.
@@ -56,35 +55,45 @@ _COUNT_PARAGRAPH = (
     .returning(_paragraphs.c.annotation_count, _paragraphs.c.article_id))
 _COUNT_ARTICLE = (update(_articles).where(_articles.c.id == bindparam("article_pk"))
                   .values(labeled_count=_articles.c.labeled_count + _STEP))
-_COUNT_LABEL = {}  # dialect name -> INSERT ... SELECT ... ON CONFLICT DO UPDATE
+def _new_annotation(insert_into):
+    """INSERT an annotation unless it exists; a row comes back only if this one inserted it."""
+    return insert_into(_annotations).on_conflict_do_nothing(
+        index_elements=[_annotations.c.paragraph_id, _annotations.c.user_id]
+    ).returning(_annotations.c.id)
 
 
-def _insert_new(session: Session):
-    dialect = session.get_bind().dialect.name
-    if dialect not in _INSERT_NEW:
-        _INSERT_NEW[dialect] = dialect_insert(session)(_annotations).on_conflict_do_nothing(
-            index_elements=[_annotations.c.paragraph_id, _annotations.c.user_id]
-        ).returning(_annotations.c.id)  # a row back only if this save inserted it
-    return _INSERT_NEW[dialect]
+def _label_count(insert_into):
+    """Add `step` to a user's count of a label on a day, in the paragraph's project."""
+    counted = insert_into(_label_counts).from_select(
+        ["project_id", "user_id", "label", "day", "count"],
+        select(_articles.c.project_id, bindparam("uid", type_=Integer),
+               bindparam("label_key", type_=String), bindparam("day_key", type_=Date), _STEP)
+        .select_from(_paragraphs.join(_articles, _articles.c.id == _paragraphs.c.article_id))
+        .where(_paragraphs.c.id == bindparam("paragraph_pk")))
+    return counted.on_conflict_do_update(
+        index_elements=list(_label_counts.primary_key.columns),
+        set_={"count": _label_counts.c["count"] + counted.excluded["count"]})
+
+
+_BUILT: dict = {}  # (backend, builder) -> statement
+
+
+def _for_backend(session: Session, build):
+    """`build`'s statement for the session's backend (ON CONFLICT differs between SQLite and
+    PostgreSQL), built once."""
+    key = (session.get_bind().dialect.name, build)
+    if key not in _BUILT:
+        _BUILT[key] = build(dialect_insert(session))
+    return _BUILT[key]
 
 
 def _count_label(session: Session, paragraph_id: int, user_id: int, label: str, day: date,
                  step: int) -> None:
     """One more (step 1) or one fewer (step -1) of the user's labels `label` first set on
     `day`, in the paragraph's project: one atomic upsert, safe under concurrent saves."""
-    dialect = session.get_bind().dialect.name
-    if dialect not in _COUNT_LABEL:
-        statement = dialect_insert(session)(_label_counts).from_select(
-            ["project_id", "user_id", "label", "day", "count"],
-            select(_articles.c.project_id, bindparam("uid", type_=Integer),
-                   bindparam("label_key", type_=String), bindparam("day_key", type_=Date), _STEP)
-            .select_from(_paragraphs.join(_articles, _articles.c.id == _paragraphs.c.article_id))
-            .where(_paragraphs.c.id == bindparam("paragraph_pk")))
-        _COUNT_LABEL[dialect] = statement.on_conflict_do_update(
-            index_elements=list(_label_counts.primary_key.columns),
-            set_={"count": _label_counts.c["count"] + statement.excluded["count"]})
-    session.execute(_COUNT_LABEL[dialect], {"paragraph_pk": paragraph_id, "uid": user_id,
-                                            "label_key": label, "day_key": day, "step": step})
+    session.execute(_for_backend(session, _label_count), {
+        "paragraph_pk": paragraph_id, "uid": user_id, "label_key": label, "day_key": day,
+        "step": step})
 
 
 def _count(session: Session, paragraph_id: int, user_id: int, label: str, day: date,
@@ -147,7 +156,7 @@ def save_annotation(session: Session, paragraph_id: int, user_id: int, label: st
     row = session.execute(_CURRENT_ROW, key).first()
     if row is None:
         new_note = None if note is KEEP else note
-        inserted = session.execute(_insert_new(session), {
+        inserted = session.execute(_for_backend(session, _new_annotation), {
             **key, "label": label, "note": new_note, "created_at": now, "updated_at": now})
         if inserted.first() is not None:
             _count(session, paragraph_id, user_id, label, now.date(), 1)
