@@ -1,16 +1,19 @@
 """annotator: label the paragraphs of scraped web articles in a browser."""
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import click
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import admin, annotate, api, auth, cli, config, dashboard, database, i18n, review, web
 from .extensions import csrf, db, login_manager, migrate
+from .services.backup import unusable_reason
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository root
 
@@ -33,8 +36,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     if app.config["BEHIND_PROXY"]:  # trust one proxy's X-Forwarded-For/-Proto/-Host
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
-    if app.config["AUTO_MIGRATE"] and not _running_db_command():
+    if app.config["AUTO_MIGRATE"] and _flask_command() != "db":
         with app.app_context():
+            if not _database_usable(app):  # a damaged file that `flask restore` replaces
+                return app
             database.upgrade_database()
             database.refresh_statistics(db.engine)
             db.engine.dispose()  # no connection crosses a fork (gunicorn --preload)
@@ -56,6 +61,38 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
 
 
-def _running_db_command() -> bool:
-    """`flask db ...` manages migrations itself: never migrate behind its back."""
-    return len(sys.argv) > 1 and Path(sys.argv[0]).name == "flask" and sys.argv[1] == "db"
+class UnusableDatabase(click.ClickException, RuntimeError):
+    """The SQLite file cannot be read. A ClickException, so `flask` commands print the message
+    and exit 1; a RuntimeError, so gunicorn does the same (`Error: ...`), without a traceback."""
+
+
+def _database_usable(app: Flask) -> bool:
+    """False for a damaged SQLite file when the command is `flask restore`, which replaces it;
+    a damaged file otherwise stops the start with a message saying how to recover."""
+    if db.engine.dialect.name != "sqlite" or not db.engine.url.database:
+        return True
+    path = Path(db.engine.url.database)
+    reason = unusable_reason(path)
+    if reason is None:
+        return True
+    if _flask_command() in ("restore", ""):  # it replaces the file; `flask --help` lists commands
+        return False
+    shown = os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd()) else path
+    raise UnusableDatabase(f"{shown} is not a usable SQLite database ({reason}): restore a "
+                           "backup with `flask restore FILE`")
+
+
+def _flask_command() -> str | None:
+    """The `flask` subcommand this process runs (`db`, `restore`, ...; "" for none), or None
+    outside `flask` (gunicorn, tests).
+
+    `flask db ...` manages migrations itself: never migrate behind its back."""
+    if Path(sys.argv[0]).name != "flask":
+        return None
+    arguments = iter(sys.argv[1:])
+    for argument in arguments:
+        if argument in ("-A", "--app", "-e", "--env-file"):
+            next(arguments, None)  # the option's value
+        elif not argument.startswith("-"):
+            return argument
+    return ""
