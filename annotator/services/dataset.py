@@ -53,12 +53,16 @@ def parse_split(text: str) -> list[tuple[str, float]]:
     return parts
 
 
-def site_of(url: str | None, meta: dict | None) -> str | None:
-    """The article's site: meta.site if given, else the URL's host."""
-    site = (meta or {}).get("site")
+def site_of(url: str | None, meta: object) -> str | None:
+    """The article's site: meta.site if given, else the URL's host; None for neither (a URL
+    that does not parse, such as `http://[not-an-ipv6/page`, has no host)."""
+    site = meta.get("site") if isinstance(meta, dict) else None
     if isinstance(site, str) and site.strip():
         return site.strip().lower()
-    host = urlsplit(url).hostname if url else None
+    try:
+        host = urlsplit(url).hostname if url else None
+    except ValueError:
+        return None
     return host.lower() if host else None
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -175,5 +176,15 @@ def _dump(obj: dict) -> bytes:
     """One JSONL line; falls back to the json module for what orjson refuses in `meta`."""
     try:
         return orjson.dumps(obj) + b"\n"
-    except orjson.JSONEncodeError:  # integers beyond 64 bits, very deep nesting
-        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+    except orjson.JSONEncodeError:  # integers beyond 64 bits, very deep nesting, lone surrogates
+        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+        return _escape_surrogates(text).encode("utf-8") + b"\n"
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape_surrogates(text: str) -> str:
+    """Write each surrogate code point as a JSON escape (`\\ud800`): UTF-8 cannot encode it,
+    and the escape reads back as the same string in Python. Outside strings JSON has none."""
+    return _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
