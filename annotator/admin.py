@@ -6,7 +6,7 @@ import re
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from wtforms import SelectChoice
 
 from .auth import admin_required
@@ -61,6 +61,7 @@ def reset_password(user_id: int):
     form = ResetPasswordForm()
     if form.validate_on_submit():
         user.password_hash = hash_password(form.password.data)
+        user.end_sessions()
         db.session.commit()
         if user.id == current_user.id:  # one's own reset keeps this session, ends the others
             login_user(user)
@@ -86,13 +87,17 @@ def change_role(user_id: int):
 
 @bp.post("/users/<int:user_id>/active")
 def toggle_active(user_id: int):
-    """Deactivate (sessions and tokens stop working at once) or reactivate a user."""
+    """Deactivate (sessions end, tokens are revoked) or reactivate a user; either way their
+    old session and remember-me cookies never work again."""
     user = _user_or_404(user_id)
     if ActionForm().validate_on_submit():
         if user.id == current_user.id:
             flash(_("You cannot deactivate yourself."), "error")
         else:
             user.active = not user.active
+            user.end_sessions()
+            if not user.active:
+                db.session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
             db.session.commit()
             flash(_("%(name)s activated.", name=user.username) if user.active
                   else _("%(name)s deactivated.", name=user.username))

@@ -11,7 +11,6 @@ from .auth import login_required
 from .database import write_transaction
 from .extensions import db
 from .models import Annotation, Article, Assignment, Paragraph, Project
-from .rendering import render_markdown
 from .services import queue
 from .services.progress import project_progress
 
@@ -65,7 +64,7 @@ def project(project_id: int):
         Assignment.finished_at.is_not(None))))
     return render_template(
         "annotate/project.html", project=project, articles=articles, labeled=labeled,
-        finished=finished, page=page, guidelines=render_markdown(project.guidelines),
+        finished=finished, page=page, guidelines=project.guidelines_markup,
         progress=project_progress(db.session, project, current_user.id),
         has_next_page=len(articles) == ARTICLES_PER_PAGE)
 
@@ -110,7 +109,7 @@ def article(article_id: int):
         "annotate/article.html", project=project, article=article, paragraphs=paragraphs,
         mine=mine, previous_id=previous_id, next_id=next_id,
         finished=assignment is not None and assignment.finished_at is not None,
-        guidelines=render_markdown(project.guidelines))
+        guidelines=project.guidelines_markup)
 
 
 @bp.get("/projects/<int:project_id>/labels.css")

@@ -1,27 +1,26 @@
 """Sign-in: login, logout, first-run setup, bearer tokens, role decorators, throttling."""
 from __future__ import annotations
 
-from datetime import timedelta
+import math
 from functools import wraps
 
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
-                   url_for)
+from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
+                   session, url_for)
+from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, select
 
+from .database import reads_first
 from .extensions import csrf, db, login_manager
 from .forms import LoginForm, SetupForm
-from .models import ApiToken, LoginFailure, User, utcnow
+from .models import ApiToken, User
 from .security import check_password, hash_token
+from .services import throttle
 from .services.users import create_user
 from .web import local_path
 
 bp = Blueprint("auth", __name__)
-
-THROTTLE_WINDOW = timedelta(minutes=15)
-THROTTLE_MAX_PER_USERNAME = 10
-THROTTLE_MAX_PER_ADDRESS = 50
 
 
 def wants_json() -> bool:
@@ -36,12 +35,13 @@ def bearer_token() -> str | None:
 
 @login_manager.user_loader
 def load_user(session_id: str) -> User | None:
-    """Session cookies name the user and a piece of the password hash: a reset logs out."""
+    """Session and remember-me cookies name the user and their session generation: bumping
+    it (User.end_sessions) signs them out everywhere, with no query more per request."""
     if bearer_token() is not None:  # a token request is authenticated by its token alone
         return None
-    user_id, _, stamp = session_id.partition(":")
+    user_id, _, generation = session_id.partition(":")
     user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    if user is None or not user.active or user.session_stamp != stamp:
+    if user is None or not user.active or str(user.session_generation) != generation:
         return None
     return user
 
@@ -114,6 +114,7 @@ def setup():
     if form.validate_on_submit():
         user = create_user(db.session, form.username.data, form.password.data, "admin")
         current_app.extensions["annotator.has_users"] = True
+        _start_new_session()
         login_user(user)
         flash(_("Welcome! You are the admin. Import articles or load the demo to begin."))
         return redirect(url_for("annotate.projects"))
@@ -121,33 +122,37 @@ def setup():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@reads_first
 def login():
+    """Sign in. Each attempt is throttled before its password is checked (see
+    services/throttle.py), and every attempt checks one hash, known username or not."""
     form = LoginForm()
     if form.validate_on_submit():
         username, remote = form.username.data, request.remote_addr or "?"
-        if _too_many_failures(username, remote):
-            flash(_("Too many failed sign-ins. Wait 15 minutes and try again."), "error")
-            return render_template("auth/login.html", form=form), 429
+        wait = throttle.take_attempt(db.session, remote, username)
+        if wait:
+            flash(_("Too many failed sign-ins. Try again in %(wait)s.",
+                    wait=format_timedelta(wait, threshold=1)), "error")
+            seconds = math.ceil(wait.total_seconds())
+            return render_template("auth/login.html", form=form), 429, {"Retry-After": str(seconds)}
         user = db.session.scalar(select(User).where(User.username == username))
-        if user is None or not check_password(user.password_hash, form.password.data):
-            db.session.add(LoginFailure(username=username[:64], remote_addr=remote[:64]))
-            db.session.commit()
+        if not check_password(user.password_hash if user else None, form.password.data):
             flash(_("Wrong username or password."), "error")
         elif not user.active:
             flash(_("This account is deactivated. Ask an admin."), "error")
         else:
-            db.session.execute(delete(LoginFailure).where(LoginFailure.username == username))
-            db.session.commit()
+            throttle.forgive(db.session, remote, username)
+            _start_new_session()
             login_user(user, remember=form.remember.data)
             return redirect(_safe_next() or url_for("annotate.projects"))
     return render_template("auth/login.html", form=form)
 
 
-def _too_many_failures(username: str, remote: str) -> bool:
-    recent = select(func.count(LoginFailure.id)).where(LoginFailure.at > utcnow() - THROTTLE_WINDOW)
-    by_name = db.session.scalar(recent.where(LoginFailure.username == username))
-    by_address = db.session.scalar(recent.where(LoginFailure.remote_addr == remote))
-    return by_name >= THROTTLE_MAX_PER_USERNAME or by_address >= THROTTLE_MAX_PER_ADDRESS
+def _start_new_session() -> None:
+    """Sign in on a new, empty session with a new CSRF secret: nothing set before sign-in
+    (by an attacker who planted the cookie, say) survives it."""
+    session.clear()
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
 
 
 def _safe_next() -> str | None:
@@ -157,5 +162,11 @@ def _safe_next() -> str | None:
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    logout_user()
+    """Sign out everywhere: this and every other session and remember-me cookie of the user
+    stop working, copies included."""
+    if current_user.is_authenticated:
+        current_user.end_sessions()
+        db.session.commit()
+    session.clear()
+    logout_user()  # after the clear: it marks the remember-me cookie for deletion
     return redirect(url_for("auth.login"))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
@@ -21,6 +22,7 @@ class Defaults:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_DURATION = timedelta(days=14)  # "keep me signed in"; seconds from the env
     REMEMBER_COOKIE_SAMESITE = "Lax"
     AUTO_MIGRATE = True
     RELEASE_AFTER_MINUTES = 120  # an opened, untouched, unfinished article is freed after this

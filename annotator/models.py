@@ -5,10 +5,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from flask_login import UserMixin
+from markupsafe import Markup
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, false
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from .extensions import db
+from .rendering import render_markdown
 
 ROLES = ("admin", "reviewer", "annotator")
 
@@ -43,6 +45,9 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(16), default="annotator")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Part of every session and remember-me cookie: bumping it (see `end_sessions`) makes
+    them all stop working at once."""
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan")
@@ -51,13 +56,12 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
 
-    @property
-    def session_stamp(self) -> str:
-        """Changes with the password, so a reset ends the user's other sessions."""
-        return self.password_hash[-12:]
-
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_stamp}"
+        return f"{self.id}:{self.session_generation}"
+
+    def end_sessions(self) -> None:
+        """Sign the user out everywhere: at sign-out, password reset, (de)activation."""
+        self.session_generation = User.session_generation + 1  # atomic in SQL
 
     @property
     def is_admin(self) -> bool:
@@ -88,6 +92,8 @@ class Project(db.Model):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     guidelines: Mapped[str] = mapped_column(Text, default="")
+    guidelines_html: Mapped[str] = mapped_column(Text, default="", server_default="")
+    """`guidelines` rendered and sanitised, set whenever they are (views show it as is)."""
     overlap: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -96,6 +102,16 @@ class Project(db.Model):
 
     def label_keys(self) -> set[str]:
         return {label.key for label in self.labels}
+
+    @validates("guidelines")
+    def _render_guidelines(self, _key: str, guidelines: str) -> str:
+        """Render on save, not on every page view (a long text takes seconds to render)."""
+        self.guidelines_html = str(render_markdown(guidelines))
+        return guidelines
+
+    @property
+    def guidelines_markup(self) -> Markup:
+        return Markup(self.guidelines_html)
 
 
 class Label(db.Model):
@@ -233,10 +249,13 @@ class Assignment(db.Model):
     """Assigned by an admin: held until finished or unassigned, never released by time."""
 
 
-class LoginFailure(db.Model):
-    """A failed sign-in, kept for a while to throttle password guessing."""
+class LoginThrottle(db.Model):
+    """Sign-in attempts from one client address for one username, or (username "") for
+    every username: consecutive failures and when the next attempt is allowed (see
+    services/throttle.py)."""
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), index=True)
-    remote_addr: Mapped[str] = mapped_column(String(64), index=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    remote_addr: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    next_allowed_at: Mapped[datetime]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -15,12 +16,18 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def check_password(password_hash: str, password: str) -> bool:
-    """True when the password matches the stored hash."""
+def check_password(password_hash: str | None, password: str) -> bool:
+    """True when the password matches the stored hash. Without a hash (no such user) a dummy
+    one is checked, so that an unknown username takes as long as a wrong password."""
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@cache
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def new_token() -> tuple[str, str]:
