@@ -419,13 +419,16 @@ def test_html_keeps_non_collapsible_spaces_inside_a_block(app, runner, tmp_path)
         "首行缩进，中\u3000\u3000间\u00a0\u00a0空格\u200b零宽。", "a b c"]
 
 
-def test_html_without_charset_is_utf8_so_gbk_bytes_are_an_error(app, runner, tmp_path):
+def test_html_encoding_option_wins_over_the_declared_charset(app, runner, tmp_path):
+    """--encoding is obeyed, even against the page's own (here wrong) declaration."""
     path = tmp_path / "page.html"
-    path.write_bytes("<html><title>标题</title><p>正文</p></html>".encode("gbk"))
-    assert_rejected(app, run_import(runner, path, "--project", "news"),
+    path.write_bytes('<html><meta charset="big5"><title>标题</title><p>正文</p></html>'
+                     .encode("gbk"))
+    assert_rejected(app, run_import(runner, path, "--project", "news", "--encoding", "utf-8"),
                     (f"{path}:1", "do not decode as utf-8"))
     assert_ok(run_import(runner, path, "--project", "news", "--encoding", "gbk"), 1, 0, 1)
-    assert only_article(app)["paragraphs"] == ["正文"]
+    article = only_article(app)
+    assert (article["paragraphs"], article["meta"]) == (["正文"], {"encoding": "gb18030"})
 
 
 # --- jsonl -----------------------------------------------------------------------------

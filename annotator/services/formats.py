@@ -2,19 +2,27 @@
 from __future__ import annotations
 
 import codecs
+import itertools
 import json
+import math
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
+from urllib.parse import urlsplit
 
 import lxml.html
 from lxml import etree
 from markdown_it import MarkdownIt
 
+from .encodings import CODECS, UTF_16, UnknownEncoding, bom_encoding, html_encoding, user_encoding
 from .text import SPLITTERS, normalise, paragraphs_of
 
 FORMATS = ("jsonl", "txt", "md", "html")
+PARSE_SECONDS = 10.0  # CPU time one file may take to parse
+MAX_DEPTH = 100  # nesting of a JSON record (its meta): deeper cannot be stored or exported
 EXTENSIONS = {".jsonl": "jsonl", ".txt": "txt", ".md": "md", ".markdown": "md",
               ".html": "html", ".htm": "html"}
 
@@ -52,26 +60,59 @@ class Invalid(Exception):
     """Raised inside a parser; becomes a Problem at the record's source."""
 
 
+class TooComplex(Invalid):
+    """A file that took more than its parse budget."""
+
+
+class Budget:
+    """The CPU time one file may take to parse (this thread's, so a busy server does not
+    refuse files a quiet one takes), checked as the parsers go."""
+
+    def __init__(self, seconds: float, what: str):
+        self.seconds = seconds
+        self.what = what
+        self.deadline = time.thread_time() + seconds
+
+    def check(self) -> None:
+        if time.thread_time() > self.deadline:
+            raise TooComplex(f"the {self.what} is too complex to parse (more than "
+                          f"{self.seconds:g} s of CPU time); split or simplify the file")
+
+
+_WHAT = {"jsonl": "JSONL", "txt": "text", "md": "Markdown", "html": "HTML"}
+
+
 def read_records(data: bytes, name: str, fmt: str, *, encoding: str | None = None,
-                 split: str = "line") -> Iterator[Record | Problem]:
+                 split: str = "line", parse_seconds: float = PARSE_SECONDS,
+                 ) -> Iterator[Record | Problem]:
     """Turn one file's bytes into records, yielding a Problem for each bad one."""
     if _is_blank(data):
         yield Problem(f"{name}:1", "file is empty")
         return
-    if b"\x00" in data and not _is_wide_encoding(encoding):
+    try:
+        user = user_encoding(encoding) if encoding else None
+    except UnknownEncoding as error:
+        yield Problem(f"{name}:1", str(error))
+        return
+    wide = user or (bom_encoding(data) if fmt == "html" else None)
+    if b"\x00" in data and wide not in UTF_16:
         yield Problem(f"{name}:1", _nul_reason(data))
         return
+    budget = Budget(parse_seconds, _WHAT[fmt])
     if fmt == "jsonl":
-        yield from _jsonl_records(data, name, encoding or "utf-8", split)
+        yield from _jsonl_records(data, name, user or "utf-8", split, budget)
         return
     try:
         if fmt == "html":
-            text = decode(data, _html_encoding(data, encoding))
-            title, paragraphs = html_article(text)
+            used = html_encoding(data, user)
+            title, paragraphs = html_article(decode(data, used), budget)
+            record = Record(f"{name}:1", title or PurePath(name).stem, paragraphs,
+                            meta={"encoding": used})
         else:
-            text = decode(data, encoding or "utf-8")
-            title, paragraphs = (md_article if fmt == "md" else txt_article)(text, split)
-        yield checked(Record(f"{name}:1", title, paragraphs))
+            text = decode(data, user or "utf-8")
+            title, paragraphs = (md_article if fmt == "md" else txt_article)(text, split, budget)
+            record = Record(f"{name}:1", title, paragraphs)
+        yield checked(record)
     except Invalid as error:
         yield Problem(f"{name}:1", str(error))
 
@@ -102,35 +143,26 @@ def checked(record: Record) -> Record:
     return record
 
 
-def _check_storable(text: str) -> None:
+def _check_storable(text: str, where: str = "text") -> None:
     """Refuse what no database can hold: NUL characters and lone surrogates (from JSON escapes)."""
     if "\x00" in text:
-        raise Invalid("text contains a NUL character (U+0000)")
+        raise Invalid(f"{where} contains a NUL character (U+0000)")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as error:
-        raise Invalid(f"text contains a lone surrogate (U+{ord(text[error.start]):04X}), "
+        raise Invalid(f"{where} contains a lone surrogate (U+{ord(text[error.start]):04X}), "
                       "which is not valid Unicode") from None
 
 
 def decode(data: bytes, encoding: str) -> str:
-    """Decode strictly, naming the first offending byte; a UTF-8 BOM is allowed."""
+    """Decode strictly (a WHATWG name), naming the first offending byte; a BOM is allowed."""
+    codec = CODECS[encoding]
     try:
-        codec = codecs.lookup(encoding)
-    except LookupError:
-        raise Invalid(f"unknown encoding {encoding!r}") from None
-    if codec.name == "utf-8":
-        codec = codecs.lookup("utf-8-sig")
-    try:
-        return codec.decode(data)[0]
+        return codecs.decode(data, "utf-8-sig" if codec == "utf-8" else codec)
     except UnicodeDecodeError as error:
         bad = data[error.start:error.start + 1].hex()
         raise Invalid(f"bytes do not decode as {encoding} (byte 0x{bad} at offset "
                       f"{error.start}); pass --encoding if the file uses another one") from None
-
-
-def _is_wide_encoding(encoding: str | None) -> bool:
-    return bool(encoding) and "\n".encode(encoding) != b"\n"  # UTF-16, UTF-32
 
 
 # --- jsonl ---------------------------------------------------------------------------
@@ -139,8 +171,9 @@ def _is_wide_encoding(encoding: str | None) -> bool:
 _LINE_END = re.compile(rb"\r\n?|\n")
 
 
-def _jsonl_records(data: bytes, name: str, encoding: str, split: str) -> Iterator[Record | Problem]:
-    if _is_wide_encoding(encoding):
+def _jsonl_records(data: bytes, name: str, encoding: str, split: str,
+                   budget: Budget) -> Iterator[Record | Problem]:
+    if encoding in UTF_16:
         try:
             lines = _LINE_END.split(decode(data, encoding).encode("utf-8"))
         except Invalid as error:
@@ -154,7 +187,11 @@ def _jsonl_records(data: bytes, name: str, encoding: str, split: str) -> Iterato
             continue
         source = f"{name}:{number}"
         try:
-            yield _jsonl_record(source, decode(raw, encoding), split)
+            budget.check()
+            yield _jsonl_record(source, decode(raw, encoding), split, budget)
+        except TooComplex as error:  # once, for the rest of the file
+            yield Problem(source, str(error))
+            return
         except Invalid as error:
             yield Problem(source, str(error))
 
@@ -164,11 +201,61 @@ def _not_json(constant: str):
     raise Invalid(f"not valid JSON ({constant} is not a JSON value)")
 
 
-def _jsonl_record(source: str, line: str, split: str) -> Record:
+def _json_int(literal: str) -> int:
+    if len(literal.lstrip("-")) > 4300:  # Python's own limit for int(str)
+        raise Invalid(f"a number has {len(literal.lstrip('-'))} digits (4300 at most)")
+    return int(literal)
+
+
+def _json_float(literal: str) -> float:
+    number = float(literal)
+    if not math.isfinite(number):  # 1e999: JSON has no infinity, PostgreSQL refuses it
+        raise Invalid(f"a number is too large ({literal[:20]}{'...' if len(literal) > 20 else ''})")
+    return number
+
+
+# where a NUL or a lone surrogate can come from (escapes), and how deep a line may nest
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def _check_json(obj: dict, line: str) -> None:
+    """Refuse what no database can store or export: NUL characters and lone surrogates in
+    any key or string (meta included), and nesting deeper than MAX_DEPTH."""
+    if not _SUSPECT_ESCAPE.search(line) and line.count("[") + line.count("{") <= MAX_DEPTH:
+        return
+    stack: list[tuple[Any, str, int]] = [(value, f'"{key}"', 1) for key, value in obj.items()]
+    stack += [(key, "a key", 1) for key in obj]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise Invalid(f"{where} nests deeper than {MAX_DEPTH} levels")
+        if isinstance(value, str):
+            _check_storable(value, where)
+        elif isinstance(value, dict):
+            stack += [(item, where, depth + 1) for pair in value.items() for item in pair]
+        elif isinstance(value, list):
+            stack += [(item, where, depth + 1) for item in value]
+
+
+def _check_url(url: str) -> None:
+    """A URL must be one that the export (its site) can read back."""
     try:
-        obj = json.loads(line, parse_constant=_not_json)
+        urlsplit(url).hostname
+    except ValueError as error:
+        raise Invalid(f'"url" is not a valid URL ({error})') from None
+
+
+def _jsonl_record(source: str, line: str, split: str, budget: Budget) -> Record:
+    try:
+        obj = json.loads(line, parse_constant=_not_json, parse_int=_json_int,
+                         parse_float=_json_float)
     except json.JSONDecodeError as error:
         raise Invalid(f"not valid JSON ({error.msg} at column {error.colno})") from None
+    except RecursionError:
+        raise Invalid(f"the record nests deeper than {MAX_DEPTH} levels") from None
+    if not isinstance(obj, dict):
+        raise Invalid(f"a record must be a JSON object, not {type(obj).__name__}")
+    _check_json(obj, line)
     if not isinstance(obj, dict):
         raise Invalid(f"a record must be a JSON object, not {type(obj).__name__}")
     title = obj.get("title")
@@ -190,13 +277,15 @@ def _jsonl_record(source: str, line: str, split: str) -> Record:
     elif bodies[0] == "text":
         paragraphs = SPLITTERS[split](body)
     else:
-        paragraphs = html_article(body)[1]
+        paragraphs = html_article(body, budget)[1]
     for key in ("id", "url"):
         if obj.get(key) is not None and not isinstance(obj[key], str):
             raise Invalid(f'"{key}" must be a string')
     article_id = obj.get("id")
     if article_id is not None and not 1 <= len(article_id) <= 255:
         raise Invalid('"id" must be 1 to 255 characters')
+    if obj.get("url"):
+        _check_url(obj["url"])
     meta = obj.get("meta")
     if meta is not None and not isinstance(meta, dict):
         raise Invalid('"meta" must be a JSON object')
@@ -206,7 +295,7 @@ def _jsonl_record(source: str, line: str, split: str) -> Record:
 
 # --- txt -------------------------------------------------------------------------------
 
-def txt_article(text: str, split: str) -> tuple[str, list[str]]:
+def txt_article(text: str, split: str, _budget: Budget | None = None) -> tuple[str, list[str]]:
     """The first non-empty line is the title; the rest is split into paragraphs."""
     title, _, body = normalise(text).partition("\n")
     return title, SPLITTERS[split](body)
@@ -214,15 +303,30 @@ def txt_article(text: str, split: str) -> tuple[str, list[str]]:
 
 # --- md --------------------------------------------------------------------------------
 
+def _inline_budget(state, _silent) -> bool:
+    state.env["budget"].check()
+    return False  # never matches: the other rules go on as before
+
+
+def _block_budget(state, _start, _end, _silent) -> bool:
+    state.env["budget"].check()
+    return False
+
+
+# markdown-it-py is linear but slow on some input (40 us a character for `![` repeated):
+# rules that match nothing check the budget wherever the parsers try a rule
 _markdown = MarkdownIt("commonmark")
+_markdown.inline.ruler.before("text", "budget", _inline_budget)
+_markdown.block.ruler.before("table", "budget", _block_budget)
 
 
-def md_article(text: str, _split: str = "line") -> tuple[str, list[str]]:
+def md_article(text: str, _split: str = "line",
+               budget: Budget | None = None) -> tuple[str, list[str]]:
     """Each block (paragraph, heading, list item, quote, code) is a paragraph; title: 1st heading."""
     text = normalise(text)
     title = None
     paragraphs = []
-    tokens = _markdown.parse(text)
+    tokens = _markdown.parse(text, {"budget": budget or Budget(PARSE_SECONDS, "Markdown")})
     for position, token in enumerate(tokens):
         if token.type == "inline":
             paragraphs.append(token.content)
@@ -245,55 +349,47 @@ CONTAINERS = {"div", "section", "article", "main", "header", "footer", "aside", 
               "fieldset", "address", "hgroup", "details", "summary", "caption", "hr", "html"}
 DROPPED = {"script", "style", "noscript", "template", "head", "title"}
 _WHITESPACE = re.compile(r"[ \t\n\f\r]+")  # HTML's (ASCII) whitespace: not U+3000 or U+00A0
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
-# WHATWG: pages labelled gb2312 or gbk are decoded as GBK, whose superset is GB18030
-_CHARSET_ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030",
-                    "iso-8859-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252"}
+HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 
 
-def _html_encoding(data: bytes, encoding: str | None) -> str:
-    """A BOM wins, then --encoding, then the page's declared charset, then UTF-8."""
-    if data.startswith(codecs.BOM_UTF8):
-        return "utf-8"
-    if encoding:
-        return encoding
-    match = _META_CHARSET.search(data[:4096])
-    if match:
-        declared = match.group(1).decode("ascii").lower()
-        declared = _CHARSET_ALIASES.get(declared, declared)
-        try:
-            codecs.lookup(declared)
-            return declared
-        except LookupError:
-            pass
-    return "utf-8"
-
-
-def html_article(text: str) -> tuple[str, list[str]]:
+def html_article(text: str, budget: Budget | None = None) -> tuple[str, list[str]]:
     """Title and block texts of an HTML page, in document order, as a browser lays them out."""
+    budget = budget or Budget(PARSE_SECONDS, "HTML")
     text = normalise(text)
     if not text:
         return "", []
+    # huge_tree: without it libxml2 silently drops what lies past depth 255 or in a text
+    # node or attribute over 10 MB; with it, past depth 2048, which `_parse_loss` reports
+    parser = lxml.html.HTMLParser(encoding="utf-8", huge_tree=True)
     try:
-        root = lxml.html.document_fromstring(
-            text.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
+        root = lxml.html.document_fromstring(text.encode("utf-8"), parser=parser)
     except (etree.ParserError, ValueError) as error:
         raise Invalid(f"cannot parse HTML ({error})") from None
-    title_element = root.find(".//title")
-    title = _inline_text(title_element.text_content()) if title_element is not None else ""
-    if not title:
-        heading = root.find(".//h1")
-        title = _inline_text(heading.text_content()) if heading is not None else ""
+    fatal = [error for error in parser.error_log if error.level_name == "FATAL"]
+    if fatal:
+        raise Invalid(f"the HTML cannot be read whole (line {fatal[0].line}, column "
+                      f"{fatal[0].column}: {fatal[0].message})")
+    budget.check()
     paragraphs: list[str] = []
-    _collect_blocks(root, paragraphs)
-    return title, paragraphs
+    _collect_blocks(root, paragraphs, budget)
+    return _html_title(root), paragraphs
+
+
+def _html_title(root: lxml.html.HtmlElement) -> str:
+    """`<title>`, else the first `<h1>`, else `og:title`, else the first heading of any level."""
+    candidates = itertools.chain(
+        (element.text_content() for element in root.iter("title")),
+        (element.text_content() for element in root.iter("h1")),
+        root.xpath("//meta[@property='og:title' or @name='og:title']/@content"),
+        (element.text_content() for element in root.iter(*HEADINGS)))
+    return next((title for title in map(_inline_text, candidates) if title), "")
 
 
 def _inline_text(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
 
-def _collect_blocks(root: lxml.html.HtmlElement, out: list[str]) -> None:
+def _collect_blocks(root: lxml.html.HtmlElement, out: list[str], budget: Budget) -> None:
     """Walk the tree; every block or container boundary ends the text gathered so far."""
     buffer: list[str] = []
     preformatted = 0
@@ -307,7 +403,11 @@ def _collect_blocks(root: lxml.html.HtmlElement, out: list[str]) -> None:
 
     # explicit stack of (element, entering): deep pages must not exhaust recursion
     stack: list[tuple[lxml.html.HtmlElement, bool]] = [(root, True)]
+    steps = 0
     while stack:
+        steps += 1
+        if not steps % 4096:
+            budget.check()
         element, entering = stack.pop()
         tag = element.tag if isinstance(element.tag, str) else ""  # "" for comments
         boundary = tag in BLOCKS or tag in CONTAINERS

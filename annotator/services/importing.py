@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..database import refresh_statistics, write_transaction
+from ..database import dialect_insert, refresh_statistics, write_transaction
 from ..models import DEFAULT_LABELS, Article, Label, Paragraph, Project, utcnow
 from .formats import EXTENSIONS, FORMATS, Problem, Record, read_records
 
@@ -134,8 +135,11 @@ def get_or_create_project(session: Session, name: str) -> Project:
                   description=description, position=position)
             for position, (key, label_name, color, hotkey, description)
             in enumerate(DEFAULT_LABELS)])
-        session.add(project)
-        session.flush()
+        try:
+            with session.begin_nested():  # PostgreSQL: another import may create it meanwhile
+                session.add(project)
+        except IntegrityError:
+            project = session.scalars(select(Project).where(Project.name == name)).one()
     return project
 
 
@@ -166,17 +170,22 @@ def _store(session: Session, project_name: str, records: list[Record],
             "paragraph_count": len(record.paragraphs), "created_at": now,
         }, record.paragraphs))
 
+    # an article a concurrent import stored after the reads above is skipped (PostgreSQL;
+    # SQLite's imports take turns), so imports of the same file end as one adding, others skipping
+    add_new = (dialect_insert(session)(Article)
+               .on_conflict_do_nothing(index_elements=["project_id", "article_id"])
+               .returning(Article.id, Article.article_id))
     for start in range(0, len(new_articles), BATCH):
         chunk = new_articles[start:start + BATCH]
-        ids = session.scalars(
-            insert(Article).returning(Article.id, sort_by_parameter_order=True),
-            [row for row, _ in chunk]).all()
+        stored = dict((article_id, pk) for pk, article_id in
+                      session.execute(add_new, [row for row, _ in chunk]))
+        report.added += len(stored)
+        report.skipped += len(chunk) - len(stored)
         paragraph_rows = [
-            {"article_id": article_pk, "index": index, "text": text}
-            for article_pk, (_, paragraphs) in zip(ids, chunk, strict=True)
+            {"article_id": stored[row["article_id"]], "index": index, "text": text}
+            for row, paragraphs in chunk if row["article_id"] in stored
             for index, text in enumerate(paragraphs)]
         paragraphs = session.connection()  # Core executemany: the ORM's bulk path costs more
         for offset in range(0, len(paragraph_rows), BATCH):  # than the database's own work
             paragraphs.execute(insert(Paragraph.__table__), paragraph_rows[offset:offset + BATCH])
         report.paragraphs += len(paragraph_rows)
-    report.added = len(new_articles)
