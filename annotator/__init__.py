@@ -11,7 +11,7 @@ import click
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import admin, annotate, api, auth, cli, config, dashboard, database, i18n, review, web
+from . import admin, annotate, api, auth, cli, config, dashboard, database, i18n, inputs, review, web
 from .extensions import csrf, db, login_manager, migrate
 from .services.backup import unusable_reason
 
@@ -31,6 +31,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     database.sqlite_engine_options(app)
     register_extensions(app)
     database.configure_sqlite(app)
+    inputs.init_app(app)  # before any route: its id converter bounds every <int:...>
     register_blueprints(app)
     web.init_app(app)
     cli.init_app(app)

@@ -8,8 +8,9 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from .auth import login_required
-from .database import write_transaction
+from .database import reads_first
 from .extensions import db
+from .inputs import int_arg
 from .models import Annotation, Article, Assignment, Paragraph, Project
 from .services import queue
 from .services.progress import project_progress
@@ -48,7 +49,7 @@ def projects():
 def project(project_id: int):
     """A project's guidelines, the caller's progress and its articles, page by page."""
     project = db.get_or_404(Project, project_id)
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = int_arg("page", 1, minimum=1)
     articles = db.session.execute(
         select(Article.id, Article.title, Article.paragraph_count)
         .where(Article.project_id == project.id).order_by(Article.id)
@@ -69,11 +70,16 @@ def project(project_id: int):
         has_next_page=len(articles) == ARTICLES_PER_PAGE)
 
 
-@bp.get("/projects/<int:project_id>/start")
+@bp.route("/projects/<int:project_id>/start", methods=["GET", "POST"])
+@reads_first
 @login_required
 def start(project_id: int):
-    """Open the next article in the caller's queue, or say the queue is empty."""
+    """Claim the next article in the caller's queue and open it, or say the queue is empty.
+    Claiming is a POST (the Start button): a GET, from a bookmark, a prefetch or a crawler,
+    claims nothing and shows the project page, button included."""
     project = db.get_or_404(Project, project_id)
+    if request.method == "GET":
+        return redirect(url_for("annotate.project", project_id=project.id))
     article_id = queue.claim_next(db.session, project, current_user.id,
                                   queue.release_after(current_app.config))
     if article_id is None:
@@ -101,10 +107,6 @@ def article(article_id: int):
                                 .order_by(Article.id).limit(1))
     assignment = db.session.scalar(select(Assignment).where(
         Assignment.article_id == article.id, Assignment.user_id == current_user.id))
-    if assignment is not None and assignment.finished_at is None:
-        with write_transaction(db.session):  # keep the hold alive; labeling creates one
-            queue.touch(db.session, article.id, current_user.id, create=False)
-            db.session.commit()
     return render_template(
         "annotate/article.html", project=project, article=article, paragraphs=paragraphs,
         mine=mine, previous_id=previous_id, next_id=next_id,

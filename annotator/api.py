@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from .auth import admin_required, login_required, reviewer_required
 from .database import reads_first, write_transaction
 from .extensions import db
+from .inputs import int_arg, json_body, note_field
 from .models import Annotation, Article, Paragraph, Project, isoformat
 from .openapi import build_openapi
 from .services import queue
@@ -28,23 +29,6 @@ def project_json(project: Project) -> dict:
                         "color": label.color} for label in project.labels]}
 
 
-def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort(400, "the body must be a JSON object")
-    return body
-
-
-def _int_arg(name: str, default: int, maximum: int | None = None) -> int:
-    try:
-        value = int(request.args.get(name, default))
-    except ValueError:
-        abort(400, f"{name} must be a whole number")
-    if value < 0 or (maximum is not None and value > maximum):
-        abort(400, f"{name} must be between 0 and {maximum}")
-    return value
-
-
 @bp.get("/projects")
 @login_required
 def list_projects():
@@ -56,7 +40,7 @@ def list_projects():
 @login_required
 def list_articles(project_id: int):
     project = db.get_or_404(Project, project_id)
-    offset, limit = _int_arg("offset", 0), _int_arg("limit", 100, MAX_PAGE)
+    offset, limit = int_arg("offset", 0), int_arg("limit", 100, maximum=MAX_PAGE)
     total = db.session.scalar(select(func.count(Article.id)).where(Article.project_id == project.id))
     rows = db.session.execute(
         select(Article.id, Article.article_id, Article.title, Article.url, Article.paragraph_count)
@@ -64,10 +48,11 @@ def list_articles(project_id: int):
     return jsonify(total=total, items=[row._asdict() for row in rows])
 
 
-@bp.get("/projects/<int:project_id>/next")
+@bp.post("/projects/<int:project_id>/next")
 @login_required
 def next_article(project_id: int):
-    """The article the caller should work on next (null when none is left)."""
+    """Claim the article the caller should work on next (null when none is left). A POST, so
+    that no prefetch or crawler claims work; GET is 405."""
     project = db.get_or_404(Project, project_id)
     article_id = queue.claim_next(db.session, project, current_user.id,
                                   queue.release_after(current_app.config))
@@ -113,12 +98,10 @@ def mark_done(article_id: int):
 @login_required
 def put_annotation(paragraph_id: int):
     """Set the caller's label; a body without "note" keeps the note already written."""
-    body = _json_body()
-    label, note = body.get("label"), body.get("note", KEEP)
+    body = json_body()
+    label, note = body.get("label"), note_field(body, KEEP)
     if not isinstance(label, str):
         abort(400, '"label" must be a label key')
-    if note is not KEEP and note is not None and not isinstance(note, str):
-        abort(400, '"note" must be a string or null')
     try:
         article_id = paragraph_for_label(db.session, paragraph_id, label)
     except ParagraphMissing:
@@ -128,8 +111,8 @@ def put_annotation(paragraph_id: int):
     user_id = current_user.id
     with write_transaction(db.session):  # the write lock only from here to the commit
         queue.keep_alive(db.session, article_id, user_id)
-        annotation = save_annotation(db.session, paragraph_id, user_id, label,
-                                     note if note is KEEP else (note or None), checked=True)
+        annotation = save_annotation(db.session, paragraph_id, user_id, label, note,
+                                     checked=True)
     return jsonify(paragraph_id=paragraph_id, label=annotation.label, note=annotation.note,
                    updated_at=isoformat(annotation.updated_at))
 
@@ -146,7 +129,7 @@ def delete_annotation(paragraph_id: int):
 @reviewer_required
 def put_gold(paragraph_id: int):
     paragraph = db.get_or_404(Paragraph, paragraph_id)
-    label = _json_body().get("label")
+    label = json_body().get("label")
     if not isinstance(label, str):
         abort(400, '"label" must be a label key')
     try:

@@ -188,7 +188,9 @@ def restore_command(path, yes):
 @click.command("copy-database")
 @with_appcontext
 @click.argument("target_url")
-def copy_database_command(target_url):
+@click.option("--strip-nul", is_flag=True,
+              help="Copy text holding NUL characters (PostgreSQL cannot store them) without them.")
+def copy_database_command(target_url, strip_nul):
     """Copy everything into the new, empty database at TARGET_URL (e.g. PostgreSQL)."""
     from . import create_app  # the target gets an app of its own, so it is migrated as usual
     source = db.engine
@@ -198,7 +200,9 @@ def copy_database_command(target_url):
         target = db.engine
         try:
             copied = copy_database(source, target,
-                                   lambda table, rows: click.echo(f"{table}: {rows} rows"))
+                                   lambda table, rows: click.echo(f"{table}: {rows} rows"),
+                                   strip_nul=strip_nul,
+                                   warn=lambda message: click.echo(f"warning: {message}", err=True))
         except CopyError as error:
             raise click.ClickException(str(error)) from None
         finally:

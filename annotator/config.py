@@ -17,6 +17,8 @@ class Defaults:
     DATABASE_URL: str | None = None
     SECRET_KEY: str | None = None
     MAX_UPLOAD_MB = 64
+    MAX_BODY_KB = 1024  # every request body but an import upload (label saves, forms): 413 beyond
+    MAX_NOTE_CHARS = 4000  # a paragraph note, in characters (each change is kept in history)
     WTF_CSRF_CHECK_DEFAULT = False  # checked in a before_request, skipped for bearer tokens
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True

@@ -124,7 +124,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "label": {"type": "string", "description": "A label key of the paragraph's project."},
             "note": {"type": ["string", "null"],
                      "description": "Optional; left out, the note already written is kept; "
-                                    "null or an empty string clears it."},
+                                    "null or an empty string clears it. At most "
+                                    "ANNOTATOR_MAX_NOTE_CHARS characters (default 4000)."},
         },
     },
     "Annotation": {
@@ -247,10 +248,12 @@ def _paths() -> dict[str, Any]:
                 ])},
         "/api/projects/{project_id}/next": {
             "parameters": _params("project_id"),
-            "get": _operation(
-                "nextArticle", "Claim the article the caller should label next",
+            "post": _operation(
+                "nextArticle", "Claim the article the caller should label next (a GET is 405: "
+                "no prefetch claims work)",
                 {"200": _json(_ref("NextArticle"), "The article to open, or null."),
-                 **_errors(401, 404)})},
+                 **_errors(401, 404)},
+                write=True)},
         "/api/articles/{article_id}": {
             "parameters": _params("article_id"),
             "get": _operation(
@@ -272,7 +275,7 @@ def _paths() -> dict[str, Any]:
             "put": _operation(
                 "putAnnotation", "Set the caller's label (and note) on the paragraph",
                 {"200": _json(_ref("Annotation"), "The caller's annotation as stored."),
-                 **_errors(400, 401, 404)},
+                 **_errors(400, 401, 404, 413)},
                 write=True,
                 requestBody={"required": True, "content": {
                     "application/json": {"schema": _ref("AnnotationInput")}}}),
@@ -286,7 +289,7 @@ def _paths() -> dict[str, Any]:
             "put": _operation(
                 "putGold", "Set the paragraph's adjudicated (gold) label",
                 {"200": _json(_ref("Gold"), "The gold label as stored."),
-                 **_errors(400, 401, 403, 404)},
+                 **_errors(400, 401, 403, 404, 413)},
                 write=True, who="admins and reviewers",
                 requestBody={"required": True, "content": {
                     "application/json": {"schema": _ref("GoldInput")}}}),
@@ -343,7 +346,7 @@ def build_openapi(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The OpenAPI document; `config` (the app's) fills in the cookie name and upload limit."""
     config = config or {}
     cookie = config.get("SESSION_COOKIE_NAME") or "session"
-    limit_mb = config.get("MAX_UPLOAD_MB", 64)
+    limit_mb, body_kb = config.get("MAX_UPLOAD_MB", 64), config.get("MAX_BODY_KB", 1024)
     responses = {
         name: _json(_ref("Error"), description)
         for name, description in (
@@ -352,8 +355,9 @@ def build_openapi(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
             ("Forbidden", "Signed in, but the role does not allow it."),
             ("NotFound", "No such thing."),
             ("Conflict", "Conflicts with the current state."),
-            ("TooLarge", f"The body is over the upload limit ({limit_mb} MB, "
-                         "ANNOTATOR_MAX_UPLOAD_MB)."))}
+            ("TooLarge", f"The body is over its limit: {limit_mb} MB for an import "
+                         f"(ANNOTATOR_MAX_UPLOAD_MB), {body_kb} KB for any other request "
+                         "(ANNOTATOR_MAX_BODY_KB)."))}
     return {
         "openapi": OPENAPI_VERSION,
         "info": {

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from .auth import reviewer_required
 from .extensions import db
+from .inputs import int_arg
 from .models import Article, Project, User
 from .services.review import (ONLY, PAGE_SIZE, ReviewError, ReviewFilters, ReviewPage,
                               review_counts, review_page)
@@ -36,7 +37,7 @@ def disagreements(project_id: int):
                                 annotator=form["annotator"] or None,
                                 article=_article_pk(project, form["article"]))
         result = review_page(db.session, project.id, filters,
-                             after=max(args.get("after", 0, type=int), 0), limit=PAGE_SIZE)
+                             after=int_arg("after", 0), limit=PAGE_SIZE)
     except ReviewError as problem:
         error = str(problem)
     filtered = {key: value for key, value in form.items()  # for links: the filters in use

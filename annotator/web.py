@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import re
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, jsonify, render_template, request
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
+
+from .inputs import too_large_message
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
@@ -35,8 +37,7 @@ def _error_page(error: HTTPException):
         if code in (404, 405) and not current_user.is_authenticated:
             code, message = 401, "not signed in: send a session cookie or a bearer token"
         elif code == 413:
-            message = (f"the upload is larger than the limit of "
-                       f"{current_app.config['MAX_UPLOAD_MB']} MB (ANNOTATOR_MAX_UPLOAD_MB)")
+            message = too_large_message()
         else:
             message = error.description or error.name
         return jsonify(error=message), code

@@ -312,18 +312,19 @@ def test_gold_bad_input(app, client, world):
 
 def test_next_and_done(client, world):
     url = f"/api/projects/{world['news']}/next"
-    first = client.get(url, headers=world["li"]).get_json()
+    first = client.post(url, headers=world["li"]).get_json()
     assert first == {"article_id": world["articles"][0]}
-    assert client.get(url, headers=world["li"]).get_json() == first  # held until done
+    assert client.post(url, headers=world["li"]).get_json() == first  # held until done
     done = client.put(f"/api/articles/{first['article_id']}/done", headers=world["li"])
     assert done.status_code == 200
     body = done.get_json()
     assert set(body) == {"article_id", "finished_at"} and UTC_Z.match(body["finished_at"])
-    assert client.get(url, headers=world["li"]).get_json() == {"article_id": world["articles"][1]}
-    assert client.get(url, headers=world["wang"]).get_json() == {"article_id": world["articles"][2]}
+    assert client.post(url, headers=world["li"]).get_json() == {"article_id": world["articles"][1]}
+    assert client.post(url, headers=world["wang"]).get_json() == {"article_id": world["articles"][2]}
     reopened = client.delete(f"/api/articles/{first['article_id']}/done", headers=world["li"])
     assert reopened.status_code == 200 and reopened.get_json()["finished_at"] is None
-    error_of(client.get("/api/projects/999/next", headers=world["li"]), 404)
+    error_of(client.post("/api/projects/999/next", headers=world["li"]), 404)
+    error_of(client.get(url, headers=world["li"]), 405)  # claiming is a POST: a GET claims nothing
     error_of(client.put("/api/articles/999999/done", headers=world["li"]), 404)
 
 

@@ -183,9 +183,9 @@ def test_put_annotation_and_gold_match_their_schemas(app, client, world, documen
 
 
 def test_next_and_done_match_their_schemas(client, world, document):
-    claimed = client.get(f"/api/projects/{world['project']}/next", headers=world["annotator"])
+    claimed = client.post(f"/api/projects/{world['project']}/next", headers=world["annotator"])
     assert claimed.status_code == 200
-    assert_matches(document, "/api/projects/{project_id}/next", "get", claimed)
+    assert_matches(document, "/api/projects/{project_id}/next", "post", claimed)
     article = claimed.get_json()["article_id"]
     for method in ("put", "delete"):
         response = getattr(client, method)(f"/api/articles/{article}/done",

@@ -80,7 +80,7 @@ def server_for(tmp_path):
 def _work(server: Server, token: str, project_id: int, finished: list[int], errors: list) -> None:
     """Take articles from the queue, label every paragraph and mark each done, until none is left."""
     try:
-        while (article_id := server.call(token, "GET", f"/api/projects/{project_id}/next")["article_id"]):
+        while (article_id := server.call(token, "POST", f"/api/projects/{project_id}/next")["article_id"]):
             article = server.call(token, "GET", f"/api/articles/{article_id}")
             for paragraph in article["paragraphs"]:
                 server.call(token, "PUT", f"/api/paragraphs/{paragraph['id']}/annotation",
@@ -119,7 +119,7 @@ def test_an_abandoned_article_comes_back_after_the_release_time(tmp_path, server
     app = _make_app(tmp_path, RELEASE_AFTER_MINUTES=1 / 60)  # one second
     project_id, tokens = _seed(app, articles=2, overlap=1, users=["ann", "bo"])
     server = server_for(app)
-    next_for = lambda name: server.call(tokens[name], "GET", f"/api/projects/{project_id}/next")["article_id"]
+    next_for = lambda name: server.call(tokens[name], "POST", f"/api/projects/{project_id}/next")["article_id"]
     abandoned = next_for("ann")
     other = next_for("bo")
     assert other != abandoned

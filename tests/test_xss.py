@@ -165,7 +165,8 @@ def test_all_done_page(app, world):
                           headers={"X-CSRFToken": csrf_token(annotator, "/")})
         assert annotator.put(f"/api/articles/{article}/done",
                              headers={"X-CSRFToken": csrf_token(annotator, "/")}).status_code == 200
-    assert_safe(annotator.get(f"/projects/{world['project']}/start"), PROJECT)
+    assert_safe(annotator.post(f"/projects/{world['project']}/start",
+                               headers={"X-CSRFToken": csrf_token(annotator, "/")}), PROJECT)
 
 
 def test_labels_css_holds_only_checked_keys_and_colours(world):

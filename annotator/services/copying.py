@@ -12,32 +12,64 @@ BATCH = 5000
 
 
 class CopyError(Exception):
-    """A copy that cannot start; nothing was written."""
+    """A copy that cannot start or finish; nothing was written."""
 
 
 def copy_database(source: Engine, target: Engine,
-                  progress: Callable[[str, int], None] = lambda table, rows: None) -> dict[str, int]:
+                  progress: Callable[[str, int], None] = lambda table, rows: None, *,
+                  strip_nul: bool = False,
+                  warn: Callable[[str], None] = lambda message: None) -> dict[str, int]:
     """Copy all tables, parents first, keeping ids, in one target transaction; the target must
-    be migrated and empty. Returns rows copied per table."""
+    be migrated and empty. Returns rows copied per table.
+
+    PostgreSQL cannot store a NUL character, which SQLite can: text holding one stops the copy
+    with every such value named (nothing written), or, with `strip_nul`, is copied without its
+    NULs, each one reported through `warn`."""
     tables = [table for table in db.metadata.sorted_tables]
     with target.connect() as check:
         for table in tables:
             if check.scalar(select(func.count()).select_from(table)):
                 raise CopyError(f"the target database is not empty (table {table.name!r} has rows)")
     copied: dict[str, int] = {}
+    nul_values: list[str] = []
     with source.connect() as reader, target.begin() as writer:
         for table in tables:
             rows = 0
             result = reader.execution_options(stream_results=True, yield_per=BATCH).execute(
                 select(table).order_by(*table.primary_key.columns))
             for batch in result.mappings().partitions(BATCH):
-                writer.execute(insert(table), [dict(row) for row in batch])
+                values = [dict(row) for row in batch]
+                if target.dialect.name == "postgresql":
+                    nul_values += _without_nul(table, values)
+                writer.execute(insert(table), values)
                 rows += len(batch)
             copied[table.name] = rows
             progress(table.name, rows)
+        if nul_values and not strip_nul:
+            shown = "\n".join(nul_values[:20]) + (
+                f"\n... and {len(nul_values) - 20} more" if len(nul_values) > 20 else "")
+            raise CopyError(  # leaving the block rolls the whole copy back
+                f"{len(nul_values)} text value(s) hold a NUL character, which PostgreSQL cannot "
+                f"store; nothing was copied:\n{shown}\n"
+                "run again with --strip-nul to copy them without their NUL characters")
+        for where in nul_values:
+            warn(f"removed NUL characters: {where}")
         if target.dialect.name == "postgresql":
             _reset_sequences(writer, tables)
     return copied
+
+
+def _without_nul(table, rows: list[dict]) -> list[str]:
+    """Remove NUL characters from the rows' text in place; returns where each one was, as
+    `table row ID: column`. (JSON columns escape it as \\u0000, which PostgreSQL's json keeps.)"""
+    found = []
+    for row in rows:
+        for column, value in row.items():
+            if isinstance(value, str) and "\x00" in value:
+                row[column] = value.replace("\x00", "")
+                key = ", ".join(str(row[c.name]) for c in table.primary_key.columns)
+                found.append(f"{table.name} row {key}: {column}")
+    return found
 
 
 def _reset_sequences(connection, tables) -> None:

@@ -18,9 +18,13 @@ const isTyping = (el) => el instanceof Element && el.closest("input, textarea, s
 // --- saving ------------------------------------------------------------------------
 
 const queue = new SaveQueue(`annotator.pending.${page.userId}`, {
-  onState(paragraphId, state, entry) {
+  onState(paragraphId, state, entry, error) {
     const para = byId.get(String(paragraphId));
     if (!para) return;
+    if (state === "rejected" && error) {
+      banner.textContent = text.rejectedBecause.replace("{error}", error);
+      banner.dataset.kind = "warning";
+    }
     para.dataset.state = state;
     para.querySelector(".save-state").textContent = text[state === "signed-out" ? "failed" : state] ?? "";
     para.querySelector(".save-state").title = state === "signed-out" ? text.signedOut : "";
@@ -113,8 +117,7 @@ async function markDone() {
     banner.dataset.kind = "warning";
     return;
   }
-  const next = await request("GET", `/api/projects/${page.projectId}/next`).then((r) => r.json()).catch(() => null);
-  window.location.href = next?.article_id ? `/articles/${next.article_id}` : page.startUrl;
+  document.getElementById("start-next").submit(); // claims and opens the next article
 }
 
 async function toggleDone() {

@@ -20,7 +20,8 @@ export class SaveQueue {
   /**
    * Every change the server has not confirmed is kept under its own localStorage key,
    * `<prefix>.<paragraphId>`, so tabs never overwrite each other's changes and a reload finds them.
-   * onState(paragraphId, state, entry): state is saved|pending|failed|signed-out|rejected.
+   * onState(paragraphId, state, entry, error): state is saved|pending|failed|signed-out|rejected;
+   * a rejected change comes with the server's reason (e.g. a note over the limit).
    * onCount(waiting, failing): how many changes wait, and how many of them failed.
    */
   constructor(prefix, { onState, onCount }) {
@@ -92,15 +93,16 @@ export class SaveQueue {
     } catch {
       response = null; // network error: the server is unreachable
     }
-    this.inFlight.delete(id);
     const retry = !response || response.status >= 500 || RETRY_STATUSES.has(response.status);
+    const error = retry || response.ok ? null : await response.json().then((b) => b?.error ?? null, () => null);
+    this.inFlight.delete(id);
     if (!retry) {
       this.failing.delete(id);
       this.delay = 1000;
       if (this.pending.get(id)?.at === entry.at) {
         this.pending.delete(id);
         if (this.#read(this.prefix + id)?.at === entry.at) localStorage.removeItem(this.prefix + id);
-        this.onState(id, response.ok ? "saved" : "rejected", entry);
+        this.onState(id, response.ok ? "saved" : "rejected", entry, error);
       } else if (this.pending.has(id)) {
         this.#send(id); // changed while this save was on its way
       }

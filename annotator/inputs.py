@@ -1,0 +1,146 @@
+"""Bounds on what a request may send: ids in URLs, whole numbers in query strings, body sizes,
+JSON bodies and the text inside them. Every refusal is a 4xx naming the problem, never a 500."""
+from __future__ import annotations
+
+import json
+
+from flask import Flask, Request, abort, current_app, request
+from werkzeug.routing import IntegerConverter
+
+# Ids are INTEGER columns: PostgreSQL's int4. SQLite could hold more, but such a row could
+# never be copied to PostgreSQL, and a larger number in a query is a 500 on either backend.
+MAX_ID = 2**31 - 1
+MAX_JSON_DEPTH = 32  # our bodies nest three levels at most
+# The routes that take files: up to MAX_UPLOAD_MB; every other body up to MAX_BODY_KB.
+UPLOAD_ENDPOINTS = frozenset({"api.import_articles", "admin.import_articles"})
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in every route: at most 18 digits, else the URL matches no route (404)."""
+
+    regex = r"\d{1,18}"
+
+
+def _ids_in_range(endpoint: str | None, values: dict | None) -> None:
+    """404 for an id no id column can hold, whatever the method (a converter that refused it
+    would make werkzeug answer 405 where the same URL takes another method)."""
+    if values and any(isinstance(value, int) and value > MAX_ID for value in values.values()):
+        abort(404)
+
+
+class BoundedRequest(Request):
+    """A request whose body limit depends on its route: an upload limit for imports, a far
+    smaller one for label saves, forms and everything else."""
+
+    @property
+    def max_content_length(self) -> int | None:
+        if self._max_content_length is not None:
+            return self._max_content_length
+        return body_limit(current_app.config, self.endpoint)
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
+
+def body_limit(config, endpoint: str | None) -> int:
+    """The largest body, in bytes, a request to `endpoint` may send."""
+    if endpoint in UPLOAD_ENDPOINTS:
+        return config["MAX_CONTENT_LENGTH"]
+    return int(float(config["MAX_BODY_KB"]) * 1024)
+
+
+def too_large_message() -> str:
+    """Why a body was refused with 413, naming the limit and the setting that sets it."""
+    config = current_app.config
+    if request.endpoint in UPLOAD_ENDPOINTS:
+        return (f"the upload is larger than the limit of {config['MAX_UPLOAD_MB']} MB "
+                "(ANNOTATOR_MAX_UPLOAD_MB)")
+    return (f"the request body is larger than the limit of {config['MAX_BODY_KB']} KB "
+            "(ANNOTATOR_MAX_BODY_KB)")
+
+
+def init_app(app: Flask) -> None:
+    """Bound ids in URLs (the converter before any route is added) and request bodies."""
+    app.url_map.converters["int"] = IdConverter
+    app.url_value_preprocessor(_ids_in_range)
+    app.request_class = BoundedRequest
+
+
+def int_arg(name: str, default: int, *, minimum: int = 0, maximum: int = MAX_ID) -> int:
+    """A whole number from the query string, between `minimum` and `maximum`, else 400."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
+        abort(400, f"{name} must be a whole number between {minimum} and {maximum}")
+    value = int(raw)
+    if not minimum <= value <= maximum:
+        abort(400, f"{name} must be a whole number between {minimum} and {maximum}")
+    return value
+
+
+def json_body() -> dict:
+    """The request's JSON object, refused with 400 before any write when it is not JSON, nests
+    too deeply, or holds a string no database can store (a lone surrogate, a NUL); a body
+    over the route's limit is 413."""
+    if not request.is_json:
+        abort(400, "the body must be a JSON object (send Content-Type: application/json)")
+    data = request.get_data(cache=False)  # bounded by the route's limit (BoundedRequest): 413
+    try:
+        body = json.loads(data)
+    except RecursionError:
+        abort(400, f"the JSON body is nested too deeply (the limit is {MAX_JSON_DEPTH} levels)")
+    except ValueError as error:  # not UTF-8, or not JSON
+        abort(400, f"the body is not valid JSON ({error})")
+    if not isinstance(body, dict):
+        abort(400, "the body must be a JSON object")
+    _check_strings(body, "", 1)
+    return body
+
+
+def _check_strings(value, path: str, depth: int) -> None:
+    if depth > MAX_JSON_DEPTH:
+        abort(400, f"the JSON body is nested too deeply (the limit is {MAX_JSON_DEPTH} levels)")
+    if isinstance(value, str):
+        text_problem = storable_text_problem(value)
+        if text_problem:
+            abort(400, f'"{path or "the body"}" {text_problem}')
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            key_problem = storable_text_problem(key)
+            if key_problem:
+                abort(400, f"a key in {path or 'the body'} {key_problem}")
+            _check_strings(item, f"{path}.{key}" if path else key, depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_strings(item, f"{path}[{index}]", depth + 1)
+
+
+def storable_text_problem(text: str) -> str | None:
+    """What keeps `text` out of a database (a lone surrogate: not Unicode; a NUL: refused by
+    PostgreSQL), or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return (f"contains a lone surrogate (U+{ord(text[error.start]):04X} at character "
+                f"{error.start + 1}): not valid Unicode")
+    position = text.find("\x00")
+    if position != -1:
+        return f"contains a NUL character (U+0000 at character {position + 1})"
+    return None
+
+
+def note_field(body: dict, keep):
+    """The body's optional "note": `keep` when absent, None for null or empty, else a string
+    of at most MAX_NOTE_CHARS characters (400 beyond)."""
+    note = body.get("note", keep)
+    if note is keep or note is None:
+        return note
+    if not isinstance(note, str):
+        abort(400, '"note" must be a string or null')
+    limit = int(current_app.config["MAX_NOTE_CHARS"])
+    if len(note) > limit:
+        abort(400, f'"note" is {len(note)} characters long; the limit is {limit} '
+                   "(ANNOTATOR_MAX_NOTE_CHARS)")
+    return note or None
