@@ -98,6 +98,31 @@ def test_a_utf16_page_with_a_bom_is_read(app, runner, tmp_path):
     assert (article["paragraphs"], article["meta"]) == (CHINESE, {"encoding": "utf-16le"})
 
 
+def test_a_gbk_page_with_one_broken_byte_shows_it_as_u_fffd_not_mojibake(app, runner, tmp_path):
+    """Nothing decodes it strictly, and a single-byte encoding would read it all as noise."""
+    data = page("新闻", CHINESE).encode("gbk").replace("会议指出".encode("gbk"),
+                                                      "会议".encode("gbk") + b"\xff")
+    path = tmp_path / "page.html"
+    path.write_bytes(data)
+    assert_ok_any(run_import(runner, path, "--project", "news"))
+    article = only_article(app)
+    assert article["paragraphs"] == [CHINESE[0], CHINESE[1].replace("会议指出", "会议\ufffd"),
+                                     CHINESE[2]]
+    assert (article["title"], article["meta"]) == ("新闻", {"encoding": "gb18030"})
+
+
+def test_a_utf8_page_with_a_stray_byte_stays_utf8(app, runner, tmp_path):
+    text = ["“Choose your own adventure” — she said.", "Price: 5 \ufffd today.", "Ça va."]
+    data = page("Café", text, head='<meta charset="utf-8">').encode().replace(
+        "\ufffd".encode(), b"\xa3")  # a lone latin-1 pound sign
+    path = tmp_path / "page.html"
+    path.write_bytes(data)
+    assert_ok_any(run_import(runner, path, "--project", "news"))
+    article = only_article(app)
+    assert (article["title"], article["paragraphs"]) == ("Café", text)
+    assert article["meta"] == {"encoding": "utf-8"}
+
+
 def test_title_falls_back_to_og_title(app, runner, tmp_path):
     data = ('<html><head><meta property="og:title" content="  Open   Graph title "></head>'
             "<body><h2>Sub heading</h2><p>Body.</p></body></html>").encode()
@@ -150,7 +175,7 @@ def test_detection_looks_at_a_bounded_sample_from_the_first_non_ascii_byte():
     small = page("政策", CHINESE, head=script).encode("gb18030")
     big = page("政策", CHINESE * 20_000, head=script).encode("gb18030")  # 4 MB
     assert len(big) > 60 * DETECT_SAMPLE
-    assert html_encoding(small) == html_encoding(big) == "gb18030"
+    assert html_encoding(small) == html_encoding(big) == ("gb18030", "strict")
     started = time.thread_time()
     html_encoding(big)
     assert time.thread_time() - started < 1.5

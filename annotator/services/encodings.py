@@ -151,19 +151,50 @@ def declared_encoding(data: bytes) -> str | None:
     return "utf-8" if name in UTF_16 else name  # a page read as ASCII cannot be UTF-16 (WHATWG)
 
 
-def html_encoding(data: bytes, user: str | None = None) -> str:
-    """How a browser would decode a page: a BOM, else the user's encoding, else UTF-8 when
-    the bytes are valid UTF-8 (a page declaring another charset is then mislabelled), else
-    the declared charset if it decodes the bytes, else the first detected encoding that does.
-    When nothing decodes them, UTF-8 (whose decoding error names the first bad byte)."""
+def html_encoding(data: bytes, user: str | None = None) -> tuple[str, str]:
+    """How a browser would decode a page, as (encoding, errors): a BOM, else the user's
+    encoding, else UTF-8 if the bytes are valid UTF-8 (a page declaring another charset is
+    then mislabelled), else the declared charset if it decodes them, else the first detected
+    encoding that does. Text with a few bad bytes (a cut character, a stray byte) is read in
+    its own encoding with those as U+FFFD ("replace"), as browsers show them, before any
+    single-byte encoding, which decodes anything into mojibake. Nothing fits: strict UTF-8,
+    whose error names the first bad byte."""
     bom = bom_encoding(data)
     if bom or user:
-        return bom or user
+        return bom or user, "strict"
     declared = declared_encoding(data)
     if data.isascii():
-        return declared or "utf-8"
+        return declared or "utf-8", "strict"
     if decodes(data, "utf-8"):
-        return "utf-8"
+        return "utf-8", "strict"
     if declared and decodes(data, declared):
-        return declared
-    return next((name for name in detect(data) if decodes(data, name)), "utf-8")
+        return declared, "strict"
+    if declared:
+        bad, good = _bad_and_good(data, declared)
+        if bad <= good:
+            return declared, "replace"  # what the author said, and more right than wrong
+    for name in ("utf-8", *_MULTIBYTE):
+        if _mostly(data, name):
+            return name, "replace"
+    return next((name for name in detect(data) if decodes(data, name)), "utf-8"), "strict"
+
+
+def _mostly(data: bytes, name: str) -> bool:
+    """Text in that encoding but for a few bad bytes (one per 20 other non-ASCII characters
+    at most); for a legacy multi-byte encoding, which reads much of anything, also the one
+    detection names once those bytes are dropped."""
+    bad, good = _bad_and_good(data, name)
+    if not 0 < bad <= good / 20:
+        return False
+    codec = CODECS[name]
+    return name == "utf-8" or detect(data.decode(codec, "ignore").encode(codec))[:1] == [name]
+
+
+_MULTIBYTE = ("gb18030", "big5", "shift_jis", "euc-kr", "euc-jp")
+
+
+def _bad_and_good(data: bytes, name: str) -> tuple[int, int]:
+    """How many characters of the decoded bytes are U+FFFD, and how many other non-ASCII."""
+    text = codecs.decode(data, CODECS[name], "replace")
+    bad = text.count("\ufffd")
+    return bad, len(text) - len(text.encode("ascii", "ignore")) - bad

@@ -104,8 +104,8 @@ def read_records(data: bytes, name: str, fmt: str, *, encoding: str | None = Non
         return
     try:
         if fmt == "html":
-            used = html_encoding(data, user)
-            title, paragraphs = html_article(decode(data, used), budget)
+            used, errors = html_encoding(data, user)
+            title, paragraphs = html_article(decode(data, used, errors), budget)
             record = Record(f"{name}:1", title or PurePath(name).stem, paragraphs,
                             meta={"encoding": used})
         else:
@@ -154,11 +154,12 @@ def _check_storable(text: str, where: str = "text") -> None:
                       "which is not valid Unicode") from None
 
 
-def decode(data: bytes, encoding: str) -> str:
-    """Decode strictly (a WHATWG name), naming the first offending byte; a BOM is allowed."""
+def decode(data: bytes, encoding: str, errors: str = "strict") -> str:
+    """Decode (a WHATWG name), strictly unless told, naming the first offending byte; a BOM
+    is allowed."""
     codec = CODECS[encoding]
     try:
-        return codecs.decode(data, "utf-8-sig" if codec == "utf-8" else codec)
+        return codecs.decode(data, "utf-8-sig" if codec == "utf-8" else codec, errors)
     except UnicodeDecodeError as error:
         bad = data[error.start:error.start + 1].hex()
         raise Invalid(f"bytes do not decode as {encoding} (byte 0x{bad} at offset "
