@@ -9,19 +9,28 @@ import re
 import charset_normalizer
 
 # WHATWG Encoding Standard (https://encoding.spec.whatwg.org/encodings.json): name, the
-# Python codec that decodes it, its labels. Left out: "replacement" (iso-2022-kr, hz-gb-2312
-# ...: browsers refuse those too) and "x-user-defined". GBK's labels (gb2312 ...) are read as
-# GB18030, GBK's superset, as the spec's GBK decoder does.
+# Python codec that decodes it, its labels (an indented line continues the one above). Left
+# out: "replacement" (iso-2022-kr, hz-gb-2312 ...: browsers refuse those too) and
+# "x-user-defined". GBK's labels (gb2312 ...) are read as GB18030, GBK's superset, as the
+# spec's GBK decoder does.
 _TABLE = """
 utf-8           utf-8       unicode-1-1-utf-8 utf-8 utf8
 ibm866          cp866       866 cp866 csibm866 ibm866
-iso-8859-2      iso8859-2   csisolatin2 iso-8859-2 iso-ir-101 iso8859-2 iso88592 iso_8859-2 iso_8859-2:1987 l2 latin2
-iso-8859-3      iso8859-3   csisolatin3 iso-8859-3 iso-ir-109 iso8859-3 iso88593 iso_8859-3 iso_8859-3:1988 l3 latin3
-iso-8859-4      iso8859-4   csisolatin4 iso-8859-4 iso-ir-110 iso8859-4 iso88594 iso_8859-4 iso_8859-4:1988 l4 latin4
-iso-8859-5      iso8859-5   csisolatincyrillic cyrillic iso-8859-5 iso-ir-144 iso8859-5 iso88595 iso_8859-5 iso_8859-5:1988
-iso-8859-6      iso8859-6   arabic asmo-708 csiso88596e csiso88596i csisolatinarabic ecma-114 iso-8859-6 iso-8859-6-e iso-8859-6-i iso-ir-127 iso8859-6 iso88596 iso_8859-6 iso_8859-6:1987
-iso-8859-7      iso8859-7   csisolatingreek ecma-118 elot_928 greek greek8 iso-8859-7 iso-ir-126 iso8859-7 iso88597 iso_8859-7 iso_8859-7:1987 sun_eu_greek
-iso-8859-8      iso8859-8   csiso88598e csisolatinhebrew hebrew iso-8859-8 iso-8859-8-e iso-ir-138 iso8859-8 iso88598 iso_8859-8 iso_8859-8:1988 visual
+iso-8859-2      iso8859-2   csisolatin2 iso-8859-2 iso-ir-101 iso8859-2 iso88592 iso_8859-2
+                            iso_8859-2:1987 l2 latin2
+iso-8859-3      iso8859-3   csisolatin3 iso-8859-3 iso-ir-109 iso8859-3 iso88593 iso_8859-3
+                            iso_8859-3:1988 l3 latin3
+iso-8859-4      iso8859-4   csisolatin4 iso-8859-4 iso-ir-110 iso8859-4 iso88594 iso_8859-4
+                            iso_8859-4:1988 l4 latin4
+iso-8859-5      iso8859-5   csisolatincyrillic cyrillic iso-8859-5 iso-ir-144 iso8859-5 iso88595
+                            iso_8859-5 iso_8859-5:1988
+iso-8859-6      iso8859-6   arabic asmo-708 csiso88596e csiso88596i csisolatinarabic ecma-114
+                            iso-8859-6 iso-8859-6-e iso-8859-6-i iso-ir-127 iso8859-6 iso88596
+                            iso_8859-6 iso_8859-6:1987
+iso-8859-7      iso8859-7   csisolatingreek ecma-118 elot_928 greek greek8 iso-8859-7 iso-ir-126
+                            iso8859-7 iso88597 iso_8859-7 iso_8859-7:1987 sun_eu_greek
+iso-8859-8      iso8859-8   csiso88598e csisolatinhebrew hebrew iso-8859-8 iso-8859-8-e
+                            iso-ir-138 iso8859-8 iso88598 iso_8859-8 iso_8859-8:1988 visual
 iso-8859-8-i    iso8859-8   csiso88598i iso-8859-8-i logical
 iso-8859-10     iso8859-10  csisolatin6 iso-8859-10 iso-ir-157 iso8859-10 iso885910 l6 latin6
 iso-8859-13     iso8859-13  iso-8859-13 iso8859-13 iso885913
@@ -34,20 +43,26 @@ macintosh       mac-roman   csmacintosh mac macintosh x-mac-roman
 windows-874     cp874       dos-874 iso-8859-11 iso8859-11 iso885911 tis-620 windows-874
 windows-1250    cp1250      cp1250 windows-1250 x-cp1250
 windows-1251    cp1251      cp1251 windows-1251 x-cp1251
-windows-1252    cp1252      ansi_x3.4-1968 ascii cp1252 cp819 csisolatin1 ibm819 iso-8859-1 iso-ir-100 iso8859-1 iso88591 iso_8859-1 iso_8859-1:1987 l1 latin1 us-ascii windows-1252 x-cp1252
+windows-1252    cp1252      ansi_x3.4-1968 ascii cp1252 cp819 csisolatin1 ibm819 iso-8859-1
+                            iso-ir-100 iso8859-1 iso88591 iso_8859-1 iso_8859-1:1987 l1 latin1
+                            us-ascii windows-1252 x-cp1252
 windows-1253    cp1253      cp1253 windows-1253 x-cp1253
-windows-1254    cp1254      cp1254 csisolatin5 iso-8859-9 iso-ir-148 iso8859-9 iso88599 iso_8859-9 iso_8859-9:1989 l5 latin5 windows-1254 x-cp1254
+windows-1254    cp1254      cp1254 csisolatin5 iso-8859-9 iso-ir-148 iso8859-9 iso88599
+                            iso_8859-9 iso_8859-9:1989 l5 latin5 windows-1254 x-cp1254
 windows-1255    cp1255      cp1255 windows-1255 x-cp1255
 windows-1256    cp1256      cp1256 windows-1256 x-cp1256
 windows-1257    cp1257      cp1257 windows-1257 x-cp1257
 windows-1258    cp1258      cp1258 windows-1258 x-cp1258
 x-mac-cyrillic  mac-cyrillic x-mac-cyrillic x-mac-ukrainian
-gb18030         gb18030     gb18030 chinese csgb2312 csiso58gb231280 gb2312 gb_2312 gb_2312-80 gbk iso-ir-58 x-gbk
+gb18030         gb18030     gb18030 chinese csgb2312 csiso58gb231280 gb2312 gb_2312 gb_2312-80
+                            gbk iso-ir-58 x-gbk
 big5            big5hkscs   big5 big5-hkscs cn-big5 csbig5 x-x-big5
 euc-jp          euc_jp      cseucpkdfmtjapanese euc-jp x-euc-jp
 iso-2022-jp     iso2022_jp  csiso2022jp iso-2022-jp
-shift_jis       cp932       csshiftjis ms932 ms_kanji shift-jis shift_jis sjis windows-31j x-sjis
-euc-kr          cp949       cseuckr csksc56011987 euc-kr iso-ir-149 korean ks_c_5601-1987 ks_c_5601-1989 ksc5601 ksc_5601 windows-949
+shift_jis       cp932       csshiftjis ms932 ms_kanji shift-jis shift_jis sjis windows-31j
+                            x-sjis
+euc-kr          cp949       cseuckr csksc56011987 euc-kr iso-ir-149 korean ks_c_5601-1987
+                            ks_c_5601-1989 ksc5601 ksc_5601 windows-949
 utf-16be        utf-16-be   utf-16be
 utf-16le        utf-16-le   utf-16le
 utf-16          utf-16      utf-16
@@ -57,7 +72,7 @@ utf-16          utf-16      utf-16
 
 CODECS: dict[str, str] = {}  # WHATWG name -> Python codec
 LABELS: dict[str, str] = {}  # label -> WHATWG name
-for _line in _TABLE.strip().splitlines():
+for _line in re.sub(r"\n +", " ", _TABLE).strip().splitlines():  # indented: continued
     _name, _codec, *_labels = _line.split()
     CODECS[_name] = codecs.lookup(_codec).name
     LABELS.update(dict.fromkeys(_labels, _name))

@@ -1,0 +1,71 @@
+"""Read import files (jsonl, txt, md, html) into article records, or say why not."""
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterator
+from pathlib import PurePath
+
+from ..encodings import UTF_16, UnknownEncoding, bom_encoding, html_encoding, user_encoding
+from .html import html_article
+from .jsonl import jsonl_records
+from .markdown import md_article
+from .records import PARSE_SECONDS, Budget, Invalid, Problem, Record, checked, decode, is_blank
+from .txt import txt_article
+
+__all__ = ["EXTENSIONS", "FORMATS", "Problem", "Record", "format_for_name", "read_records"]
+
+FORMATS = ("jsonl", "txt", "md", "html")
+EXTENSIONS = {".jsonl": "jsonl", ".txt": "txt", ".md": "md", ".markdown": "md",
+              ".html": "html", ".htm": "html"}
+
+
+def format_for_name(name: str) -> str | None:
+    """The format a file name's extension stands for (auto-detection), or None."""
+    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    return EXTENSIONS.get(f".{suffix}")
+
+
+_WHAT = {"jsonl": "JSONL", "txt": "text", "md": "Markdown", "html": "HTML"}
+
+
+def read_records(data: bytes, name: str, fmt: str, *, encoding: str | None = None,
+                 split: str = "line", parse_seconds: float = PARSE_SECONDS,
+                 ) -> Iterator[Record | Problem]:
+    """Turn one file's bytes into records, yielding a Problem for each bad one."""
+    if is_blank(data):
+        yield Problem(f"{name}:1", "file is empty")
+        return
+    try:
+        user = user_encoding(encoding) if encoding else None
+    except UnknownEncoding as error:
+        yield Problem(f"{name}:1", str(error))
+        return
+    wide = user or (bom_encoding(data) if fmt == "html" else None)
+    if b"\x00" in data and wide not in UTF_16:
+        yield Problem(f"{name}:1", _nul_reason(data))
+        return
+    budget = Budget(parse_seconds, _WHAT[fmt])
+    if fmt == "jsonl":
+        yield from jsonl_records(data, name, user or "utf-8", split, budget)
+        return
+    try:
+        if fmt == "html":
+            used, errors = html_encoding(data, user)
+            title, paragraphs = html_article(decode(data, used, errors), budget)
+            record = Record(f"{name}:1", title or PurePath(name).stem, paragraphs,
+                            meta={"encoding": used})
+        else:
+            text = decode(data, user or "utf-8")
+            title, paragraphs = (md_article if fmt == "md" else txt_article)(text, split, budget)
+            record = Record(f"{name}:1", title, paragraphs)
+        yield checked(record)
+    except Invalid as error:
+        yield Problem(f"{name}:1", str(error))
+
+
+def _nul_reason(data: bytes) -> str:
+    """Why bytes holding NULs are refused; UTF-16 text (Windows "Unicode") gets a hint."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return ("the file is UTF-16 text (it starts with a UTF-16 byte-order mark); "
+                "pass --encoding utf-16")
+    return "binary file, not text (it contains NUL bytes)"

@@ -1,0 +1,104 @@
+"""html: one article per page, its block texts in document order, as a browser lays them out."""
+from __future__ import annotations
+
+import itertools
+import re
+
+import lxml.html
+from lxml import etree
+
+from ..text import normalise
+from .records import PARSE_SECONDS, Budget, Invalid
+
+BLOCKS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "th",
+          "dt", "dd", "figcaption"}
+CONTAINERS = {"div", "section", "article", "main", "header", "footer", "aside", "nav", "body",
+              # not named as text holders, but a browser breaks lines around them too
+              "ul", "ol", "dl", "table", "thead", "tbody", "tfoot", "tr", "figure", "form",
+              "fieldset", "address", "hgroup", "details", "summary", "caption", "hr", "html"}
+DROPPED = {"script", "style", "noscript", "template", "head", "title"}
+_WHITESPACE = re.compile(r"[ \t\n\f\r]+")  # HTML's (ASCII) whitespace: not U+3000 or U+00A0
+HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+
+
+def html_article(text: str, budget: Budget | None = None) -> tuple[str, list[str]]:
+    """Title and block texts of an HTML page, in document order, as a browser lays them out."""
+    budget = budget or Budget(PARSE_SECONDS, "HTML")
+    text = normalise(text)
+    if not text:
+        return "", []
+    # huge_tree: without it libxml2 silently drops what lies past depth 255 or in a text
+    # node or attribute over 10 MB; with it, past depth 2048, which `_parse_loss` reports
+    parser = lxml.html.HTMLParser(encoding="utf-8", huge_tree=True)
+    try:
+        root = lxml.html.document_fromstring(text.encode("utf-8"), parser=parser)
+    except (etree.ParserError, ValueError) as error:
+        raise Invalid(f"cannot parse HTML ({error})") from None
+    fatal = [error for error in parser.error_log if error.level_name == "FATAL"]
+    if fatal:
+        raise Invalid(f"the HTML cannot be read whole (line {fatal[0].line}, column "
+                      f"{fatal[0].column}: {fatal[0].message})")
+    budget.check()
+    paragraphs: list[str] = []
+    _collect_blocks(root, paragraphs, budget)
+    return _html_title(root), paragraphs
+
+
+def _html_title(root: lxml.html.HtmlElement) -> str:
+    """`<title>`, else the first `<h1>`, else `og:title`, else the first heading of any level."""
+    candidates = itertools.chain(
+        (element.text_content() for element in root.iter("title")),
+        (element.text_content() for element in root.iter("h1")),
+        root.xpath("//meta[@property='og:title' or @name='og:title']/@content"),
+        (element.text_content() for element in root.iter(*HEADINGS)))
+    return next((title for title in map(_inline_text, candidates) if title), "")
+
+
+def _inline_text(text: str) -> str:
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def _collect_blocks(root: lxml.html.HtmlElement, out: list[str], budget: Budget) -> None:
+    """Walk the tree; every block or container boundary ends the text gathered so far."""
+    buffer: list[str] = []
+    preformatted = 0
+
+    def flush() -> None:
+        joined = "".join(buffer)
+        buffer.clear()
+        text = joined.strip() if preformatted else _inline_text(joined)
+        if text:
+            out.append(text)
+
+    # explicit stack of (element, entering): deep pages must not exhaust recursion
+    stack: list[tuple[lxml.html.HtmlElement, bool]] = [(root, True)]
+    steps = 0
+    while stack:
+        steps += 1
+        if not steps % 4096:
+            budget.check()
+        element, entering = stack.pop()
+        tag = element.tag if isinstance(element.tag, str) else ""  # "" for comments
+        boundary = tag in BLOCKS or tag in CONTAINERS
+        if entering:
+            if tag and tag not in DROPPED:
+                if boundary:
+                    flush()
+                if tag == "pre":
+                    preformatted += 1
+                elif tag == "br":
+                    buffer.append("\n" if preformatted else " ")
+                if element.text:
+                    buffer.append(element.text)
+                stack.append((element, False))
+                stack.extend((child, True) for child in reversed(element))
+            elif element.tail:  # a dropped element or comment: only its tail is shown
+                buffer.append(element.tail)
+        else:
+            if boundary:
+                flush()
+            if tag == "pre":
+                preformatted -= 1
+            if element.tail:
+                buffer.append(element.tail)
+    flush()

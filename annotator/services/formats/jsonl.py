@@ -1,0 +1,143 @@
+"""jsonl: one article per line, and what no database can store or export refused at its line."""
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..encodings import UTF_16
+from ..text import SPLITTERS
+from .html import html_article
+from .records import (Budget, Invalid, Problem, Record, TooComplex, check_storable, checked,
+                      decode, is_blank)
+
+MAX_DEPTH = 100  # nesting of a JSON record (its meta): deeper cannot be stored or exported
+
+# LF, CRLF or a lone CR ends a line; a raw CR cannot be inside a valid JSON text anyway
+_LINE_END = re.compile(rb"\r\n?|\n")
+
+
+def jsonl_records(data: bytes, name: str, encoding: str, split: str,
+                  budget: Budget) -> Iterator[Record | Problem]:
+    """A record or a Problem for each non-blank line, named by its physical line number."""
+    if encoding in UTF_16:
+        try:
+            lines = _LINE_END.split(decode(data, encoding).encode("utf-8"))
+        except Invalid as error:
+            yield Problem(f"{name}:1", str(error))
+            return
+        encoding = "utf-8"
+    else:
+        lines = _LINE_END.split(data)
+    for number, raw in enumerate(lines, start=1):
+        if is_blank(raw):
+            continue
+        source = f"{name}:{number}"
+        try:
+            budget.check()
+            yield _jsonl_record(source, decode(raw, encoding), split, budget)
+        except TooComplex as error:  # once, for the rest of the file
+            yield Problem(source, str(error))
+            return
+        except Invalid as error:
+            yield Problem(source, str(error))
+
+
+def _not_json(constant: str):
+    """Python's json reads NaN and Infinity; JSON (and PostgreSQL) do not."""
+    raise Invalid(f"not valid JSON ({constant} is not a JSON value)")
+
+
+def _json_int(literal: str) -> int:
+    if len(literal.lstrip("-")) > 4300:  # Python's own limit for int(str)
+        raise Invalid(f"a number has {len(literal.lstrip('-'))} digits (4300 at most)")
+    return int(literal)
+
+
+def _json_float(literal: str) -> float:
+    number = float(literal)
+    if not math.isfinite(number):  # 1e999: JSON has no infinity, PostgreSQL refuses it
+        raise Invalid(f"a number is too large ({literal[:20]}{'...' if len(literal) > 20 else ''})")
+    return number
+
+
+# where a NUL or a lone surrogate can come from (escapes), and how deep a line may nest
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def _check_json(obj: dict, line: str) -> None:
+    """Refuse what no database can store or export: NUL characters and lone surrogates in
+    any key or string (meta included), and nesting deeper than MAX_DEPTH."""
+    if not _SUSPECT_ESCAPE.search(line) and line.count("[") + line.count("{") <= MAX_DEPTH:
+        return
+    stack: list[tuple[Any, str, int]] = [(value, f'"{key}"', 1) for key, value in obj.items()]
+    stack += [(key, "a key", 1) for key in obj]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise Invalid(f"{where} nests deeper than {MAX_DEPTH} levels")
+        if isinstance(value, str):
+            check_storable(value, where)
+        elif isinstance(value, dict):
+            stack += [(item, where, depth + 1) for pair in value.items() for item in pair]
+        elif isinstance(value, list):
+            stack += [(item, where, depth + 1) for item in value]
+
+
+def _check_url(url: str) -> None:
+    """A URL must be one that the export (its site) can read back."""
+    try:
+        urlsplit(url).hostname
+    except ValueError as error:
+        raise Invalid(f'"url" is not a valid URL ({error})') from None
+
+
+def _jsonl_record(source: str, line: str, split: str, budget: Budget) -> Record:
+    try:
+        obj = json.loads(line, parse_constant=_not_json, parse_int=_json_int,
+                         parse_float=_json_float)
+    except json.JSONDecodeError as error:
+        raise Invalid(f"not valid JSON ({error.msg} at column {error.colno})") from None
+    except RecursionError:
+        raise Invalid(f"the record nests deeper than {MAX_DEPTH} levels") from None
+    if not isinstance(obj, dict):
+        raise Invalid(f"a record must be a JSON object, not {type(obj).__name__}")
+    _check_json(obj, line)
+    if not isinstance(obj, dict):
+        raise Invalid(f"a record must be a JSON object, not {type(obj).__name__}")
+    title = obj.get("title")
+    if title is None:
+        raise Invalid('missing "title"')
+    if not isinstance(title, str):
+        raise Invalid('"title" must be a string')
+    bodies = [key for key in ("paragraphs", "text", "html") if key in obj]
+    if len(bodies) != 1:
+        which = "none" if not bodies else " and ".join(f'"{key}"' for key in bodies)
+        raise Invalid(f'a record needs exactly one of "paragraphs", "text" or "html" (has {which})')
+    body = obj[bodies[0]]
+    if bodies[0] == "paragraphs":
+        if not isinstance(body, list) or not all(isinstance(item, str) for item in body):
+            raise Invalid('"paragraphs" must be a list of strings')
+        paragraphs = body
+    elif not isinstance(body, str):
+        raise Invalid(f'"{bodies[0]}" must be a string')
+    elif bodies[0] == "text":
+        paragraphs = SPLITTERS[split](body)
+    else:
+        paragraphs = html_article(body, budget)[1]
+    for key in ("id", "url"):
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            raise Invalid(f'"{key}" must be a string')
+    article_id = obj.get("id")
+    if article_id is not None and not 1 <= len(article_id) <= 255:
+        raise Invalid('"id" must be 1 to 255 characters')
+    if obj.get("url"):
+        _check_url(obj["url"])
+    meta = obj.get("meta")
+    if meta is not None and not isinstance(meta, dict):
+        raise Invalid('"meta" must be a JSON object')
+    return checked(Record(source, title, paragraphs, article_id, obj.get("url") or None,
+                          meta or {}))

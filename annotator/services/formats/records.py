@@ -1,0 +1,101 @@
+"""What every format's reader shares: the record, the problem, the parse budget, strict
+decoding and the checks every record passes."""
+from __future__ import annotations
+
+import codecs
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..encodings import CODECS
+from ..text import normalise, paragraphs_of
+
+PARSE_SECONDS = 10.0  # CPU time one file may take to parse
+
+
+@dataclass
+class Record:
+    """One article as read from its source, before de-duplication."""
+
+    source: str  # FILE:LINE
+    title: str
+    paragraphs: list[str]
+    article_id: str | None = None
+    url: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Problem:
+    """A record or file that cannot be imported, and why."""
+
+    source: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.reason}"
+
+
+class Invalid(Exception):
+    """Raised inside a parser; becomes a Problem at the record's source."""
+
+
+class TooComplex(Invalid):
+    """A file that took more than its parse budget."""
+
+
+class Budget:
+    """The CPU time one file may take to parse (this thread's, so a busy server does not
+    refuse files a quiet one takes), checked as the parsers go."""
+
+    def __init__(self, seconds: float, what: str):
+        self.seconds = seconds
+        self.what = what
+        self.deadline = time.thread_time() + seconds
+
+    def check(self) -> None:
+        if time.thread_time() > self.deadline:
+            raise TooComplex(f"the {self.what} is too complex to parse (more than "
+                          f"{self.seconds:g} s of CPU time); split or simplify the file")
+
+
+def is_blank(data: bytes) -> bool:
+    """Nothing but ASCII whitespace, after a UTF-8 BOM if there is one."""
+    return not data.removeprefix(codecs.BOM_UTF8).strip()
+
+
+def checked(record: Record) -> Record:
+    """Normalise a record's title and paragraphs, refusing one with neither."""
+    record.title = normalise(record.title)
+    if not record.title:
+        raise Invalid("missing or empty title")
+    record.paragraphs = paragraphs_of(record.paragraphs)
+    if not record.paragraphs:
+        raise Invalid("no paragraphs")
+    for text in (record.title, *record.paragraphs):
+        check_storable(text)
+    return record
+
+
+def check_storable(text: str, where: str = "text") -> None:
+    """Refuse what no database can hold: NUL characters and lone surrogates (from JSON escapes)."""
+    if "\x00" in text:
+        raise Invalid(f"{where} contains a NUL character (U+0000)")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise Invalid(f"{where} contains a lone surrogate (U+{ord(text[error.start]):04X}), "
+                      "which is not valid Unicode") from None
+
+
+def decode(data: bytes, encoding: str, errors: str = "strict") -> str:
+    """Decode (a WHATWG name), strictly unless told, naming the first offending byte; a BOM
+    is allowed."""
+    codec = CODECS[encoding]
+    try:
+        return codecs.decode(data, "utf-8-sig" if codec == "utf-8" else codec, errors)
+    except UnicodeDecodeError as error:
+        bad = data[error.start:error.start + 1].hex()
+        raise Invalid(f"bytes do not decode as {encoding} (byte 0x{bad} at offset "
+                      f"{error.start}); pass --encoding if the file uses another one") from None
+
