@@ -61,10 +61,22 @@ def too_large_message() -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Bound ids in URLs (the converter before any route is added) and request bodies."""
+    """Bound ids in URLs (the converter before any route is added), request bodies, and the
+    text of query strings and forms."""
     app.url_map.converters["int"] = IdConverter
     app.url_value_preprocessor(_ids_in_range)
+    app.before_request(_refuse_unstorable_fields)
     app.request_class = BoundedRequest
+
+
+def _refuse_unstorable_fields() -> None:
+    """400 for a NUL in a query parameter or form field, before any view runs: PostgreSQL can
+    neither store nor compare one (a 500 otherwise), and no field has a use for it."""
+    for kind, fields in (("query parameter", request.args), ("form field", request.form)):
+        for name, value in fields.items(multi=True):
+            problem = storable_text_problem(name) or storable_text_problem(value)
+            if problem:
+                abort(400, f"the {kind} {name!r} {problem}")
 
 
 def int_arg(name: str, default: int, *, minimum: int = 0, maximum: int = MAX_ID) -> int:

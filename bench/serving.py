@@ -174,7 +174,7 @@ def measure_queue(ctx: Context, run: int) -> dict[str, float]:
             worker.request("PUT", f"/api/articles/{article}/done")
 
     out = _sequential(worker, f"/api/projects/{db.project_id}/next", count, "queue_app_",
-                      between=mark_done)
+                      method="POST", between=mark_done)
     worker.close()
     admin, annotator = load.Client(port), load.Client(port)
     admin.login("bench-admin", PASSWORD)
@@ -199,7 +199,7 @@ def rows_queue(m: dict[str, float], ctx: Context) -> list[Row]:
     n = (f"sequential (up to {ctx.sizes.sequential} or "
          f"{ctx.sizes.sequential_seconds:g} s)")
     return [
-        _latency_row(f"queue `GET /api/projects/<id>/next` (then mark done), half the articles "
+        _latency_row(f"queue `POST /api/projects/<id>/next` (then mark done), half the articles "
                      f"finished, {n}", m, "queue_app_", "queue_raw_", "same SQL", QUEUE_P99_MS),
         _latency_row(f"projects list `GET /` as admin (overall progress), {n}", m,
                      "projects_app_", "projects_raw_", "same counts + json.dumps", QUEUE_P99_MS),

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from annotator import create_app
 from annotator.extensions import db
 from annotator.inputs import MAX_ID
-from annotator.models import Annotation, AnnotationHistory, Assignment, Gold
+from annotator.models import Annotation, AnnotationHistory, Assignment, Gold, Project
 
 from helpers import (article_pks, bearer, csrf_headers, import_articles, login, make_user,
                      paragraph_pks, project_id)
@@ -156,6 +156,29 @@ def test_strings_no_database_can_store_are_400_before_any_write(app, client, wor
     assert count(app, AnnotationHistory) == count(app, Gold) == 0
     with app.app_context():
         assert db.session.scalars(select(Annotation.note)).all() == [None]
+
+
+def test_nul_in_a_query_parameter_or_form_field_is_400(app, world):
+    """PostgreSQL cannot compare or store NUL: every one of these was a 500 there."""
+    browser = app.test_client()
+    login(browser, "boss")
+    headers = csrf_headers(browser, "/")
+    project = world["project"]
+    for url in (f"/review/projects/{project}?article=a%00", f"/review/projects/{project}?annotator=%00",
+                f"/api/projects/{project}/export.jsonl?annotator=%00", f"/projects/{project}?x%00=1"):
+        response = browser.get(url)
+        assert response.status_code == 400, url
+        assert "contains a NUL character (U+0000 at character" in response.get_data(as_text=True)
+    message = error_of(browser.get(f"/api/projects/{project}/export.jsonl?annotator=li%00"), 400)
+    assert message == "the query parameter 'annotator' contains a NUL character (U+0000 at character 3)"
+    for url, data in ((f"/admin/projects/{project}/settings", {"description": "d\x00"}),
+                      ("/admin/projects/new", {"name": "n\x00"}),
+                      ("/admin/users", {"username": "u\x00", "role": "annotator"})):
+        response = browser.post(url, data=data, headers=headers)
+        assert response.status_code == 400, url
+        assert "the form field" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Project)) == 1
 
 
 # --- numbers too large for an id, or for paging ------------------------------------------

@@ -21,9 +21,9 @@ const queue = new SaveQueue(`annotator.pending.${page.userId}`, {
   onState(paragraphId, state, entry, error) {
     const para = byId.get(String(paragraphId));
     if (!para) return;
-    if (state === "rejected" && error) {
+    if (state === "rejected" && error) { // stays until the next message: not a retry warning
       banner.textContent = text.rejectedBecause.replace("{error}", error);
-      banner.dataset.kind = "warning";
+      banner.dataset.kind = "refused";
     }
     para.dataset.state = state;
     para.querySelector(".save-state").textContent = text[state === "signed-out" ? "failed" : state] ?? "";
