@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (Blueprint, abort, current_app, flash, make_response, redirect,
+                   render_template, request, url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from sqlalchemy import delete, select
 from wtforms import SelectChoice
 
 from .auth import admin_required
+from .database import reads_first
 from .extensions import db
 from .i18n import ROLE_NAMES
 from .forms import ActionForm, AssignForm, ImportForm, ProjectForm, ResetPasswordForm, RoleForm, TokenForm, UserForm
@@ -111,7 +113,9 @@ def issue_token(user_id: int):
     if not form.validate_on_submit():
         abort(400)
     token = create_token(db.session, user, form.name.data or "")
-    return render_template("admin/token.html", user=user, token=token)
+    page = make_response(render_template("admin/token.html", user=user, token=token))
+    page.headers["Cache-Control"] = "no-store"  # the token is shown once: keep it out of caches
+    return page
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
@@ -207,8 +211,10 @@ def _update_labels(project: Project, form) -> list[str]:
 
 
 @bp.route("/projects/<int:project_id>/import", methods=["GET", "POST"])
+@reads_first
 def import_articles(project_id: int):
-    """Upload a file: the same formats, rules and messages as `flask import`."""
+    """Upload a file: the same formats, rules and messages as `flask import`; parsed before
+    the write lock is taken (reads_first, then import_sources)."""
     project = db.get_or_404(Project, project_id)
     form = ImportForm()
     report = None

@@ -148,9 +148,11 @@ def delete_gold(paragraph_id: int):
 
 
 @bp.post("/projects/<int:project_id>/import")
+@reads_first
 @admin_required
 def import_articles(project_id: int):
-    """Upload a file (multipart `file`) or a raw JSONL body; all or nothing, like the CLI."""
+    """Upload a file (multipart `file`) or a raw JSONL body; all or nothing, like the CLI. The
+    upload is parsed before the write lock is taken (reads_first, then import_sources)."""
     project = db.get_or_404(Project, project_id)
     options = request.form if request.files else request.args
     if request.mimetype == "application/x-ndjson":

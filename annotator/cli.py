@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import json
 import sys
+from functools import wraps
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from .extensions import db
 from .models import Project, User
-from .database import upgrade_database
+from .database import DatabaseBusy, is_locked_error, upgrade_database
 from .services import backup, demo
 from .services.copying import CopyError, copy_database
 from .services.exporting import UNITS, ExportError, ExportOptions, export_lines
@@ -217,8 +219,30 @@ def _check_project_name(name: str) -> None:
         raise click.ClickException(problem)
 
 
+def _busy_is_a_message(command: click.Command) -> click.Command:
+    """SQLite's "database is locked" (its busy timeout ran out) ends the command with a
+    message and exit 1, like the writers' queue's own DatabaseBusy, instead of a traceback."""
+    run = command.callback
+
+    @wraps(run)
+    def callback(*args, **kwargs):
+        try:
+            return run(*args, **kwargs)
+        except OperationalError as error:
+            if is_locked_error(error):
+                raise DatabaseBusy("ANNOTATOR_SQLITE_BUSY_TIMEOUT_MS") from error
+            raise
+
+    command.callback = callback
+    return command
+
+
+COMMANDS = tuple(map(_busy_is_a_message, (
+    import_command, export_command, create_user_command, create_token_command,
+    load_demo_command, backup_command, restore_command, copy_database_command,
+    agreement_command)))
+
+
 def init_app(app: Flask) -> None:
-    for command in (import_command, export_command, create_user_command,
-                    create_token_command, load_demo_command, backup_command, restore_command,
-                    copy_database_command, agreement_command):
+    for command in COMMANDS:
         app.cli.add_command(command)

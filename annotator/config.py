@@ -28,7 +28,8 @@ class Defaults:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     AUTO_MIGRATE = True
     RELEASE_AFTER_MINUTES = 120  # an opened, untouched, unfinished article is freed after this
-    SQLITE_BUSY_TIMEOUT_MS = 10_000
+    WRITE_WAIT_SECONDS = 5  # a writer waits this long for the database, then gets a 503
+    SQLITE_BUSY_TIMEOUT_MS = 5_000  # the same bound, for waits on writers outside the app
     HTTPS = False  # served over HTTPS: cookies are sent only over it
     BEHIND_PROXY = False  # behind one reverse proxy that sets X-Forwarded-*
 

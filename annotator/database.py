@@ -5,8 +5,11 @@ import fcntl
 import logging
 import os
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
+import click
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from collections.abc import Iterator
@@ -27,34 +30,71 @@ from .extensions import db
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 WRITE_INTENT: ContextVar[bool] = ContextVar("write_intent", default=False)
+RETRY_AFTER_SECONDS = 2  # what a writer turned away is told to wait
+_PROCESS_WRITE_LOCKS: dict[str, threading.Lock] = {}  # lock file -> this process's queue
+os.register_at_fork(after_in_child=_PROCESS_WRITE_LOCKS.clear)  # no lock held across a fork
+
+
+class DatabaseBusy(click.ClickException):
+    """Another writer held the database past the wait limit: try again shortly. The web app
+    answers 503 with Retry-After; a command prints the message and exits 1."""
+
+    def __init__(self, setting: str = "ANNOTATOR_WRITE_WAIT_SECONDS"):
+        super().__init__(f"the database is busy: another writer held it longer than {setting} "
+                         "allows; try again in a moment")
 
 
 class WriterQueueConnection(sqlite3.Connection):
-    """A SQLite connection whose write transactions first take an exclusive `flock` on a file
-    beside the database, released the moment they commit or roll back.
+    """A SQLite connection whose write transactions first take the writers' queue: a lock
+    per process, then an exclusive `flock` on a file beside the database, both released the
+    moment they commit or roll back, and both waited for at most `wait_seconds`.
 
-    Writers in every process and thread then wait in the kernel and wake as soon as the one
-    before them is done. Without it they wait in SQLite's busy handler, which sleeps and
-    retries (up to 100 ms a sleep): with 16 annotators saving at once, the unlucky ones lost
-    hundreds of milliseconds. SQLite's own locking stays as it was, for writers outside the
-    app."""
+    Threads of one process wake at once when the one before them is done; across processes
+    the one waiter per process polls the flock with sleeps of 0.1 ms growing to 2 ms. Without
+    the queue writers wait in SQLite's busy handler, which sleeps up to 100 ms at a time: with
+    16 annotators saving at once, the unlucky ones lost hundreds of milliseconds. SQLite's own
+    locking stays as it was, for writers outside the app."""
 
-    lock_path: str = ""  # set on the subclass made per database by `writer_queue_factory`
+    lock_path: str = ""  # these two are set on the subclass made by `writer_queue_factory`
+    wait_seconds: float = 5.0
     _lock_fd: int | None = None
     _locked: bool = False
 
     def lock_for_write(self) -> None:
+        """Take the writers' queue, or raise DatabaseBusy once `wait_seconds` have passed."""
         if self._locked:
             return
-        if self._lock_fd is None:
-            self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+        deadline = time.monotonic() + self.wait_seconds
+        process_lock = _PROCESS_WRITE_LOCKS.setdefault(self.lock_path, threading.Lock())
+        if not process_lock.acquire(timeout=self.wait_seconds):
+            raise DatabaseBusy()
+        try:
+            if self._lock_fd is None:
+                self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            pause = 0.0001
+            while True:
+                try:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise DatabaseBusy() from None
+                    time.sleep(min(pause, left))
+                    pause = min(pause * 2, 0.002)
+        except BaseException:
+            process_lock.release()
+            raise
+        self._process_lock = process_lock
         self._locked = True
 
     def unlock(self) -> None:
         if self._locked:
             self._locked = False
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            finally:
+                self._process_lock.release()
 
     def commit(self) -> None:
         try:
@@ -78,10 +118,11 @@ class WriterQueueConnection(sqlite3.Connection):
                 self._lock_fd = None
 
 
-def writer_queue_factory(database: str) -> type[WriterQueueConnection]:
+def writer_queue_factory(database: str, wait_seconds: float) -> type[WriterQueueConnection]:
     """The connection class for one SQLite database file: its lock is DATABASE.write-lock."""
     lock_path = str(Path(database).resolve()) + ".write-lock"
-    return type("WriterQueueConnection", (WriterQueueConnection,), {"lock_path": lock_path})
+    return type("WriterQueueConnection", (WriterQueueConnection,),
+                {"lock_path": lock_path, "wait_seconds": wait_seconds})
 
 
 def sqlite_engine_options(app: Flask) -> None:
@@ -92,7 +133,8 @@ def sqlite_engine_options(app: Flask) -> None:
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})  # never the shared default
         connect_args = {"timeout": int(app.config["SQLITE_BUSY_TIMEOUT_MS"]) / 1000}
         if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
-            connect_args["factory"] = writer_queue_factory(url.database)
+            connect_args["factory"] = writer_queue_factory(
+                url.database, float(app.config["WRITE_WAIT_SECONDS"]))
         options["connect_args"] = {**connect_args, **options.get("connect_args", {})}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
@@ -130,9 +172,11 @@ def configure_sqlite(app: Flask) -> None:
             queue()
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
-        except BaseException:
+        except BaseException as error:
             if queue is not None:
                 dbapi_connection.unlock()
+            if is_locked_error(error):  # a writer outside the app outlasted the busy timeout
+                raise DatabaseBusy("ANNOTATOR_SQLITE_BUSY_TIMEOUT_MS") from error
             raise
 
     @app.before_request
@@ -144,6 +188,12 @@ def configure_sqlite(app: Flask) -> None:
     @app.teardown_request
     def _reset_write_intent(_error=None) -> None:
         WRITE_INTENT.set(False)
+
+
+def is_locked_error(error: BaseException) -> bool:
+    """True for SQLite's "database is locked" (or "busy"): its busy timeout ran out."""
+    return isinstance(error, OperationalError) and any(
+        words in str(error.orig) for words in ("database is locked", "database is busy"))
 
 
 def reads_first(view):

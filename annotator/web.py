@@ -1,25 +1,51 @@
-"""What every response gets: security headers, and error pages (HTML, or JSON under /api)."""
+"""What every request and response gets: the body read before any query, security headers,
+and error pages (HTML, or JSON under /api), a busy database included (503)."""
 from __future__ import annotations
 
 import re
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, make_response, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, ServiceUnavailable
+from werkzeug.wsgi import LimitedStream
 
+from .database import RETRY_AFTER_SECONDS, WRITE_INTENT, DatabaseBusy, is_locked_error
+from .extensions import db
 from .inputs import too_large_message
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
     "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "form-action 'self'",
 ])
+HSTS = "max-age=31536000"  # with ANNOTATOR_HTTPS: a year of HTTPS only, this host alone
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def init_app(app: Flask) -> None:
+    # First of all before_request functions: before sign-in or CSRF checks run a query.
+    app.before_request_funcs.setdefault(None, []).insert(0, read_body_first)
     app.after_request(_security_headers)
     app.jinja_env.tests["match_color"] = lambda value: bool(re.fullmatch(r"#[0-9a-fA-F]{6}", value or ""))
     app.jinja_env.tests["web_url"] = lambda value: bool(re.match(r"https?://", value or "", re.I))
     app.register_error_handler(HTTPException, _error_page)
+    app.register_error_handler(DatabaseBusy, _database_busy)
+    app.register_error_handler(OperationalError, _database_busy)
+
+
+def read_body_first() -> None:
+    """Read a state-changing request's whole body, within the route's limit, before anything
+    queries the database: no transaction, so no write lock, stays open while a slow client
+    sends it. Forms are parsed (uploads spooled to disk), other bodies kept for get_data().
+    A chunked body is refused (413) as soon as it runs past the limit, never cut to fit."""
+    if request.method in SAFE_METHODS:
+        return
+    request.get_data(parse_form_data=True)
+    stream = request.stream  # werkzeug stops a chunked body at the limit, silently:
+    if (request.content_length is None and isinstance(stream, LimitedStream)
+            and stream.is_exhausted and request.environ["wsgi.input"].read(1)):
+        raise RequestEntityTooLarge()  # one byte more is there, so the body is over it
 
 
 def _security_headers(response):
@@ -27,6 +53,26 @@ def _security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
+    if current_app.config["HTTPS"]:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    return response
+
+
+def _database_busy(error: Exception):
+    """A writer that waited too long for the database (the writers' queue, or SQLite's busy
+    timeout): 503 with Retry-After, nothing written. Other database errors stay 500s."""
+    if not isinstance(error, DatabaseBusy) and not is_locked_error(error):
+        raise error
+    db.session.rollback()
+    WRITE_INTENT.set(False)  # the error page's own reads must not queue for the lock again
+    if request.path.startswith("/api/"):
+        if not isinstance(error, DatabaseBusy):
+            error = DatabaseBusy("ANNOTATOR_SQLITE_BUSY_TIMEOUT_MS")
+        message = error.message
+    else:
+        message = _("The database is busy with other changes. Try again in a moment.")
+    response = make_response(_error_page(ServiceUnavailable(message)))
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 

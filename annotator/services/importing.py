@@ -84,6 +84,7 @@ def import_sources(session: Session, project_name: str, sources: Sequence[Source
                    encoding: str | None = None, split: str = "line",
                    skip_invalid: bool = False, errors: Sequence[str] = ()) -> ImportReport:
     """Parse every record, then store the new ones in one transaction (or nothing on error)."""
+    session.commit()  # end the caller's reads: no transaction stays open while files are parsed
     report = ImportReport(errors=list(errors))
     records: list[Record] = []
     for source in sources:
