@@ -3,6 +3,7 @@ database can store, numbers too large for an id, and GET requests that would cla
 Each is a 4xx naming the problem, with nothing written; on both backends."""
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
@@ -90,6 +91,18 @@ def test_a_label_save_body_over_the_body_limit_is_413(app, client, world):
     message = error_of(put_raw(client, url, body, world["li"]), 413)
     assert message == (f"the request body is larger than the limit of {BODY_LIMIT_KB} KB "
                        "(ANNOTATOR_MAX_BODY_KB)")
+    assert count(app, Annotation) == 0
+
+
+def test_a_chunked_body_over_the_body_limit_is_413(app, client, world):
+    """No Content-Length to refuse early: the read itself stops at the limit."""
+    url = f"/api/paragraphs/{world['paragraphs'][0]}/annotation"
+    body = b'{"label": "claim", "padding": "' + b"x" * (BODY_LIMIT_KB * 1024) + b'"}'
+    response = client.put(url, input_stream=io.BytesIO(body),
+                          environ_overrides={"wsgi.input_terminated": True},
+                          headers={**world["li"], "Content-Type": "application/json",
+                                   "Transfer-Encoding": "chunked"})
+    error_of(response, 413)
     assert count(app, Annotation) == 0
 
 
