@@ -44,12 +44,16 @@ def test_ordinary_markdown_is_well_inside_the_default_budget():
     assert time.thread_time() - started < 10
 
 
-def test_jsonl_over_its_budget_reports_once_where_it_stopped():
-    line = json.dumps({"title": "t", "html": "<p>x</p>" * 200}).encode() + b"\n"
-    found = problems(line * 5000, "many.jsonl", "jsonl", parse_seconds=0.2)
-    assert len(found) == 1, found[:3]
-    assert found[0].startswith("many.jsonl:")
-    assert "the JSONL is too complex to parse" in found[0]
+def test_a_jsonl_record_over_its_budget_is_invalid_at_its_line_and_the_others_import():
+    """The budget is per record: a big file of ordinary records is never refused for its size."""
+    small = json.dumps({"title": "t", "html": "<p>x</p>"}).encode() + b"\n"
+    heavy = json.dumps({"title": "t", "html": "<p>x <b>y</b></p>" * 100_000}).encode() + b"\n"
+    items = list(read_records(small * 3 + heavy + small * 2000, "many.jsonl", "jsonl",
+                              parse_seconds=0.05))
+    assert [str(item) for item in items if isinstance(item, Problem)] == [
+        "many.jsonl:4: the JSONL record is too complex to parse (more than 0.05 s of CPU "
+        "time); split or simplify the file"]
+    assert sum(isinstance(item, Record) for item in items) == 2003
 
 
 def test_html_over_its_budget_is_refused():

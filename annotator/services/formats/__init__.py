@@ -25,7 +25,7 @@ def format_for_name(name: str) -> str | None:
     return EXTENSIONS.get(f".{suffix}")
 
 
-_WHAT = {"jsonl": "JSONL", "txt": "text", "md": "Markdown", "html": "HTML"}
+_WHAT = {"txt": "text", "md": "Markdown", "html": "HTML"}
 
 
 def read_records(data: bytes, name: str, fmt: str, *, encoding: str | None = None,
@@ -44,10 +44,10 @@ def read_records(data: bytes, name: str, fmt: str, *, encoding: str | None = Non
     if b"\x00" in data and wide not in UTF_16:
         yield Problem(f"{name}:1", _nul_reason(data))
         return
-    budget = Budget(parse_seconds, _WHAT[fmt])
     if fmt == "jsonl":
-        yield from jsonl_records(data, name, user or "utf-8", split, budget)
+        yield from jsonl_records(data, name, user or "utf-8", split, parse_seconds)
         return
+    budget = Budget(parse_seconds, _WHAT[fmt])
     try:
         if fmt == "html":
             used, errors = html_encoding(data, user)

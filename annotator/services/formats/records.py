@@ -40,10 +40,6 @@ class Invalid(Exception):
     """Raised inside a parser; becomes a Problem at the record's source."""
 
 
-class TooComplex(Invalid):
-    """A file that took more than its parse budget."""
-
-
 class Budget:
     """The CPU time one file may take to parse (this thread's, so a busy server does not
     refuse files a quiet one takes), checked as the parsers go."""
@@ -55,7 +51,7 @@ class Budget:
 
     def check(self) -> None:
         if time.thread_time() > self.deadline:
-            raise TooComplex(f"the {self.what} is too complex to parse (more than "
+            raise Invalid(f"the {self.what} is too complex to parse (more than "
                           f"{self.seconds:g} s of CPU time); split or simplify the file")
 
 
