@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from .auth import admin_required, login_required, reviewer_required
 from .database import reads_first, write_transaction
 from .extensions import db
-from .inputs import int_arg, json_body, note_field
+from .inputs import int_arg, json_body, label_field, note_field
 from .models import Annotation, Article, Paragraph, Project, isoformat
 from .openapi import build_openapi
 from .services import queue
@@ -99,9 +99,7 @@ def mark_done(article_id: int):
 def put_annotation(paragraph_id: int):
     """Set the caller's label; a body without "note" keeps the note already written."""
     body = json_body()
-    label, note = body.get("label"), note_field(body, KEEP)
-    if not isinstance(label, str):
-        abort(400, '"label" must be a label key')
+    label, note = label_field(body), note_field(body, KEEP)
     try:
         article_id = paragraph_for_label(db.session, paragraph_id, label)
     except ParagraphMissing:
@@ -129,9 +127,7 @@ def delete_annotation(paragraph_id: int):
 @reviewer_required
 def put_gold(paragraph_id: int):
     paragraph = db.get_or_404(Paragraph, paragraph_id)
-    label = json_body().get("label")
-    if not isinstance(label, str):
-        abort(400, '"label" must be a label key')
+    label = label_field(json_body())
     try:
         gold = set_gold(db.session, paragraph, label, current_user.id)
     except LabelError as error:

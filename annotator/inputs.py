@@ -11,6 +11,7 @@ from werkzeug.routing import IntegerConverter
 # never be copied to PostgreSQL, and a larger number in a query is a 500 on either backend.
 MAX_ID = 2**31 - 1
 MAX_JSON_DEPTH = 32  # our bodies nest three levels at most
+MAX_LABEL_CHARS = 64  # keys are [a-z0-9_-]{1,32}; longer is never one, and is not echoed back
 # The routes that take files: up to MAX_UPLOAD_MB; every other body up to MAX_BODY_KB.
 UPLOAD_ENDPOINTS = frozenset({"api.import_articles", "admin.import_articles"})
 
@@ -141,6 +142,14 @@ def storable_text_problem(text: str) -> str | None:
     if position != -1:
         return f"contains a NUL character (U+0000 at character {position + 1})"
     return None
+
+
+def label_field(body: dict) -> str:
+    """The body's "label": a string no longer than a label key may be, else 400."""
+    label = body.get("label")
+    if not isinstance(label, str) or not 0 < len(label) <= MAX_LABEL_CHARS:
+        abort(400, '"label" must be a label key')
+    return label
 
 
 def note_field(body: dict, keep):

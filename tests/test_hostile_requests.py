@@ -152,6 +152,13 @@ def test_invalid_json_is_400_naming_the_problem(client, world):
             "the body must be a JSON object"
 
 
+def test_a_label_longer_than_any_key_is_400_and_not_echoed(client, world):
+    for url, headers in _json_routes(world):
+        response = client.put(url, headers=headers, json={"label": "k" * 200_000})
+        assert error_of(response, 400) == '"label" must be a label key'
+        assert len(response.get_data()) < 100
+
+
 @pytest.mark.parametrize("escaped, problem", [
     (r"\ud800", "contains a lone surrogate (U+D800 at character 3): not valid Unicode"),
     (r"\udfff", "contains a lone surrogate (U+DFFF at character 3): not valid Unicode"),
