@@ -51,12 +51,21 @@ def list_articles(project_id: int):
 @bp.post("/projects/<int:project_id>/next")
 @login_required
 def next_article(project_id: int):
-    """Claim the article the caller should work on next (null when none is left). A POST, so
-    that no prefetch or crawler claims work; GET is 405."""
+    """Claim the article the caller should work on next (null when none is left)."""
     project = db.get_or_404(Project, project_id)
     article_id = queue.claim_next(db.session, project, current_user.id,
                                   queue.release_after(current_app.config))
     return jsonify(article_id=article_id)
+
+
+@bp.get("/projects/<int:project_id>/next")
+@login_required
+def peek_next_article(project_id: int):
+    """The article a POST would give the caller, claiming nothing: a GET never writes, so a
+    prefetch or a crawler takes no work (the first label saved in it claims it)."""
+    project = db.get_or_404(Project, project_id)
+    return jsonify(article_id=queue.next_article(db.session, project, current_user.id,
+                                                 queue.release_after(current_app.config)))
 
 
 def article_json(article: Article, user_id: int) -> dict:

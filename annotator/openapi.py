@@ -248,9 +248,13 @@ def _paths() -> dict[str, Any]:
                 ])},
         "/api/projects/{project_id}/next": {
             "parameters": _params("project_id"),
+            "get": _operation(
+                "peekNextArticle", "The article a POST would give the caller, claiming nothing "
+                "(the first label saved in it claims it)",
+                {"200": _json(_ref("NextArticle"), "The article to open, or null."),
+                 **_errors(401, 404)}),
             "post": _operation(
-                "nextArticle", "Claim the article the caller should label next (a GET is 405: "
-                "no prefetch claims work)",
+                "nextArticle", "Claim the article the caller should label next",
                 {"200": _json(_ref("NextArticle"), "The article to open, or null."),
                  **_errors(401, 404)},
                 write=True)},

@@ -133,6 +133,8 @@ ROUTES = [
     Route("GET", "/api/projects", API, 200),
     Route("GET", "/api/projects/<int:project_id>/articles", API, 200,
           url="/api/projects/{project}/articles"),
+    Route("GET", "/api/projects/<int:project_id>/next", API, 200,
+          url="/api/projects/{project}/next"),
     Route("POST", "/api/projects/<int:project_id>/next", API, 200,
           url="/api/projects/{project}/next"),
     Route("GET", "/api/articles/<int:article_id>", API, 200, url="/api/articles/{article}"),

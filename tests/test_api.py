@@ -310,6 +310,16 @@ def test_gold_bad_input(app, client, world):
 # --- next and done -------------------------------------------------------------------------------
 
 
+def test_get_next_shows_the_next_article_and_claims_nothing(client, world):
+    url = f"/api/projects/{world['news']}/next"
+    first = world["articles"][0]
+    assert client.get(url, headers=world["li"]).get_json() == {"article_id": first}
+    assert client.get(url, headers=world["wang"]).get_json() == {"article_id": first}  # not held
+    assert client.post(url, headers=world["li"]).get_json() == {"article_id": first}
+    assert client.get(url, headers=world["wang"]).get_json() == {"article_id": world["articles"][1]}
+    error_of(client.get("/api/projects/999/next", headers=world["li"]), 404)
+
+
 def test_next_and_done(client, world):
     url = f"/api/projects/{world['news']}/next"
     first = client.post(url, headers=world["li"]).get_json()
@@ -324,7 +334,6 @@ def test_next_and_done(client, world):
     reopened = client.delete(f"/api/articles/{first['article_id']}/done", headers=world["li"])
     assert reopened.status_code == 200 and reopened.get_json()["finished_at"] is None
     error_of(client.post("/api/projects/999/next", headers=world["li"]), 404)
-    error_of(client.get(url, headers=world["li"]), 405)  # claiming is a POST: a GET claims nothing
     error_of(client.put("/api/articles/999999/done", headers=world["li"]), 404)
 
 
