@@ -91,7 +91,8 @@ def server(request, tmp_path_factory):
     app = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
         record = {"id": "a", "title": "慢", "paragraphs": [f"段落 {n}" for n in range(40)]}
-        import_sources(db.session, "slow", [Source("seed.jsonl", json.dumps(record).encode(), "jsonl")])
+        import_sources(db.session, "slow",
+                       [Source("seed.jsonl", json.dumps(record).encode(), "jsonl")])
         create_user(db.session, "slowpoke", PASSWORD)
         token = create_token(db.session, create_user(db.session, "boss", PASSWORD, "admin"))
         paragraphs = db.session.scalars(select(Paragraph.id).order_by(Paragraph.id)).all()

@@ -16,7 +16,8 @@ from annotator import create_app
 from annotator.extensions import db
 from annotator.models import Annotation, Project, User
 
-from helpers import article_pks, bearer, csrf_headers, import_articles, login, make_user, paragraph_pks
+from helpers import (article_pks, bearer, csrf_headers, import_articles, login, make_user,
+                     paragraph_pks)
 from testdb import ON_POSTGRES
 
 pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="SQLite's writers' queue")
