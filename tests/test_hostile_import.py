@@ -202,15 +202,27 @@ def test_deeply_nested_unclosed_replies_keep_every_reply(app, runner, tmp_path):
 
 
 def test_a_huge_text_node_and_attribute_are_kept(app, runner, tmp_path):
-    big = "x" * (11 * 2**20)
-    page = (f"<html><title>Big</title><body><p title='{big}'>after the attribute</p>"
-            f"<p>{big} end of text</p><p>last</p></body></html>")
-    path = tmp_path / "big.html"
-    path.write_text(page, encoding="utf-8")
-    assert run_import(runner, path, "--project", "news").exit_code == 0
-    paragraphs = only_article(app)["paragraphs"]
-    assert paragraphs[0] == "after the attribute" and paragraphs[2] == "last"
-    assert paragraphs[1] == big + " end of text"
+    big = "x" * 10_100_000  # past libxml2's 10,000,000-byte limit, within the page limit
+    with_attribute = tmp_path / "attribute.html"
+    with_attribute.write_text(f"<html><title>Attribute</title><body><p title='{big}'>after the "
+                              "attribute</p><p>last</p></body></html>", encoding="utf-8")
+    with_text = tmp_path / "text.html"
+    with_text.write_text(f"<html><title>Text</title><body><p>{big} end of text</p><p>last</p>"
+                         "</body></html>", encoding="utf-8")
+    assert run_import(runner, with_attribute, with_text, "--project", "news").exit_code == 0
+    with app.app_context():
+        stored = {article.title: [p.text for p in article.paragraphs]
+                  for article in db.session.scalars(select(Article))}
+    assert stored == {"Attribute": ["after the attribute", "last"],
+                      "Text": [big + " end of text", "last"]}
+
+
+def test_a_page_over_the_size_limit_is_refused_naming_its_size(app, runner, tmp_path):
+    path = tmp_path / "huge.html"
+    path.write_text("<html><title>Huge</title><body><p>" + "x" * (11 * 2**20) + "</p></body></html>",
+                    encoding="utf-8")
+    result = run_import(runner, path, "--project", "news")
+    assert_rejected(app, result, (f"{path}:1", "the HTML page is 11.0 MB; pages over 10 MB are refused"))
 
 
 def test_nesting_past_what_the_parser_reads_is_reported_not_dropped(app, runner, tmp_path):
