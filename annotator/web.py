@@ -13,7 +13,7 @@ from werkzeug.wsgi import LimitedStream
 
 from .database import RETRY_AFTER_SECONDS, WRITE_INTENT, DatabaseBusy, is_locked_error
 from .extensions import db
-from .inputs import too_large_message
+from .inputs import UPLOAD_ENDPOINTS, too_large_message
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
@@ -21,6 +21,7 @@ CONTENT_SECURITY_POLICY = "; ".join([
 ])
 HSTS = "max-age=31536000"  # with ANNOTATOR_HTTPS: a year of HTTPS only, this host alone
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def init_app(app: Flask) -> None:
@@ -41,6 +42,12 @@ def read_body_first() -> None:
     A chunked body is refused (413) as soon as it runs past the limit, never cut to fit."""
     if request.method in SAFE_METHODS:
         return
+    if request.endpoint in UPLOAD_ENDPOINTS and request.mimetype not in FORM_TYPES:
+        # A raw upload (up to MAX_UPLOAD_MB) is held in memory: only for a signed-in caller,
+        # whose sign-in check, a read, is ended before the body is read.
+        if not current_user.is_authenticated:
+            return  # 401, the body unread
+        db.session.commit()
     request.get_data(parse_form_data=True)
     stream = request.stream  # werkzeug stops a chunked body at the limit, silently:
     if (request.content_length is None and isinstance(stream, LimitedStream)

@@ -221,6 +221,18 @@ def test_a_client_trickling_a_body_holds_up_no_save(server, kind):
     assert quiet, "a transaction was open while the server read the slow client's body"
 
 
+def test_a_raw_upload_without_credentials_is_refused_before_its_body_arrives(server):
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    try:
+        connection.sendall((f"POST /api/projects/{server.project_id}/import HTTP/1.1\r\n"
+                            "Host: x\r\nContent-Type: application/x-ndjson\r\n"
+                            f"Content-Length: {UPLOAD_LIMIT}\r\n\r\n").encode())
+        answer = connection.recv(200)  # the body is never sent
+    finally:
+        connection.close()
+    assert answer.startswith(b"HTTP/1.1 401"), answer
+
+
 def _chunked_post(server, path: str, body: bytes, content_type: str) -> tuple[int, dict]:
     """POST `body` with Transfer-Encoding: chunked (4 KiB chunks, no Content-Length)."""
     request = urllib.request.Request(
