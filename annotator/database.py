@@ -229,7 +229,7 @@ def refresh_statistics(engine: Engine) -> None:
         with engine.begin() as connection:
             connection.exec_driver_sql("PRAGMA analysis_limit=1000")
             connection.exec_driver_sql("ANALYZE")
-    except OperationalError as error:  # a busy database: the next start or import tries again
+    except (OperationalError, DatabaseBusy) as error:  # busy: the next start or import tries again
         logging.getLogger(__name__).warning("could not refresh SQLite statistics: %s", error)
     finally:
         WRITE_INTENT.reset(token)

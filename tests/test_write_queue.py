@@ -157,3 +157,14 @@ def test_a_command_outlasted_by_a_writer_outside_the_app_exits_with_a_message(ap
     assert result.exc_info[0] is SystemExit
     with app.app_context():
         assert db.session.scalar(select(User.id).where(User.username == "late")) is None
+
+
+def test_an_app_starting_while_a_writer_holds_the_database_starts(app, caplog):
+    config = {key: app.config[key] for key in (
+        "TESTING", "SECRET_KEY", "WRITE_WAIT_SECONDS", "SQLALCHEMY_DATABASE_URI")}
+    with writers_lock_held(app):
+        started = create_app(config)  # its statistics refresh waits, gives up, and says so
+    with started.app_context():
+        db.engine.dispose()
+    assert "could not refresh SQLite statistics" in caplog.text
+
