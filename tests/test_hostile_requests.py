@@ -254,7 +254,8 @@ def test_get_requests_claim_nothing_and_the_start_button_posts(app, world):
     project = world["project"]
     start = browser.get(f"/projects/{project}/start")  # a bookmark, a prefetch, a crawler
     assert start.status_code == 302 and start.headers["Location"] == f"/projects/{project}"
-    assert browser.get(f"/api/projects/{project}/next").status_code == 405
+    peek = browser.get(f"/api/projects/{project}/next")  # what would be next, unclaimed
+    assert peek.status_code == 200 and peek.get_json() == {"article_id": world["articles"][0]}
     assert browser.get(f"/articles/{world['articles'][0]}").status_code == 200
     assert count(app, Assignment) == 0
 
