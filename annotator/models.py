@@ -6,7 +6,8 @@ from typing import Any
 
 from flask_login import UserMixin
 from markupsafe import Markup
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, false
+from sqlalchemy import (JSON, Float, ForeignKey, Index, LargeBinary, String, Text,
+                        UniqueConstraint, false, true)
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from .extensions import db
@@ -96,6 +97,10 @@ class Project(db.Model):
     """`guidelines` rendered and sanitised, set whenever they are (views show it as is)."""
     overlap: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    suggestions_enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
+    """Off: no suggestion is made, returned or shown (a calibration round)."""
+    suggestion_threshold: Mapped[float] = mapped_column(Float, default=0.8, server_default="0.8")
+    """Suggestions are shown from this confidence up."""
 
     labels: Mapped[list[Label]] = relationship(
         back_populates="project", cascade="all, delete-orphan", order_by="Label.position")
@@ -138,6 +143,7 @@ class Article(db.Model):
         UniqueConstraint("project_id", "article_id"),
         Index("ix_article_project_content", "project_id", "content_hash"),
         Index("ix_article_project_order", "project_id", "id"),  # import order: queue, pages
+        Index("ix_article_project_site", "project_id", "site"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -147,6 +153,8 @@ class Article(db.Model):
     url: Mapped[str | None] = mapped_column(Text)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     content_hash: Mapped[str] = mapped_column(String(64))
+    site: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    """meta.site, else the URL's host, else "" (the project as a whole): see text.site_of."""
     paragraph_count: Mapped[int] = mapped_column(default=0)
     labeled_count: Mapped[int] = mapped_column(default=0, server_default="0")
     """Paragraphs with at least one annotation; kept up to date by every save and clear."""
@@ -172,6 +180,10 @@ class Paragraph(db.Model):
     text: Mapped[str] = mapped_column(Text)
     annotation_count: Mapped[int] = mapped_column(default=0, server_default="0")
     """How many annotators labeled it; kept up to date by every save and clear."""
+    text_key: Mapped[str | None] = mapped_column(String(16), index=True)
+    """text.text_key(text): equal for repeated text (the repetition index)."""
+    features: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """What the HTML parser saw of it (suggest/structure.py); null for other formats."""
 
     article: Mapped[Article] = relationship(back_populates="paragraphs")
 
@@ -189,6 +201,8 @@ class Annotation(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
     label: Mapped[str] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), default="human", server_default="human")
+    """"human" (typed) or "suggestion" (an accepted suggestion)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -216,6 +230,7 @@ class AnnotationHistory(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
     label: Mapped[str] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), default="human", server_default="human")
     valid_from: Mapped[datetime]
     replaced_at: Mapped[datetime] = mapped_column(default=utcnow)
     replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
@@ -229,6 +244,35 @@ class Gold(db.Model):
     label: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Suggestion(db.Model):
+    """The best suggested label of a paragraph; counts nowhere until accepted."""
+
+    paragraph_id: Mapped[int] = mapped_column(
+        ForeignKey("paragraph.id", ondelete="CASCADE"), primary_key=True)
+    label: Mapped[str] = mapped_column(String(32))
+    confidence: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    model: Mapped[str] = mapped_column(String(64))
+    """"signals" (cold rules), "model" (the project's model) or an external model's name."""
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SuggestionModel(db.Model):
+    """A project's fitted model, and the lease of whoever is training the next one."""
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("project.id", ondelete="CASCADE"), primary_key=True)
+    trained_at: Mapped[datetime | None]
+    trained_on: Mapped[int] = mapped_column(default=0)
+    """Human labels the stored model learned from."""
+    human_labels_seen: Mapped[int] = mapped_column(default=0)
+    blob: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The fitted model, pickled."""
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    lease_until: Mapped[datetime | None]
+    """Training in progress until then (one trainer at a time across processes)."""
 
 
 class Assignment(db.Model):

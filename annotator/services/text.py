@@ -1,10 +1,17 @@
-"""The only normalisations applied to imported text, and the txt body splitters."""
+"""The only normalisations applied to imported text, the txt body splitters, and the keys
+that find repeated text and an article's site."""
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
+from typing import Any
+from urllib.parse import urlsplit
 
 _LINE_BREAKS = re.compile(r"\r\n?")
 _BLANK_LINES = re.compile(r"\n[^\S\n]*\n(?:[^\S\n]*\n)*")
+_WHITESPACE = re.compile(r"\s+")
+_DIGIT = re.compile(r"\d")
 
 
 def normalise(text: str) -> str:
@@ -31,3 +38,24 @@ SPLITTERS = {"line": split_lines, "blank": split_blank}
 def paragraphs_of(texts: list[str]) -> list[str]:
     """Normalise given paragraphs and drop the empty ones."""
     return [text for text in map(normalise, texts) if text]
+
+
+def text_key(text: str) -> str:
+    """16 hex characters, equal for texts that differ only in width, case, whitespace or
+    digits (NFKC, casefold, whitespace removed, every digit 0): the repetition index."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    folded = _DIGIT.sub("0", _WHITESPACE.sub("", folded))
+    return hashlib.sha1(folded.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def site_of(meta: dict[str, Any] | None, url: str | None) -> str:
+    """An article's site: meta.site, else the URL's host lowercased without "www.", else ""
+    (the project as a whole); at most 255 characters."""
+    site = (meta or {}).get("site")
+    if isinstance(site, str) and site.strip():
+        return site.strip()[:255]
+    try:
+        host = urlsplit(url or "").hostname or ""
+    except ValueError:
+        host = ""
+    return host.removeprefix("www.")[:255]
