@@ -1,4 +1,4 @@
-"""The `flask` commands: import, export, create-user, create-token, load-demo."""
+"""The `flask` commands: import, export, create-user, create-token, load-demo, suggest, …"""
 from __future__ import annotations
 
 import json
@@ -106,6 +106,41 @@ def agreement_command(project_name, as_json, resamples, seed):
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
         click.echo(as_markdown(result))
+
+
+@click.command("suggest")
+@with_appcontext
+@click.option("--project", "project_name", required=True)
+@click.option("--evaluate", is_flag=True,
+              help="Also score the model by cross-validation by article: per label P/R/F1.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def suggest_command(project_name, evaluate, as_json):
+    """Bring a project's suggestions up to date, learning from its human labels."""
+    from .suggest import training  # scikit-learn loads only for this command
+    project = db.session.scalar(select(Project).where(Project.name == project_name))
+    if project is None:
+        raise click.ClickException(f"no project named {project_name!r}")
+    summary = {"project": project.name, "enabled": project.suggestions_enabled,
+               "trained": False, "trained_on": 0, "written": 0, "message": None}
+    if not project.suggestions_enabled:
+        summary["message"] = "suggestions are off for this project (see its settings)"
+    else:
+        try:
+            metrics = training.train_project(db.session, project)
+            summary.update(trained=True, trained_on=metrics["trained_on"],
+                           written=metrics["suggestions"], cpu_seconds=metrics["cpu_seconds"])
+        except training.LeaseHeld as error:
+            raise click.ClickException(f"{error}; try again in a minute") from None
+        except training.TooFewLabels as error:
+            summary["message"] = f"{error}; the suggestions are the cold signals only"
+    summary["stored"] = training.stored_count(db.session, project.id)
+    if evaluate:
+        try:
+            summary["evaluation"] = training.evaluate_project(db.session, project)
+        except training.TooFewLabels as error:
+            raise click.ClickException(f"cannot evaluate {project.name!r}: {error}") from None
+    click.echo(json.dumps(summary, ensure_ascii=False, indent=2) if as_json
+               else training.summary_text(summary))
 
 
 @click.command("create-user")
@@ -240,7 +275,7 @@ def _busy_is_a_message(command: click.Command) -> click.Command:
 COMMANDS = tuple(map(_busy_is_a_message, (
     import_command, export_command, create_user_command, create_token_command,
     load_demo_command, backup_command, restore_command, copy_database_command,
-    agreement_command)))
+    agreement_command, suggest_command)))
 
 
 def init_app(app: Flask) -> None:

@@ -1,0 +1,465 @@
+"""Keeping a project's model and its suggestions up to date, off the request path.
+
+- `train_project`: learn from the project's human labels and write the predictions for the
+  paragraphs still to be labeled (the CLI and the background thread call it). It reads in a
+  read transaction, trains with no transaction open and writes in short batches, so saves
+  never wait long behind it (SQLite has one writer).
+- The lease (`suggestion_model.lease_until`): one trainer per project at a time, across every
+  process that shares the database.
+- `propagate`: a label given to a repeated paragraph becomes the suggestion of its copies on
+  the site's other articles.
+- `saved`: the hook on the save path. It only notes the save in memory; a daemon thread of
+  this process propagates, and every CHECK_EVERY_SAVES saves (or CHECK_EVERY_SECONDS) checks
+  whether a project's human labels grew enough to retrain.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import defaultdict
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from ..database import dialect_insert, write_transaction
+from ..extensions import db
+from ..models import (Annotation, Article, Gold, Paragraph, Project, Suggestion, SuggestionModel,
+                      utcnow)
+from .model import Example, ProjectModel, TooFewLabels, cross_validate, fit, majority_label
+from .model import paragraph_signals
+from . import signals
+
+LEASE = timedelta(minutes=5)
+ARTICLES_PER_BATCH = 100  # articles read, predicted and written at a time
+RETRAIN_AFTER = 20  # new human labels before retraining: this many, or 10% more if larger
+CHECK_EVERY_SAVES = 20
+CHECK_EVERY_SECONDS = 30.0
+PROPAGATED_CONFIDENCE = 0.97
+STORE_CHUNK = 500  # rows per upsert statement
+MAX_COPIES = 5000  # copies of one paragraph given its label at once
+APP_MODELS = ("signals", "model")  # the app's own suggestions; an external model's are kept
+
+log = logging.getLogger(__name__)
+
+
+class LeaseHeld(RuntimeError):
+    """Another trainer (this process or another) is training this project."""
+
+
+# -- the lease ------------------------------------------------------------------------------
+
+def take_lease(session: Session, project_id: int) -> bool:
+    """Take the project's training lease for LEASE if nobody holds it: one atomic UPDATE, so
+    of two trainers at once exactly one gets it."""
+    now = utcnow()
+    with write_transaction(session):
+        session.execute(dialect_insert(session)(SuggestionModel)
+                        .values(project_id=project_id, trained_on=0, human_labels_seen=0)
+                        .on_conflict_do_nothing(index_elements=[SuggestionModel.project_id]))
+        taken = session.execute(
+            update(SuggestionModel)
+            .where(SuggestionModel.project_id == project_id,
+                   or_(SuggestionModel.lease_until.is_(None), SuggestionModel.lease_until < now))
+            .values(lease_until=now + LEASE)).rowcount
+        session.commit()
+    return taken == 1
+
+
+def _extend_lease(session: Session, project_id: int) -> None:
+    session.execute(update(SuggestionModel).where(SuggestionModel.project_id == project_id)
+                    .values(lease_until=utcnow() + LEASE))
+
+
+def release_lease(session: Session, project_id: int) -> None:
+    session.rollback()
+    with write_transaction(session):
+        session.execute(update(SuggestionModel).where(SuggestionModel.project_id == project_id)
+                        .values(lease_until=None))
+        session.commit()
+
+
+# -- reading the project --------------------------------------------------------------------
+
+def human_label_count(session: Session, project_id: int) -> int:
+    """Annotations typed by people (accepted suggestions left out) in the project."""
+    return session.scalar(
+        select(func.count(Annotation.id)).join(Paragraph, Paragraph.id == Annotation.paragraph_id)
+        .join(Article, Article.id == Paragraph.article_id)
+        .where(Article.project_id == project_id, Annotation.source == "human")) or 0
+
+
+def _repeats(session: Session, project_id: int) -> dict[tuple[str, str], int]:
+    """(site, text_key) -> articles of the site that hold that text, where more than one."""
+    articles = func.count(func.distinct(Paragraph.article_id))
+    return {(site, key): count for site, key, count in session.execute(
+        select(Article.site, Paragraph.text_key, articles)
+        .join(Article, Article.id == Paragraph.article_id)
+        .where(Article.project_id == project_id, Paragraph.text_key.is_not(None))
+        .group_by(Article.site, Paragraph.text_key).having(articles > 1))}
+
+
+_PARAGRAPH_COLUMNS = (Paragraph.id, Paragraph.article_id, Paragraph.index, Paragraph.text,
+                      Paragraph.text_key, Paragraph.features, Paragraph.annotation_count,
+                      Article.paragraph_count, Article.site)
+
+
+def _examples(rows: list, repeats: dict[tuple[str, str], int]) -> list[Example]:
+    """Whole articles' paragraph rows (in order) as examples: each paragraph's own signals,
+    how often its site repeats it, and its shape within its article (signals.vectors)."""
+    examples: list[Example] = []
+    start = 0
+    while start < len(rows):
+        end = start
+        while end < len(rows) and rows[end].article_id == rows[start].article_id:
+            end += 1
+        article = rows[start:end]
+        copies = [repeats.get((row.site, row.text_key), 1) for row in article]
+        shapes = signals.vectors([signals.Seen(row.text, row.features, count - 1)
+                                  for row, count in zip(article, copies)])
+        for row, count, shape in zip(article, copies, shapes):
+            own = paragraph_signals(row.index, row.paragraph_count, row.text, count,
+                                    row.features)
+            examples.append(Example(row.text, {**own, **{f"shape.{name}": value
+                                                         for name, value in shape.items()}}))
+        start = end
+    return examples
+
+
+def _article_batches(session: Session, article_ids: list[int]):
+    """The paragraph rows of the articles, ARTICLES_PER_BATCH articles at a time, in order;
+    each batch read in a transaction of its own, ended before it is handed over."""
+    for start in range(0, len(article_ids), ARTICLES_PER_BATCH):
+        rows = session.execute(
+            select(*_PARAGRAPH_COLUMNS).join(Article, Article.id == Paragraph.article_id)
+            .where(Paragraph.article_id.in_(article_ids[start:start + ARTICLES_PER_BATCH]))
+            .order_by(Paragraph.article_id, Paragraph.index)).all()
+        session.rollback()
+        yield rows
+
+
+def training_data(session: Session, project_id: int
+                  ) -> tuple[list[Example], list[str], list[int], dict]:
+    """The project's human-labeled paragraphs as examples, each with its majority human label
+    (its gold label when one is set) and its article (the group for cross-validation); and
+    the repetition counts, for predicting."""
+    repeats = _repeats(session, project_id)
+    votes: dict[int, list[str]] = defaultdict(list)
+    articles: set[int] = set()
+    for paragraph_id, article_id, label in session.execute(
+            select(Annotation.paragraph_id, Paragraph.article_id, Annotation.label)
+            .join(Paragraph, Paragraph.id == Annotation.paragraph_id)
+            .join(Article, Article.id == Paragraph.article_id)
+            .where(Article.project_id == project_id, Annotation.source == "human")):
+        votes[paragraph_id].append(label)
+        articles.add(article_id)
+    gold = {}
+    for paragraph_id, article_id, label in session.execute(
+            select(Gold.paragraph_id, Paragraph.article_id, Gold.label)
+            .join(Paragraph, Paragraph.id == Gold.paragraph_id)
+            .join(Article, Article.id == Paragraph.article_id)
+            .where(Article.project_id == project_id)):
+        gold[paragraph_id] = label
+        articles.add(article_id)
+    session.rollback()
+    examples, labels, groups = [], [], []
+    for rows in _article_batches(session, sorted(articles)):
+        for row, example in zip(rows, _examples(rows, repeats)):
+            if row.id in votes or row.id in gold:
+                examples.append(example)
+                labels.append(majority_label(votes.get(row.id, ()), gold.get(row.id)))
+                groups.append(row.article_id)
+    return examples, labels, groups, repeats
+
+
+# -- training and predicting ----------------------------------------------------------------
+
+def train_project(session: Session, project: Project) -> dict[str, Any]:
+    """Fit the project's model on its human labels, store it, and write its predictions for
+    every paragraph that still needs a label. Raises LeaseHeld when another trainer is at it,
+    TooFewLabels when there is not enough to learn from. Returns the metrics stored."""
+    project_id = project.id
+    if not take_lease(session, project_id):
+        raise LeaseHeld(f"project {project.name!r} is being trained by another process")
+    try:
+        started = time.process_time()
+        seen = human_label_count(session, project_id)
+        examples, labels, _groups, repeats = training_data(session, project_id)
+        session.rollback()  # end the read transaction: nothing is held while training
+        model = fit(examples, labels)
+        metrics = {"trained_on": len(labels), "labels": sorted(set(labels)),
+                   "train_cpu_seconds": round(time.process_time() - started, 2)}
+        with write_transaction(session):
+            session.execute(update(SuggestionModel)
+                            .where(SuggestionModel.project_id == project_id)
+                            .values(trained_at=utcnow(), trained_on=len(labels),
+                                    human_labels_seen=seen, blob=model.dumps(), metrics=metrics,
+                                    lease_until=utcnow() + LEASE))
+            session.commit()
+        metrics["suggestions"] = predict_project(session, project_id, model, repeats)
+        metrics["cpu_seconds"] = round(time.process_time() - started, 2)
+        return metrics
+    finally:
+        release_lease(session, project_id)
+
+
+def predict_project(session: Session, project_id: int, model: ProjectModel,
+                    repeats: dict[tuple[str, str], int]) -> int:
+    """Write the model's suggestion for every paragraph fewer annotators labeled than the
+    project asks, a batch of articles at a time: read, predict with no transaction open,
+    write. Returns the number written."""
+    overlap = session.scalar(select(Project.overlap).where(Project.id == project_id)) or 1
+    article_ids = list(session.scalars(
+        select(Article.id).where(Article.project_id == project_id,
+                                 Article.labeled_count < Article.paragraph_count * overlap)
+        .order_by(Article.id)))
+    reason = f"model trained on {model.trained_on} labels: "
+    written = 0
+    for rows in _article_batches(session, article_ids):
+        wanted = [(row, example) for row, example in zip(rows, _examples(rows, repeats))
+                  if row.annotation_count < overlap]
+        predictions = model.predict([example for _, example in wanted])
+        now = utcnow()
+        with write_transaction(session):
+            written += store_app_suggestions(session, [
+                {"paragraph_id": row.id, "label": label, "confidence": confidence,
+                 "reason": f"{reason}{confidence:.2f}", "model": "model", "updated_at": now}
+                for (row, _), (label, confidence) in zip(wanted, predictions)], replaces="model")
+            _extend_lease(session, project_id)
+            session.commit()
+    return written
+
+
+def store_app_suggestions(session: Session, rows: list[dict], replaces: str) -> int:
+    """Upsert the app's suggestions. A row replaces an earlier one of the same kind
+    (`replaces`), and another of the app's own only with a higher confidence; an external
+    model's suggestion stays. The caller commits."""
+    for start in range(0, len(rows), STORE_CHUNK):
+        insert = dialect_insert(session)(Suggestion).values(rows[start:start + STORE_CHUNK])
+        excluded = insert.excluded
+        session.execute(insert.on_conflict_do_update(
+            index_elements=[Suggestion.paragraph_id],
+            set_={name: excluded[name]
+                  for name in ("label", "confidence", "reason", "model", "updated_at")},
+            where=or_(Suggestion.model == replaces,
+                      and_(or_(*(Suggestion.model == name for name in APP_MODELS)),
+                           Suggestion.confidence < excluded.confidence))))
+    return len(rows)
+
+
+def load_model(session: Session, project_id: int) -> ProjectModel | None:
+    blob = session.scalar(select(SuggestionModel.blob)
+                          .where(SuggestionModel.project_id == project_id))
+    return ProjectModel.loads(blob) if blob else None
+
+
+def evaluate_project(session: Session, project: Project) -> dict[str, Any]:
+    """Cross-validation by article of the model on the project's human labels (raises
+    TooFewLabels)."""
+    examples, labels, groups, _ = training_data(session, project.id)
+    session.rollback()
+    return cross_validate(examples, labels, groups)
+
+
+def stored_count(session: Session, project_id: int) -> int:
+    """Suggestions stored for the project's paragraphs, of every kind."""
+    count = session.scalar(
+        select(func.count(Suggestion.paragraph_id))
+        .join(Paragraph, Paragraph.id == Suggestion.paragraph_id)
+        .join(Article, Article.id == Paragraph.article_id)
+        .where(Article.project_id == project_id)) or 0
+    session.rollback()
+    return count
+
+
+def summary_text(summary: dict[str, Any]) -> str:
+    """`flask suggest`'s summary (the dict its --json prints) as lines for people."""
+    lines = [f"{summary['project']}: " + (
+        f"model trained on {summary['trained_on']} human-labeled paragraphs in "
+        f"{summary['cpu_seconds']} s of CPU; {summary['written']} suggestions written"
+        if summary["trained"] else summary["message"])]
+    lines.append(f"{summary['stored']} suggestions stored in all")
+    evaluation = summary.get("evaluation")
+    if evaluation:
+        lines += ["", f"cross-validation by article ({evaluation['folds']} folds, "
+                  f"{evaluation['paragraphs']} paragraphs in {evaluation['articles']} articles):",
+                  f"{'label':<20} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>8}"]
+        for label, row in evaluation["labels"].items():
+            lines.append(f"{label:<20} {row['precision']:>9.3f} {row['recall']:>7.3f} "
+                         f"{row['f1']:>6.3f} {row['support']:>8}")
+        baseline = evaluation["majority_baseline"]
+        lines.append(f"accuracy {evaluation['accuracy']:.3f} (always {baseline['label']!r}: "
+                     f"{baseline['accuracy']:.3f}); macro F1 {evaluation['macro_f1']:.3f}")
+        prelabel = evaluation["prelabel"]
+        lines.append(
+            f"pre-labeled at precision >= {prelabel['target_precision']}: "
+            f"{100 * prelabel['share']:.1f}% of paragraphs (confidence >= {prelabel['threshold']})"
+            if prelabel["threshold"] is not None else
+            f"no confidence threshold reaches precision >= {prelabel['target_precision']}")
+    return "\n".join(lines)
+
+
+# -- propagation ----------------------------------------------------------------------------
+
+def propagate(session: Session, paragraph_id: int, label: str) -> int:
+    """Suggest `label` for the copies of the paragraph (same text_key) on its site's other
+    articles that still need a label. One indexed read, and a write only when it repeats."""
+    found = session.execute(
+        select(Paragraph.text_key, Paragraph.article_id, Article.site, Article.project_id,
+               Project.overlap)
+        .join(Article, Article.id == Paragraph.article_id)
+        .join(Project, Project.id == Article.project_id)
+        .where(Paragraph.id == paragraph_id, Project.suggestions_enabled)).first()
+    if found is None or found.text_key is None:
+        session.rollback()
+        return 0
+    copies = session.scalars(
+        select(Paragraph.id).join(Article, Article.id == Paragraph.article_id)
+        .where(Paragraph.text_key == found.text_key, Article.project_id == found.project_id,
+               Article.site == found.site, Paragraph.article_id != found.article_id,
+               Paragraph.annotation_count < found.overlap)
+        .limit(MAX_COPIES)).all()
+    session.rollback()
+    if not copies:
+        return 0
+    where = f"another page of {found.site}" if found.site else "another page of this project"
+    now = utcnow()
+    with write_transaction(session):
+        store_app_suggestions(session, [
+            {"paragraph_id": copy, "label": label, "confidence": PROPAGATED_CONFIDENCE,
+             "reason": f"labeled {label} on {where}"[:200], "model": "signals",
+             "updated_at": now} for copy in copies], replaces="")
+        session.commit()
+    return len(copies)
+
+
+# -- the background thread ------------------------------------------------------------------
+
+def saved(paragraph_id: int, label: str, source: str = "human") -> None:
+    """Call after a label save commits: costs a lock and an append (no query). A no-op where
+    background work is off (ANNOTATOR_SUGGEST_IN_BACKGROUND; off by default under TESTING)."""
+    app = current_app._get_current_object()
+    if not app.config.get("SUGGEST_IN_BACKGROUND", not app.testing):
+        return
+    background(app).note(paragraph_id, label, source == "human")
+
+
+_STARTING = threading.Lock()
+
+
+def background(app: Flask) -> Background:
+    """This process's background worker for the app (a new one after a fork)."""
+    worker = app.extensions.get("suggest_background")
+    if worker is None or worker.pid != os.getpid():
+        with _STARTING:
+            worker = app.extensions.get("suggest_background")
+            if worker is None or worker.pid != os.getpid():
+                worker = app.extensions["suggest_background"] = Background(app)
+    return worker
+
+
+class Background:
+    """One daemon thread per process: propagates saved labels as they come, checks now and
+    then whether a project should be retrained, and trains it in a thread of its own."""
+
+    def __init__(self, app: Flask):
+        self.app, self.pid = app, os.getpid()
+        self.lock, self.wake = threading.Lock(), threading.Event()
+        self.to_propagate: list[tuple[int, str]] = []
+        self.recent: set[int] = set()  # paragraphs saved since the last check (a sample)
+        self.saves, self.last_check = 0, time.monotonic()
+        self.busy = False
+        self.training: set[int] = set()
+        threading.Thread(target=self._run, name="annotator-suggestions", daemon=True).start()
+
+    def note(self, paragraph_id: int, label: str, human: bool) -> None:
+        with self.lock:
+            if human:
+                self.to_propagate.append((paragraph_id, label))
+            self.saves += 1
+            if len(self.recent) < 1000:
+                self.recent.add(paragraph_id)
+        self.wake.set()
+
+    def idle(self) -> bool:
+        with self.lock:
+            return not (self.to_propagate or self.busy or self.training)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until nothing is queued, running or training (for tests and benches)."""
+        deadline = time.monotonic() + timeout
+        while not self.idle():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def _run(self) -> None:
+        while True:
+            self.wake.wait(CHECK_EVERY_SECONDS)
+            with self.lock:
+                self.wake.clear()
+                jobs, self.to_propagate = self.to_propagate, []
+                due = self.saves >= CHECK_EVERY_SAVES or (
+                    self.saves and time.monotonic() - self.last_check >= CHECK_EVERY_SECONDS)
+                recent = self.recent if due else set()
+                if due:
+                    self.recent, self.saves, self.last_check = set(), 0, time.monotonic()
+                self.busy = bool(jobs or recent)
+            if not self.busy:
+                continue
+            try:
+                with self.app.app_context():
+                    try:
+                        for paragraph_id, label in jobs:
+                            propagate(db.session, paragraph_id, label)
+                        if recent:
+                            self._check(db.session, recent)
+                    finally:
+                        db.session.remove()
+            except Exception:  # never let the thread die: log, try again with the next save
+                log.exception("suggestions: background work failed")
+            finally:
+                with self.lock:
+                    self.busy = False
+
+    def _check(self, session: Session, recent: set[int]) -> None:
+        """Start training each project of the recent saves whose human labels grew enough."""
+        projects = session.scalars(
+            select(Article.project_id).distinct().join(Paragraph)
+            .join(Project, Project.id == Article.project_id)
+            .where(Paragraph.id.in_(recent), Project.suggestions_enabled)).all()
+        for project_id in projects:
+            if project_id in self.training:
+                continue
+            seen = session.scalar(select(SuggestionModel.human_labels_seen)
+                                  .where(SuggestionModel.project_id == project_id)) or 0
+            count = human_label_count(session, project_id)
+            if count >= RETRAIN_AFTER and count - seen >= max(RETRAIN_AFTER, seen // 10):
+                with self.lock:
+                    self.training.add(project_id)
+                threading.Thread(target=self._train, args=(project_id,), daemon=True,
+                                 name=f"annotator-train-{project_id}").start()
+        session.rollback()
+
+    def _train(self, project_id: int) -> None:
+        try:
+            with self.app.app_context():
+                try:
+                    project = db.session.get(Project, project_id)
+                    if project is not None:
+                        metrics = train_project(db.session, project)
+                        log.info("suggestions: trained project %s: %s", project_id, metrics)
+                except (LeaseHeld, TooFewLabels) as reason:
+                    log.info("suggestions: project %s not trained: %s", project_id, reason)
+                finally:
+                    db.session.remove()
+        except Exception:
+            log.exception("suggestions: training project %s failed", project_id)
+        finally:
+            with self.lock:
+                self.training.discard(project_id)

@@ -1,0 +1,297 @@
+"""The per-project model: it learns from human labels only, `flask suggest` (with --evaluate
+and --json), the training lease, retraining by itself while people save, and a label
+propagated to the copies of its paragraph on the site's other pages."""
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import Counter
+
+import pytest
+from sqlalchemy import func, select
+
+from annotator.extensions import db
+from annotator.models import Annotation, Project, Suggestion, SuggestionModel
+from annotator.services.annotations import save_annotation
+from annotator.suggest import training
+from annotator.suggest.model import Example, ProjectModel, fit, majority_label, prelabel_threshold
+
+from helpers import article_pks, bearer, import_articles, make_user, paragraph_pks
+
+# Learnable text: each label has its own phrasing, in English and in Chinese
+PHRASES = {
+    "claim": ["We argue that {x} must change now.", "The city should reform {x} at once.",
+              "In my view, {x} deserves far more support.", "我们认为{x}必须立即改变。",
+              "政府应当尽快改革{x}。", "显然{x}正在损害城市的发展。"],
+    "evidence": ["According to a {n} survey, {m}% of residents reported problems with {x}.",
+                 "Data from {n} shows {m} cases involving {x} last year.",
+                 "根据{n}年的调查，{m}%的居民表示{x}有问题。", "{n}年的数据显示，去年共有{m}起{x}事件。"],
+    "other": ["The meeting took place on a rainy afternoon near the {x} office.",
+              "She walked home slowly, thinking about {x}.",
+              "会议在一个下雨的下午举行，地点靠近{x}办公室。", "她慢慢走回家，一路想着{x}。"],
+    "boilerplate": ["Share this article", "Related articles", "Subscribe to our newsletter",
+                    "Copyright {n} {site}. All rights reserved.", "上一篇：{x}", "相关文章",
+                    "分享到微信", "版权所有 © {n} {site}"],
+}
+TOPICS = ["public transport", "housing policy", "air quality", "公共交通", "住房政策", "空气质量"]
+
+
+def generated(count: int, seed: int = 0) -> tuple[list[dict], list[list[str]]]:
+    """`count` articles over three sites (jsonl records) and the answer key of each."""
+    rng = random.Random(seed)
+    records, keys = [], []
+    for number in range(count):
+        site = f"site{number % 3}.example.com"
+        labels = (["boilerplate"] * rng.randint(1, 2)
+                  + rng.choices(["claim", "evidence", "other"], k=rng.randint(4, 7))
+                  + ["boilerplate"] * rng.randint(2, 3))
+        texts = [rng.choice(PHRASES[label]).format(
+            x=rng.choice(TOPICS), n=rng.randint(2000, 2025), m=rng.randint(2, 95), site=site)
+            for label in labels]
+        records.append({"id": f"a{number}", "title": f"Article {number}", "url":
+                        f"https://{site}/{number}", "paragraphs": texts})
+        keys.append(labels)
+    return records, keys
+
+
+def labeled_project(app, articles: int, labeled: int, name: str = "p"):
+    """A project of generated articles, the first `labeled` labeled by hand by "ann";
+    returns (article ids, answer keys, the annotator's id)."""
+    records, keys = generated(articles)
+    import_articles(app, name, records)
+    annotator = make_user(app, "ann")
+    pks = article_pks(app, name)
+    with app.app_context():
+        for pk, labels in zip(pks[:labeled], keys):
+            for paragraph, label in zip(paragraph_pks(app, pk), labels):
+                save_annotation(db.session, paragraph, annotator, label)
+    return pks, keys, annotator
+
+
+def suggest(runner, *args: str):
+    return runner.invoke(args=["suggest", "--project", "p", *args])
+
+
+def test_model_round_trip_predicts_the_same():
+    records, keys = generated(12)
+    examples = [Example(text) for record in records for text in record["paragraphs"]]
+    labels = [label for key in keys for label in key]
+    model = fit(examples, labels)
+    again = ProjectModel.loads(model.dumps())
+    assert again.labels == sorted(set(labels))
+    before, after = model.predict(examples), again.predict(examples)
+    assert [label for label, _ in after] == [label for label, _ in before]
+    assert [p for _, p in after] == pytest.approx([p for _, p in before], abs=1e-5)
+
+
+def test_majority_label_and_gold():
+    assert majority_label(["claim", "other", "claim"]) == "claim"
+    assert majority_label(["other", "claim"]) == "claim"  # a tie: the first alphabetically
+    assert majority_label(["claim", "claim"], gold="evidence") == "evidence"
+
+
+def test_prelabel_threshold_takes_ties_together():
+    import numpy as np
+    correct = np.array([True] * 10 + [True, False])  # at 0.5: right once, wrong once
+    confidence = np.array([0.99] * 10 + [0.5, 0.5])
+    found = prelabel_threshold(correct, confidence)
+    assert found["threshold"] == 0.99 and found["share"] == pytest.approx(10 / 12, abs=1e-4)
+
+
+def test_the_model_learns_and_beats_the_majority_baseline(app, runner):
+    pks, keys, _ = labeled_project(app, articles=40, labeled=30)
+    result = suggest(runner, "--evaluate", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["trained"] and summary["trained_on"] == sum(map(len, keys[:30]))
+
+    # cross-validation by article, against a majority-label baseline computed here
+    train_labels = [label for key in keys[:30] for label in key]
+    majority, count = Counter(train_labels).most_common(1)[0]
+    evaluation = summary["evaluation"]
+    assert evaluation["articles"] == 30 and evaluation["paragraphs"] == len(train_labels)
+    assert evaluation["accuracy"] > count / len(train_labels) + 0.3
+    assert set(evaluation["labels"]) == {"claim", "evidence", "other", "boilerplate"}
+    assert all(row["f1"] > 0.7 for row in evaluation["labels"].values()), evaluation
+    assert evaluation["prelabel"]["share"] > 0.5
+
+    # the suggestions written for the 10 articles nobody labeled (never seen in training)
+    held_out = [label for key in keys[30:] for label in key]
+    with app.app_context():
+        suggested = []
+        for pk in pks[30:]:
+            for paragraph in paragraph_pks(app, pk):
+                row = db.session.get(Suggestion, paragraph)
+                assert row is not None and row.model == "model"
+                assert row.reason.startswith(f"model trained on {summary['trained_on']} labels: ")
+                suggested.append(row.label)
+    accuracy = sum(a == b for a, b in zip(suggested, held_out)) / len(held_out)
+    baseline = sum(label == majority for label in held_out) / len(held_out)
+    assert accuracy > baseline + 0.3, (accuracy, baseline)
+
+    text = suggest(runner, "--evaluate")
+    assert text.exit_code == 0, text.output
+    assert "model trained on" in text.output and "pre-labeled at precision >= 0.95" in text.output
+
+
+def test_too_few_labels_is_a_clear_message(app, runner):
+    labeled_project(app, articles=3, labeled=1)
+    result = suggest(runner)
+    assert result.exit_code == 0, result.output
+    assert "the model needs at least 20" in result.output and "cold signals only" in result.output
+    evaluated = suggest(runner, "--evaluate")
+    assert evaluated.exit_code == 1
+    assert "cannot evaluate 'p'" in evaluated.output and "Traceback" not in evaluated.output
+    assert suggest(runner, "--project", "nope").exit_code != 0
+
+
+def test_accepted_suggestions_do_not_train_the_model(app, runner):
+    pks, keys, annotator = labeled_project(app, articles=6, labeled=4)
+    with app.app_context():
+        for paragraph, label in zip(paragraph_pks(app, pks[4]), keys[4]):
+            save_annotation(db.session, paragraph, annotator, label, source="suggestion")
+    summary = json.loads(suggest(runner, "--json").output)
+    assert summary["trained_on"] == sum(map(len, keys[:4]))
+
+
+def test_suggestions_off_trains_nothing(app, runner):
+    labeled_project(app, articles=6, labeled=4)
+    with app.app_context():
+        db.session.scalar(select(Project)).suggestions_enabled = False
+        db.session.commit()
+    result = suggest(runner)
+    assert result.exit_code == 0 and "suggestions are off" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Suggestion).where(
+            Suggestion.model == "model")) == 0
+
+
+def test_the_lease_lets_one_trainer_train(app):
+    labeled_project(app, articles=8, labeled=6)
+    with app.app_context():
+        project_id = db.session.scalar(select(Project.id))
+    outcomes: list[str] = []
+    start = threading.Barrier(2)
+
+    def trainer():
+        with app.app_context():
+            project = db.session.get(Project, project_id)
+            start.wait()
+            try:
+                training.train_project(db.session, project)
+                outcomes.append("trained")
+            except training.LeaseHeld:
+                outcomes.append("held")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=trainer) for _ in range(2)]
+    with app.app_context():  # hold the lease while both start: neither may train
+        assert training.take_lease(db.session, project_id)
+        assert not training.take_lease(db.session, project_id)
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert outcomes == ["held", "held"]
+        training.release_lease(db.session, project_id)
+
+    outcomes.clear()
+    start.reset()
+    threads = [threading.Thread(target=trainer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["held", "trained"] or outcomes == ["trained", "trained"]
+    with app.app_context():  # the lease is free again, and one model is stored
+        assert db.session.get(SuggestionModel, project_id).lease_until is None
+        assert training.take_lease(db.session, project_id)
+
+
+def test_retraining_while_eight_clients_save_loses_and_blocks_none(app):
+    pks, keys, _ = labeled_project(app, articles=60, labeled=40)
+    with app.app_context():
+        project = db.session.scalar(select(Project))
+        project.overlap = 9
+        db.session.commit()
+        project_id = project.id
+    users = [f"saver{number}" for number in range(8)]
+    headers = {}
+    for name in users:
+        make_user(app, name)
+        headers[name] = bearer(app, name)
+    targets = [paragraph for pk in pks[40:] for paragraph in paragraph_pks(app, pk)]
+    statuses, latencies = [], []
+    trained: list[dict] = []
+
+    def trainer():
+        with app.app_context():
+            try:
+                trained.append(training.train_project(db.session, db.session.get(
+                    Project, project_id)))
+            finally:
+                db.session.remove()
+
+    def saver(name):
+        client = app.test_client()
+        for paragraph in targets:
+            began = time.monotonic()
+            response = client.put(f"/api/paragraphs/{paragraph}/annotation",
+                                  json={"label": "other"}, headers=headers[name])
+            latencies.append(time.monotonic() - began)
+            statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=trainer)] + [
+        threading.Thread(target=saver, args=(name,)) for name in users]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert trained and trained[0]["suggestions"] > 0
+    assert statuses == [200] * (8 * len(targets))
+    assert max(latencies) < 2.0, max(latencies)  # nobody waited out the 5 s write wait
+    with app.app_context():
+        saved = db.session.scalar(select(func.count(Annotation.id)).where(
+            Annotation.paragraph_id.in_(targets)))
+    assert saved == 8 * len(targets)
+
+
+def test_saves_retrain_and_propagate_in_the_background(app):
+    app.config["SUGGEST_IN_BACKGROUND"] = True
+    records, keys = generated(9)
+    for record in records[3:]:  # the same footer on every page of site0..2
+        record["paragraphs"].append("Follow <b>us</b> on the site's own app")
+    import_articles(app, "p", records)
+    make_user(app, "ann")
+    headers = bearer(app, "ann")
+    client = app.test_client()
+    pks = article_pks(app, "p")
+    footer = paragraph_pks(app, pks[3])[-1]
+    response = client.put(f"/api/paragraphs/{footer}/annotation", json={"label": "boilerplate"},
+                          headers=headers)
+    assert response.status_code == 200
+    assert training.background(app).wait_idle()
+    with app.app_context():
+        site = f"site{3 % 3}.example.com"
+        copy = paragraph_pks(app, pks[6])[-1]  # article 6 is on the same site as article 3
+        other_site = paragraph_pks(app, pks[4])[-1]
+        suggestion = db.session.get(Suggestion, copy)
+        assert suggestion.label == "boilerplate" and suggestion.confidence >= 0.95
+        assert suggestion.reason == f"labeled boilerplate on another page of {site}"
+        assert (db.session.get(Suggestion, other_site) is None
+                or "another page" not in db.session.get(Suggestion, other_site).reason)
+
+    for pk, labels in zip(pks[:3], keys[:3]):  # 20+ human labels: retrained by itself
+        for paragraph, label in zip(paragraph_pks(app, pk), labels):
+            assert client.put(f"/api/paragraphs/{paragraph}/annotation", json={"label": label},
+                              headers=headers).status_code == 200
+    assert training.background(app).wait_idle()
+    with app.app_context():
+        stored = db.session.get(SuggestionModel, db.session.scalar(select(Project.id)))
+        assert stored is not None and stored.trained_on >= 20 and stored.blob
+        assert stored.lease_until is None
+        assert db.session.scalar(select(func.count()).select_from(Suggestion).where(
+            Suggestion.model == "model")) > 0
