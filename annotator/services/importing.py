@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 
 from ..database import dialect_insert, refresh_statistics, write_transaction
 from ..models import DEFAULT_LABELS, Article, Label, Paragraph, Project, utcnow
+from ..suggest.signals import Imported, suggest_imported
 from .formats import EXTENSIONS, FORMATS, Problem, Record, read_records
+from .text import site_of, text_key
 
 BATCH = 5000  # rows per INSERT round trip
 
@@ -25,6 +27,7 @@ class ImportReport:
     added: int = 0
     skipped: int = 0
     paragraphs: int = 0
+    suggested: int = 0  # cold suggestions written (new articles and older ones refreshed)
     errors: list[str] = field(default_factory=list)
     stored: bool = False
 
@@ -155,7 +158,7 @@ def _store(session: Session, project_name: str, records: list[Record],
         seen_ids.add(article_id)
         seen_hashes.add(digest)
 
-    new_articles: list[tuple[dict, list[str]]] = []
+    new_articles: list[tuple[dict, Record]] = []
     now = utcnow()
     for record in records:
         digest = content_hash(record.title, record.paragraphs)
@@ -168,25 +171,35 @@ def _store(session: Session, project_name: str, records: list[Record],
         new_articles.append(({
             "project_id": project.id, "article_id": article_id, "title": record.title,
             "url": record.url, "meta": record.meta, "content_hash": digest,
+            "site": site_of(record.meta, record.url),
             "paragraph_count": len(record.paragraphs), "created_at": now,
-        }, record.paragraphs))
+        }, record))
 
     # an article a concurrent import stored after the reads above is skipped (PostgreSQL;
     # SQLite's imports take turns), so imports of the same file end as one adding, others skipping
     add_new = (dialect_insert(session)(Article)
                .on_conflict_do_nothing(index_elements=["project_id", "article_id"])
                .returning(Article.id, Article.article_id))
+    imported: list[Imported] = []
     for start in range(0, len(new_articles), BATCH):
         chunk = new_articles[start:start + BATCH]
         stored = dict((article_id, pk) for pk, article_id in
                       session.execute(add_new, [row for row, _ in chunk]))
         report.added += len(stored)
         report.skipped += len(chunk) - len(stored)
+        chunk_imported = [
+            Imported(stored[row["article_id"]], row["site"], record.title, record.paragraphs,
+                     list(map(text_key, record.paragraphs)), record.features)
+            for row, record in chunk if row["article_id"] in stored]
         paragraph_rows = [
-            {"article_id": stored[row["article_id"]], "index": index, "text": text}
-            for row, paragraphs in chunk if row["article_id"] in stored
-            for index, text in enumerate(paragraphs)]
+            {"article_id": article.pk, "index": index, "text": text, "text_key": key,
+             "features": article.features[index] if article.features else None}
+            for article in chunk_imported
+            for index, (text, key) in enumerate(zip(article.texts, article.keys))]
         paragraphs = session.connection()  # Core executemany: the ORM's bulk path costs more
         for offset in range(0, len(paragraph_rows), BATCH):  # than the database's own work
             paragraphs.execute(insert(Paragraph.__table__), paragraph_rows[offset:offset + BATCH])
         report.paragraphs += len(paragraph_rows)
+        imported += chunk_imported
+    if project.suggestions_enabled:
+        report.suggested = suggest_imported(session, project.id, imported)

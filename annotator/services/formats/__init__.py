@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import PurePath
 
 from ..encodings import UTF_16, UnknownEncoding, bom_encoding, html_encoding, user_encoding
-from .html import html_article
+from .html import html_page
 from .jsonl import jsonl_records
 from .markdown import md_article
 from .records import PARSE_SECONDS, Budget, Invalid, Problem, Record, checked, decode, is_blank
@@ -51,9 +51,9 @@ def read_records(data: bytes, name: str, fmt: str, *, encoding: str | None = Non
     try:
         if fmt == "html":
             used, errors = html_encoding(data, user)
-            title, paragraphs = html_article(decode(data, used, errors), budget)
+            title, paragraphs, structure = html_page(decode(data, used, errors), budget)
             record = Record(f"{name}:1", title or PurePath(name).stem, paragraphs,
-                            meta={"encoding": used})
+                            meta={"encoding": used}, features=structure)
         else:
             text = decode(data, user or "utf-8")
             title, paragraphs = (md_article if fmt == "md" else txt_article)(text, split, budget)

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import itertools
 import re
+from typing import Any
 
 import lxml.html
 from lxml import etree
 
+from ...suggest.structure import Frame, features
 from ..text import normalise
 from .records import PARSE_SECONDS, Budget, Invalid
 
@@ -26,10 +28,18 @@ MAX_PAGE_BYTES = 10 * 1024 * 1024
 
 def html_article(text: str, budget: Budget | None = None) -> tuple[str, list[str]]:
     """Title and block texts of an HTML page, in document order, as a browser lays them out."""
+    title, paragraphs, _ = html_page(text, budget)
+    return title, paragraphs
+
+
+def html_page(text: str, budget: Budget | None = None,
+              ) -> tuple[str, list[str], list[dict[str, Any]]]:
+    """Title, block texts and, parallel to them, what the parser saw of each block
+    (suggest/structure.py)."""
     budget = budget or Budget(PARSE_SECONDS, "HTML")
     text = normalise(text)
     if not text:
-        return "", []
+        return "", [], []
     # huge_tree: without it libxml2 silently drops what lies past depth 255 or in a text
     # node or attribute over 10 MB; with it, past depth 2048, which `_parse_loss` reports
     parser = lxml.html.HTMLParser(encoding="utf-8", huge_tree=True)
@@ -48,8 +58,9 @@ def html_article(text: str, budget: Budget | None = None) -> tuple[str, list[str
                       f"{fatal[0].column}: {fatal[0].message})")
     budget.check()
     paragraphs: list[str] = []
-    _collect_blocks(root, paragraphs, budget)
-    return _html_title(root), paragraphs
+    structure: list[dict[str, Any]] = []
+    _collect_blocks(root, paragraphs, structure, budget)
+    return _html_title(root), paragraphs, structure
 
 
 def _html_title(root: lxml.html.HtmlElement) -> str:
@@ -66,17 +77,29 @@ def _inline_text(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
 
-def _collect_blocks(root: lxml.html.HtmlElement, out: list[str], budget: Budget) -> None:
+def _collect_blocks(root: lxml.html.HtmlElement, out: list[str],
+                    structure: list[dict[str, Any]], budget: Budget) -> None:
     """Walk the tree; every block or container boundary ends the text gathered so far."""
     buffer: list[str] = []
+    in_link: list[bool] = []  # parallel to buffer: inside an <a>
+    frames: list[Frame] = []  # the open elements
+    links = 0  # open <a> elements
     preformatted = 0
+
+    def add(piece: str) -> None:
+        buffer.append(piece)
+        in_link.append(links > 0)
 
     def flush() -> None:
         joined = "".join(buffer)
-        buffer.clear()
         text = joined.strip() if preformatted else _inline_text(joined)
         if text:
             out.append(text)
+            sizes = [len(piece) - sum(map(piece.count, " \t\n\r\f")) for piece in buffer]
+            structure.append(features(frames, sum(size for size, link in zip(sizes, in_link)
+                                                  if link), sum(sizes)))
+        buffer.clear()
+        in_link.clear()
 
     # explicit stack of (element, entering): deep pages must not exhaust recursion
     stack: list[tuple[lxml.html.HtmlElement, bool]] = [(root, True)]
@@ -92,21 +115,25 @@ def _collect_blocks(root: lxml.html.HtmlElement, out: list[str], budget: Budget)
             if tag and tag not in DROPPED:
                 if boundary:
                     flush()
+                frames.append(Frame(tag, element.attrib))
+                links += tag == "a"
                 if tag == "pre":
                     preformatted += 1
                 elif tag == "br":
-                    buffer.append("\n" if preformatted else " ")
+                    add("\n" if preformatted else " ")
                 if element.text:
-                    buffer.append(element.text)
+                    add(element.text)
                 stack.append((element, False))
                 stack.extend((child, True) for child in reversed(element))
             elif element.tail:  # a dropped element or comment: only its tail is shown
-                buffer.append(element.tail)
+                add(element.tail)
         else:
             if boundary:
                 flush()
+            frames.pop()
+            links -= tag == "a"
             if tag == "pre":
                 preformatted -= 1
             if element.tail:
-                buffer.append(element.tail)
+                add(element.tail)
     flush()

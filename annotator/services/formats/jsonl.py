@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from ..encodings import UTF_16
 from ..text import SPLITTERS
-from .html import html_article
+from .html import html_page
 from .records import Budget, Invalid, Problem, Record, check_storable, checked, decode, is_blank
 
 MAX_DEPTH = 100  # nesting of a JSON record (its meta): deeper cannot be stored or exported
@@ -115,6 +115,7 @@ def _jsonl_record(source: str, line: str, split: str, budget: Budget) -> Record:
         which = "none" if not bodies else " and ".join(f'"{key}"' for key in bodies)
         raise Invalid(f'a record needs exactly one of "paragraphs", "text" or "html" (has {which})')
     body = obj[bodies[0]]
+    structure = None
     if bodies[0] == "paragraphs":
         if not isinstance(body, list) or not all(isinstance(item, str) for item in body):
             raise Invalid('"paragraphs" must be a list of strings')
@@ -124,7 +125,7 @@ def _jsonl_record(source: str, line: str, split: str, budget: Budget) -> Record:
     elif bodies[0] == "text":
         paragraphs = SPLITTERS[split](body)
     else:
-        paragraphs = html_article(body, budget)[1]
+        _, paragraphs, structure = html_page(body, budget)
     for key in ("id", "url"):
         if obj.get(key) is not None and not isinstance(obj[key], str):
             raise Invalid(f'"{key}" must be a string')
@@ -137,4 +138,4 @@ def _jsonl_record(source: str, line: str, split: str, budget: Budget) -> Record:
     if meta is not None and not isinstance(meta, dict):
         raise Invalid('"meta" must be a JSON object')
     return checked(Record(source, title, paragraphs, article_id, obj.get("url") or None,
-                          meta or {}))
+                          meta or {}, structure))

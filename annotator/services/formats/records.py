@@ -23,6 +23,8 @@ class Record:
     article_id: str | None = None
     url: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    features: list[dict[str, Any]] | None = None
+    """What the HTML parser saw of each paragraph (parallel to `paragraphs`), else None."""
 
 
 @dataclass
@@ -65,7 +67,13 @@ def checked(record: Record) -> Record:
     record.title = normalise(record.title)
     if not record.title:
         raise Invalid("missing or empty title")
-    record.paragraphs = paragraphs_of(record.paragraphs)
+    if record.features is None:
+        record.paragraphs = paragraphs_of(record.paragraphs)
+    else:  # drop the empty paragraphs and their features alike
+        kept = [(text, seen) for text, seen in
+                zip(map(normalise, record.paragraphs), record.features) if text]
+        record.paragraphs = [text for text, _ in kept]
+        record.features = [seen for _, seen in kept]
     if not record.paragraphs:
         raise Invalid("no paragraphs")
     for text in (record.title, *record.paragraphs):

@@ -1,0 +1,409 @@
+"""Cold-start suggestions: signals that need no labels, and the scorer that turns them into
+a boilerplate suggestion (label, confidence, reason) or none.
+
+Two kinds of evidence, combined by taking the stronger:
+- rules over the site (documented, not fitted): the same text on other pages of the site
+  (`repetition`), a paragraph that is or starts with another article's title (`teaser`);
+- the shape of the paragraph and its page (length, punctuation, list markers, links,
+  dates, position, and for HTML imports what the parser saw: suggest/structure.py), as
+  generic features weighed by a logistic regression whose weights are fitted by
+  `bench/suggest_real_pages.py --fit` and pasted below (see bench/README.md).
+"""
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import distinct, func, insert, select
+from sqlalchemy.orm import Session
+
+from ..models import Article, Paragraph, utcnow
+from ..models import Suggestion as SuggestionRow
+from ..services.suggestions import store_suggestions
+from ..services.text import text_key
+
+BOILERPLATE = "boilerplate"
+MODEL = "signals"
+REASON_CHARS = 200
+TEASER_SHOWN = 60  # characters of a title quoted in a reason
+TEASER_CONFIDENCE = 0.9
+CHUNK = 1000  # keys or rows per statement
+LABEL_CHARS = 10  # "Previous:" before a teaser's title, folded
+
+_SENTENCE_END = re.compile(r"[.!?。！？…][\"'”’」』)）\]]*$")
+_SENTENCE_MARK = re.compile(r"[.!?。！？;；]")
+_LIST_MARKER = re.compile(r"^(?:[-*•·▪►»>◆■□●○]|\d{1,3}[.)、]|[(（]\d{1,3}[)）])\s*")
+_URL = re.compile(r"https?://|www\.|\.(?:com|org|net|cn|html?)\b", re.IGNORECASE)
+_DATE = re.compile(r"\d{4}\s*[-/.年]\s*\d{1,2}|\d{1,2}\s*[-/.月]\s*\d{1,2}\s*[-/.日,]?\s*\d{2,4}"
+                   r"|\b\d{1,2}:\d{2}\b")
+_COPYRIGHT = re.compile(r"©|\(c\)|copyright|版权|all rights reserved", re.IGNORECASE)
+_SEPARATOR = re.compile(r"\s[|/·•›»>]\s|\s?[|›»]\s?|>>")
+_CAPITALISED = re.compile(r"\b[A-Z][a-z]")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+_DIGIT = re.compile(r"\d")
+_FOLD_SPACE = re.compile(r"\s+")
+HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+# class/id words that name site furniture or the article body, in the naming conventions of
+# web templates (not any one site's): structure.py splits "relatedPosts" into its words
+FURNITURE_WORDS = {
+    "nav", "navbar", "navigation", "menu", "breadcrumb", "breadcrumbs", "footer", "header",
+    "sidebar", "side", "aside", "widget", "related", "recommend", "recommended", "popular",
+    "trending", "share", "sharing", "social", "comment", "comments", "reply", "copyright",
+    "ad", "ads", "advert", "advertisement", "sponsor", "sponsored", "promo", "banner",
+    "newsletter", "subscribe", "signup", "login", "search", "tags", "tag", "topics",
+    "pagination", "pager", "prev", "next", "more", "links", "toolbar", "cookie", "modal",
+    "popup", "masthead", "byline", "meta", "rss", "follow", "logo", "skip", "hidden"}
+CONTENT_WORDS = {"article", "content", "body", "post", "entry", "story", "text", "main",
+                 "paragraph", "detail", "prose", "rich", "news", "zw", "con", "txt"}
+LANDMARK_FEATURES = ("nav", "header", "footer", "aside", "form")
+
+
+@dataclass
+class Seen:
+    """What the scorer knows of one paragraph of an article."""
+
+    text: str
+    features: dict[str, Any] | None = None  # suggest/structure.py, for HTML imports
+    repeats: int = 0  # other articles of the site holding the same text (text_key)
+    teaser: str | None = None  # another article's title that it is or starts with
+
+
+Suggestion = tuple[str, float, str]  # label, confidence, reason
+
+
+# --- the rules over the site --------------------------------------------------------------
+
+def repetition_confidence(repeats: int) -> float:
+    """Same text on `repeats` other pages of the site: 0 below 2, then 0.85 (2), 0.91 (4),
+    0.98 (16), at most 0.99: furniture repeats, an article's own text does not."""
+    if repeats < 2:
+        return 0.0
+    return round(min(0.99, 1.06 - 0.3 / repeats ** 0.5), 3)
+
+
+def fold(text: str) -> str:
+    """Text as titles are compared: NFKC, casefold, whitespace removed."""
+    return _FOLD_SPACE.sub("", unicodedata.normalize("NFKC", text).casefold())
+
+
+class Titles:
+    """The titles of a site's articles, to find paragraphs that are or start with one of
+    them (teasers). Titles shorter than MIN_TITLE folded characters only match whole."""
+
+    MIN_TITLE = 8
+    PREFIX = 8
+
+    def __init__(self) -> None:
+        self.whole: dict[str, dict[int, str]] = {}  # folded title -> article id -> title
+        self.by_prefix: dict[str, list[tuple[str, int, str]]] = {}
+
+    def add(self, article_id: int, title: str) -> None:
+        folded = fold(title)
+        if not folded:
+            return
+        self.whole.setdefault(folded, {})[article_id] = title
+        if len(folded) >= self.MIN_TITLE:
+            self.by_prefix.setdefault(folded[:self.PREFIX], []).append(
+                (folded, article_id, title))
+
+    def teaser(self, text: str, article_id: int, own_title: str) -> str | None:
+        """The title of another article that `text` is or starts with, after a short label
+        ("Next: …", "上一篇：…") if it has one, or None; never the article's own title (its
+        headline is body)."""
+        own = fold(own_title)
+        folded = fold(text)
+        label = folded.find(":", 0, LABEL_CHARS + 1)
+        for candidate in (folded, folded[label + 1:]) if label > 0 else (folded,):
+            if candidate == own or not candidate:
+                continue
+            other = next((title for other, title in self.whole.get(candidate, {}).items()
+                          if other != article_id), None)
+            if other:
+                return other
+            for title_folded, other, title in self.by_prefix.get(candidate[:self.PREFIX], ()):
+                if (other != article_id and title_folded != own
+                        and candidate.startswith(title_folded)):
+                    return title
+        return None
+
+
+# --- the shape of a paragraph and its page ------------------------------------------------
+
+def _weighted_length(text: str) -> int:
+    """Characters, a CJK character counting as two (it carries about a word's worth)."""
+    return len(text) + sum(1 for char in text if "\u3040" <= char <= "\u9fff"
+                           or "\uac00" <= char <= "\ud7af")
+
+
+def _sentence_like(text: str) -> bool:
+    return _weighted_length(text) >= 80 and bool(_SENTENCE_END.search(text))
+
+
+def vectors(article: Sequence[Seen]) -> list[dict[str, float]]:
+    """Generic features of every paragraph of an article (the scorer's inputs)."""
+    count = len(article)
+    sentence = [_sentence_like(seen.text) for seen in article]
+    body = [i for i, flag in enumerate(sentence) if flag]
+    first, last = (body[0], body[-1]) if body else (count, -1)
+    out = []
+    for index, seen in enumerate(article):
+        text = seen.text
+        size = _weighted_length(text)
+        words = _LATIN_WORD.findall(text)
+        near = sentence[max(0, index - 2):index] + sentence[index + 1:index + 3]
+        vector = {
+            "log_length": math.log1p(size) / 5,
+            "short": float(size < 30),
+            "no_end_punct": float(not _SENTENCE_END.search(text)),
+            "sentence_marks": min(len(_SENTENCE_MARK.findall(text)) * 40 / max(size, 1), 2.0),
+            "list_marker": float(bool(_LIST_MARKER.match(text))),
+            "url": float(bool(_URL.search(text))),
+            "date": float(bool(_DATE.search(text))),
+            "copyright": float(bool(_COPYRIGHT.search(text))),
+            "separators": min(len(_SEPARATOR.findall(text)), 3) / 3,
+            "digits": len(_DIGIT.findall(text)) / max(len(text), 1),
+            "title_case": (len(_CAPITALISED.findall(text)) / len(words)
+                           if len(words) >= 3 else 0.0),
+            "position": index / count,
+            "outside_body": float(index < first or index > last),
+            "body_neighbours": sum(near) / len(near) if near else 0.0,
+        }
+        structure = seen.features
+        if structure:
+            landmarks = set(structure.get("in") or ())
+            names = set(structure.get("words") or ())
+            tag = (structure.get("path") or "").rsplit(">", 1)[-1]
+            link = float(structure.get("link") or 0.0)
+            vector.update({
+                "html": 1.0,
+                "link": link,
+                "all_link": float(link >= 0.9),
+                **{f"in_{landmark}": float(landmark in landmarks)
+                   for landmark in LANDMARK_FEATURES},
+                "in_main": float(bool(landmarks & {"main", "article"})),
+                "furniture_words": min(len(names & FURNITURE_WORDS), 3) / 3,
+                "content_words": min(len(names & CONTENT_WORDS), 3) / 3,
+                "heading": float(tag in HEADINGS),
+                "list_item": float(tag in ("li", "dd", "dt")),
+                "table_cell": float(tag in ("td", "th")),
+            })
+        out.append(vector)
+    return out
+
+
+# the learned part: fitted by `bench/suggest_real_pages.py --fit` (logistic regression on
+# the features above, see bench/README.md); "bias" is the intercept
+HTML_WEIGHTS: dict[str, float] = {"bias": 0.62, "all_link": -0.035, "body_neighbours": -2.061,
+    "content_words": -1.295, "copyright": 1.41, "date": 0.662, "digits": -0.385,
+    "furniture_words": 8.585, "heading": -0.679, "html": 0.552, "in_aside": 3.684,
+    "in_footer": 1.695, "in_form": 1.488, "in_header": -0.024, "in_main": -0.562,
+    "in_nav": 1.444, "link": 3.215, "list_item": 0.782, "list_marker": -0.175,
+    "log_length": -2.201, "no_end_punct": -0.238, "outside_body": 0.74, "position": 0.813,
+    "sentence_marks": -0.183, "separators": 2.124, "short": 0.236, "table_cell": -0.176,
+    "title_case": 0.39, "url": 0.795}
+TEXT_WEIGHTS: dict[str, float] = {"bias": 3.787, "body_neighbours": -3.003,
+    "copyright": 1.481, "date": 2.029, "digits": -1.625, "list_marker": -0.164,
+    "log_length": -3.539, "no_end_punct": -0.583, "outside_body": 0.707, "position": 0.738,
+    "sentence_marks": -0.58, "separators": 2.626, "short": 0.421, "title_case": 0.733,
+    "url": 1.823}
+
+# why, in words, a feature pushed a paragraph towards boilerplate
+PHRASES = {
+    "short": "short line", "no_end_punct": "no sentence punctuation",
+    "list_marker": "list item", "url": "holds a link address", "date": "a date line",
+    "copyright": "copyright line", "separators": "separated like a menu",
+    "digits": "mostly numbers", "title_case": "title-case words like a menu",
+    "position": "near the end", "outside_body": "outside the article's text",
+    "link": "link text", "all_link": "a link", "in_nav": "in a navigation block",
+    "in_header": "in a page header", "in_footer": "in a footer", "in_aside": "in a sidebar",
+    "in_form": "in a form", "furniture_words": "in a block named like furniture",
+    "list_item": "in a list", "table_cell": "in a layout table",
+}
+
+
+def shape_probability(vector: dict[str, float]) -> tuple[float, list[str]]:
+    """P(boilerplate) from the fitted weights, and the features that pushed it up most."""
+    weights = HTML_WEIGHTS if vector.get("html") else TEXT_WEIGHTS
+    pushes = sorted(((weights.get(name, 0.0) * value, name) for name, value in vector.items()),
+                    reverse=True)
+    score = weights["bias"] + sum(push for push, _ in pushes)
+    return 1 / (1 + math.exp(-max(-30.0, min(30.0, score)))), [
+        name for push, name in pushes[:3] if push > 0.3 and name in PHRASES]
+
+
+def _shape_reason(names: list[str], structure: dict[str, Any] | None) -> str:
+    phrases = [PHRASES[name] for name in names]
+    if "link" in names and structure:
+        phrases[names.index("link")] = f"{round(100 * float(structure['link']))}% link text"
+    return "page shape: " + ", ".join(phrases[:2]) if phrases else "page shape"
+
+
+def _shown(title: str) -> str:
+    return title if len(title) <= TEASER_SHOWN else title[:TEASER_SHOWN - 1] + "…"
+
+
+def score_article(article: Sequence[Seen], site: str) -> list[Suggestion | None]:
+    """The cold suggestion of every paragraph of one article (its paragraphs in order)."""
+    where = site or "this project"
+    out: list[Suggestion | None] = []
+    for seen, vector in zip(article, vectors(article)):
+        candidates: list[Suggestion] = []
+        if seen.repeats >= 2:
+            candidates.append((BOILERPLATE, repetition_confidence(seen.repeats),
+                               f"same text on {seen.repeats + 1} pages of {where}"))
+        if seen.teaser:
+            candidates.append((BOILERPLATE, TEASER_CONFIDENCE,
+                               f"title of another article: {_shown(seen.teaser)}"))
+        probability, names = shape_probability(vector)
+        if probability >= 0.5:
+            candidates.append((BOILERPLATE, round(probability, 3),
+                               _shape_reason(names, seen.features)))
+        # the strongest confidence; the reason of a site rule when one applies (it says more)
+        out.append((BOILERPLATE, max(item[1] for item in candidates),
+                    candidates[0][2][:REASON_CHARS]) if candidates else None)
+    return out
+
+
+# --- over the database: at import --------------------------------------------------------
+
+@dataclass
+class Imported:
+    """A newly stored article, as the import has it in memory."""
+
+    pk: int
+    site: str
+    title: str
+    texts: list[str]
+    keys: list[str]  # text.text_key of each paragraph
+    features: list[dict[str, Any]] | None
+
+
+def _level(repeats: int) -> int:
+    """Repetition levels a stored suggestion is refreshed at: 2, 4, 8, … other pages."""
+    return 0 if repeats < 2 else repeats.bit_length()
+
+
+def suggest_imported(session: Session, project_id: int, articles: Sequence[Imported]) -> int:
+    """Store the cold suggestions of newly imported articles (already flushed, same
+    transaction), and refresh those of older articles of their sites whose text now repeats
+    more or is a new article's title. Returns how many suggestions were written."""
+    if not articles:
+        return 0
+    new_ids = {article.pk for article in articles}
+    new_count: Counter[tuple[str, str]] = Counter()
+    for article in articles:
+        new_count.update((article.site, key) for key in set(article.keys))
+    total = _site_counts(session, project_id, new_count)
+    titles = _site_titles(session, project_id, {article.site for article in articles})
+    scored: list[tuple[int, int, Suggestion]] = []
+    for article in articles:
+        own = fold(article.title)
+        seen = [Seen(text, article.features[index] if article.features else None,
+                     0 if fold(text) == own else total[(article.site, key)] - 1,
+                     titles[article.site].teaser(text, article.pk, article.title))
+                for index, (text, key) in enumerate(zip(article.texts, article.keys))]
+        scored += [(article.pk, index, best) for index, best in
+                   enumerate(score_article(seen, article.site)) if best]
+    written = _insert_new(session, scored)
+    return written + _refresh_older(session, project_id, articles, new_ids, new_count, total)
+
+
+def _site_counts(session: Session, project_id: int,
+                 wanted: Iterable[tuple[str, str]]) -> Counter[tuple[str, str]]:
+    """Articles of the project holding each (site, text_key), new ones included."""
+    counts: Counter[tuple[str, str]] = Counter()
+    by_site: dict[str, list[str]] = {}
+    for site, key in wanted:
+        by_site.setdefault(site, []).append(key)
+    for site, keys in by_site.items():
+        for start in range(0, len(keys), CHUNK):
+            counts.update({(site, key): number for key, number in session.execute(
+                select(Paragraph.text_key, func.count(distinct(Paragraph.article_id)))
+                .join(Article, Article.id == Paragraph.article_id)
+                .where(Article.project_id == project_id, Article.site == site,
+                       Paragraph.text_key.in_(keys[start:start + CHUNK]))
+                .group_by(Paragraph.text_key))})
+    return counts
+
+
+def _site_titles(session: Session, project_id: int, sites: set[str]) -> dict[str, Titles]:
+    titles = {site: Titles() for site in sites}
+    for pk, site, title in session.execute(
+            select(Article.id, Article.site, Article.title)
+            .where(Article.project_id == project_id, Article.site.in_(sites))):
+        titles[site].add(pk, title)
+    return titles
+
+
+def _insert_new(session: Session, scored: list[tuple[int, int, Suggestion]]) -> int:
+    """Insert the suggestions of new paragraphs (none is stored yet), found by article and
+    index."""
+    by_article: dict[int, list[tuple[int, Suggestion]]] = {}
+    for pk, index, best in scored:
+        by_article.setdefault(pk, []).append((index, best))
+    pks = sorted(by_article)
+    now = utcnow()
+    written = 0
+    for start in range(0, len(pks), CHUNK // 10):
+        chunk = pks[start:start + CHUNK // 10]
+        ids = {(article_id, index): pk for pk, article_id, index in session.execute(
+            select(Paragraph.id, Paragraph.article_id, Paragraph.index)
+            .where(Paragraph.article_id.in_(chunk)))}
+        rows = [{"paragraph_id": ids[(pk, index)], "label": label, "confidence": confidence,
+                 "reason": reason, "model": MODEL, "updated_at": now}
+                for pk in chunk for index, (label, confidence, reason) in by_article[pk]]
+        for offset in range(0, len(rows), CHUNK):
+            session.connection().execute(insert(SuggestionRow.__table__),
+                                         rows[offset:offset + CHUNK])
+        written += len(rows)
+    return written
+
+
+def _refresh_older(session: Session, project_id: int, articles: Sequence[Imported],
+                   new_ids: set[int], new_count: Counter[tuple[str, str]],
+                   total: Counter[tuple[str, str]]) -> int:
+    """Raise the cold suggestions of older paragraphs that now repeat on more pages (by
+    levels: 2, 4, 8, … other pages, so a footer costs a few rewrites, not one per import) or
+    that are a new article's title; a suggestion of the project's or an external model, or a
+    stronger cold one, is kept."""
+    wanted: dict[str, dict[str, tuple[str, str | None]]] = {}  # site -> key -> why
+    for (site, key), new in new_count.items():
+        old = total[(site, key)] - new
+        if old and _level(old + new - 1) > _level(old - 1):
+            wanted.setdefault(site, {})[key] = ("repeats", None)
+    for article in articles:
+        if fold(article.title):
+            wanted.setdefault(article.site, {}).setdefault(
+                text_key(article.title), ("teaser", article.title))
+    rows = []
+    for site, keys in wanted.items():
+        listed = list(keys)
+        for start in range(0, len(listed), CHUNK):
+            for pk, text, key, article_pk, title, model, confidence in session.execute(
+                    select(Paragraph.id, Paragraph.text, Paragraph.text_key, Article.id,
+                           Article.title, SuggestionRow.model, SuggestionRow.confidence)
+                    .join(Article, Article.id == Paragraph.article_id)
+                    .outerjoin(SuggestionRow, SuggestionRow.paragraph_id == Paragraph.id)
+                    .where(Article.project_id == project_id, Article.site == site,
+                           Paragraph.text_key.in_(listed[start:start + CHUNK]))):
+                if article_pk in new_ids or fold(text) == fold(title):
+                    continue  # scored above; or its own headline
+                why, new_title = keys[key]
+                if why == "repeats":
+                    repeats = total[(site, key)] - 1
+                    best = (BOILERPLATE, repetition_confidence(repeats),
+                            f"same text on {repeats + 1} pages of {site or 'this project'}")
+                elif fold(text) == fold(new_title):
+                    best = (BOILERPLATE, TEASER_CONFIDENCE,
+                            f"title of another article: {_shown(new_title)}")
+                else:
+                    continue
+                if model is None or (model == MODEL and confidence < best[1]):
+                    rows.append({"paragraph_id": pk, "label": best[0], "confidence": best[1],
+                                 "reason": best[2][:REASON_CHARS], "model": MODEL})
+    return store_suggestions(session, rows) if rows else 0

@@ -1,0 +1,199 @@
+"""Cold suggestions on real pages: import ../shared/boilerplate-dev as a user would (the HTML
+pages, and the text-only variant as jsonl paragraphs) into a temporary database with the real
+import, read the stored suggestions, and score them with the set's score.py.
+
+    python bench/suggest_real_pages.py [--data DIR] [--only html|text] [--fit]
+
+`--fit` fits the text-shape/structure weights of annotator/suggest/signals.py (a logistic
+regression on its generic features, one weight set per variant) and prints them to paste
+there; it also scores the weights fitted on half of the sites against the other half
+(2-fold by site), the honest figure for pages the weights never saw.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import zlib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from annotator import create_app  # noqa: E402
+from annotator.extensions import db  # noqa: E402
+from annotator.models import Article, Paragraph, Suggestion  # noqa: E402
+from annotator.services.encodings import html_encoding  # noqa: E402
+from annotator.services.formats.html import html_page  # noqa: E402
+from annotator.services.formats.records import decode  # noqa: E402
+from annotator.services.importing import Source, import_sources  # noqa: E402
+from annotator.suggest import signals  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+_SPACE = re.compile(r"[\s\u200b\u200c\u200d\u2060\ufeff\u00ad]+")
+
+
+def records(data: Path, variant: str) -> list[dict]:
+    """One jsonl record per page: its HTML (decoded as the .html import decodes it) or its
+    paragraphs, with its URL and site as a user would give them."""
+    out = []
+    with open(data / ("pages.jsonl" if variant == "html" else "pages_text.jsonl"),
+              encoding="utf-8") as pages:
+        for line in pages:
+            page = json.loads(line)
+            record = {"id": page["id"], "url": page.get("url") or None,
+                      "meta": {"site": page["site"]} if page.get("site") else {}}
+            if variant == "html":
+                raw = gzip.decompress((data / page["html_path"]).read_bytes())
+                used, errors = html_encoding(raw, None)
+                record["html"] = decode(raw, used, errors)
+                record["title"] = html_page(record["html"])[0] or page["id"]
+            else:
+                record["title"] = page["id"]  # a text file's first line: none here
+                record["paragraphs"] = [p["text"] for p in page["paragraphs"]]
+            out.append(record)
+    return out
+
+
+def aligned(gold_texts: list[str], ours: list[str]) -> list[int]:
+    """For each gold paragraph, the index of our paragraph holding its text (the two
+    segmentations differ: <br>, form controls), found in document order; -1 if none."""
+    joined, starts = "", []
+    for text in ours:
+        starts.append(len(joined))
+        joined += _SPACE.sub("", text)
+    out, position = [], 0
+    for text in gold_texts:
+        needle = _SPACE.sub("", text)
+        found = joined.find(needle, position) if needle else -1
+        if found < 0:
+            found = joined.find(needle) if needle else -1
+        if found < 0:
+            out.append(-1)
+            continue
+        position = found + len(needle)
+        index = max(0, next((i for i, start in enumerate(starts) if start > found),
+                            len(starts)) - 1)
+        out.append(index)
+    return out
+
+
+def stored(app) -> dict[str, list[tuple[str, dict | None, float, str]]]:
+    """Per article id: its paragraphs' text, features, boilerplate confidence and reason."""
+    out: dict[str, list] = {}
+    with app.app_context():
+        rows = db.session.execute(
+            select(Article.article_id, Paragraph.text, Paragraph.features, Suggestion.label,
+                   Suggestion.confidence, Suggestion.reason)
+            .join(Paragraph, Paragraph.article_id == Article.id)
+            .outerjoin(Suggestion, Suggestion.paragraph_id == Paragraph.id)
+            .order_by(Article.id, Paragraph.index))
+        for article_id, text, features, label, confidence, reason in rows:
+            score = confidence if label == signals.BOILERPLATE else 0.0
+            out.setdefault(article_id, []).append((text, features, score or 0.0, reason or ""))
+    return out
+
+
+def run_variant(data: Path, variant: str, workdir: Path) -> tuple[dict, list[dict]]:
+    app = create_app({"TESTING": True, "SECRET_KEY": "bench",
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / (variant + '.db')}"})
+    body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records(data, variant))
+    with app.app_context():
+        report = import_sources(db.session, "pages", [Source("pages.jsonl", body.encode(),
+                                                             "jsonl")], skip_invalid=True)
+        assert report.stored, report.errors[:5]
+    return stored(app), [json.loads(line) for line in
+                         open(data / "pages_text.jsonl", encoding="utf-8")]
+
+
+def predictions(ours: dict, pages: list[dict]) -> list[dict]:
+    out = []
+    for page in pages:
+        mine = ours.get(page["id"], [])
+        golds = [p["text"] for p in page["paragraphs"]]
+        where = aligned(golds, [text for text, *_ in mine])
+        out.append({"id": page["id"], "pred": [mine[i][2] if i >= 0 else 0.0 for i in where]})
+    return out
+
+
+def score(data: Path, preds: list[dict], path: Path) -> str:
+    path.write_text("".join(json.dumps(p) + "\n" for p in preds))
+    result = subprocess.run([sys.executable, str(data / "score.py"), str(path), "--pages",
+                             str(data / "pages_text.jsonl"), "--threshold", "0.8"],
+                            capture_output=True, text=True, check=True)
+    keep = ("pred=", "group", "---", "ALL", "CORE", "lang=zh", "lang=en")
+    return "\n".join(line for line in result.stdout.splitlines() if line.startswith(keep))
+
+
+def fit(ours: dict, pages: list[dict], variant: str, data: Path, workdir: Path) -> None:
+    """Fit the shape weights on these pages; score 2-fold by site; print the weights."""
+    from sklearn.linear_model import LogisticRegression
+
+    rows, golds, groups, keys = [], [], [], []
+    for page in pages:
+        mine = ours.get(page["id"], [])
+        if not mine:
+            continue
+        vectors = signals.vectors([signals.Seen(text, features) for text, features, *_ in mine])
+        where = aligned([p["text"] for p in page["paragraphs"]], [text for text, *_ in mine])
+        for gold, index in zip(page["paragraphs"], where):
+            if index < 0:
+                continue
+            rows.append(vectors[index])
+            golds.append(gold["gold"] == "boilerplate")
+            groups.append(zlib.crc32((page.get("site") or page["id"]).encode()) % 2)
+            keys.append((page["id"], len(keys)))
+    names = sorted({name for row in rows for name in row})
+    matrix = [[row.get(name, 0.0) for name in names] for row in rows]
+
+    def fitted(indices):
+        model = LogisticRegression(C=1.0, max_iter=2000)
+        model.fit([matrix[i] for i in indices], [golds[i] for i in indices])
+        return model
+
+    probability = [0.0] * len(rows)
+    for fold in (0, 1):
+        model = fitted([i for i, g in enumerate(groups) if g != fold])
+        held = [i for i, g in enumerate(groups) if g == fold]
+        for i, p in zip(held, model.predict_proba([matrix[i] for i in held])[:, 1]):
+            probability[i] = float(p)
+    by_page: dict[str, list[float]] = {}
+    for (page_id, _), p in zip(keys, probability):
+        by_page.setdefault(page_id, []).append(p)
+    preds = []
+    for page in pages:  # rebuild full-length predictions (unaligned gold paragraphs: 0)
+        mine = ours.get(page["id"], [])
+        where = aligned([p["text"] for p in page["paragraphs"]], [text for text, *_ in mine])
+        values = iter(by_page.get(page["id"], []))
+        preds.append({"id": page["id"], "pred": [next(values) if i >= 0 else 0.0 for i in where]})
+    print(f"\n{variant}: shape only, weights fitted on the other half of the sites (2-fold)")
+    print(score(data, preds, workdir / f"{variant}-cv.jsonl"))
+    model = fitted(range(len(rows)))
+    weights = {"bias": round(float(model.intercept_[0]), 3)}
+    weights.update({name: round(float(w), 3) for name, w in zip(names, model.coef_[0])})
+    print(f"\n{variant.upper()}_WEIGHTS = {weights}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "boilerplate-dev")
+    parser.add_argument("--only", choices=("html", "text"))
+    parser.add_argument("--fit", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        for variant in [args.only] if args.only else ["html", "text"]:
+            ours, pages = run_variant(args.data, variant, workdir)
+            if args.fit:
+                fit(ours, pages, variant, args.data, workdir)
+            else:
+                print(f"\n{variant}: cold suggestions as stored (boilerplate at confidence >= 0.8)")
+                print(score(args.data, predictions(ours, pages), workdir / f"{variant}.jsonl"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""Cold suggestions (no labels yet): repeated furniture and teasers across a site, page
+structure of HTML imports, text shape of txt imports; body paragraphs are left alone."""
+from __future__ import annotations
+
+import json
+import random
+
+from sqlalchemy import select
+
+from annotator.extensions import db
+from annotator.models import Article, Paragraph, Suggestion
+from annotator.services.formats.html import html_page
+from annotator.services.importing import Source, import_sources
+from annotator.services.suggestions import store_suggestions
+from annotator.suggest.signals import Seen, Titles, repetition_confidence, score_article
+
+from helpers import import_articles
+
+EN = ("the council said the new plan would cut travel times across the city while critics "
+      "argued that the budget was far too small for what it promised to deliver").split()
+PROMO = ("Sign up for our weekly newsletter and get the best of our reporting on the city, "
+         "its politics and its people delivered to your inbox every Friday morning.")
+ZH = "市政府表示新的交通计划将缩短全市通勤时间但批评者认为预算远远不够实现承诺的目标".replace("", " ").split()
+
+
+def body_paragraph(rng: random.Random, chinese: bool) -> str:
+    """A body paragraph: two or three sentences of running text, different every time."""
+    if chinese:
+        return "".join("".join(rng.choices(ZH, k=rng.randint(18, 30))) + "。"
+                       for _ in range(rng.randint(2, 3)))
+    return " ".join(" ".join(rng.choices(EN, k=rng.randint(12, 20))).capitalize() + "."
+                    for _ in range(rng.randint(2, 3)))
+
+
+def site_articles(site: str, count: int, chinese: bool, seed: int) -> list[dict]:
+    """Articles of one site: a menu and a share line on top, a body, then a teaser of the
+    previous article and the site's copyright line."""
+    rng = random.Random(seed)
+    titles = [f"{site} story {number}: " + " ".join(rng.choices(EN, k=5)) if not chinese
+              else f"第{number}篇报道：" + "".join(rng.choices(ZH, k=10)) for number in range(count)]
+    records = []
+    for number in range(count):
+        furniture_top = (["首页 | 新闻 | 科技 | 财经", "分享"] if chinese
+                         else ["Home | World | Business | Tech", "Share"])
+        teaser = [("上一篇：" if chinese else "") + titles[number - 1]] if number else []
+        records.append({
+            "id": f"{site}-{number}", "title": titles[number], "url": f"https://www.{site}/{number}",
+            "paragraphs": furniture_top + [titles[number]]
+            + [body_paragraph(rng, chinese) for _ in range(rng.randint(4, 7))] + [PROMO]
+            + teaser + [f"© 2026 {site}. All rights reserved."]})
+    return records
+
+
+def suggestions_by_text(app, site: str) -> dict[str, list[tuple[str, float, str]]]:
+    """Every paragraph text of the site's articles, with the suggestions stored for it."""
+    with app.app_context():
+        rows = db.session.execute(
+            select(Paragraph.text, Suggestion.label, Suggestion.confidence, Suggestion.reason)
+            .join(Article, Article.id == Paragraph.article_id)
+            .outerjoin(Suggestion, Suggestion.paragraph_id == Paragraph.id)
+            .where(Article.site == site))
+        out: dict[str, list] = {}
+        for text, label, confidence, reason in rows:
+            out.setdefault(text, []).append(label and (label, confidence, reason))
+        return out
+
+
+def test_repeated_furniture_and_teasers_suggested_with_reasons_and_bodies_not(app):
+    records = (site_articles("example.com", 6, False, 1) + site_articles("news.example.cn", 5, True, 2)
+               + site_articles("other.org", 1, False, 3))
+    report = import_articles(app, "multi", records)
+    assert report.suggested > 0
+
+    english = suggestions_by_text(app, "example.com")
+    for furniture in ("Home | World | Business | Tech", "Share", "© 2026 example.com. All rights reserved."):
+        got = english[furniture]
+        assert len(got) == 6 and all(s and s[0] == "boilerplate" and s[1] >= 0.8 for s in got), got
+        assert all(s[2] == "same text on 6 pages of example.com" for s in got), got
+    titles = [record["title"] for record in records[:6]]
+    for title in titles[:-1]:  # the next article's teaser of it; its own headline stays body
+        got = english[title]
+        assert len(got) == 2, got
+        shown = [s for s in got if s and s[1] >= 0.8]  # shown at the default threshold
+        assert len(shown) == 1, got
+        teaser = shown[0]
+        assert teaser[0] == "boilerplate" and teaser[1] >= 0.8
+        assert teaser[2] == f"title of another article: {title}"
+    chinese = suggestions_by_text(app, "news.example.cn")
+    assert all(s and s[1] >= 0.8 for s in chinese["分享"])
+    teasers = [text for text in chinese if text.startswith("上一篇：")]
+    assert len(teasers) == 4
+    for text in teasers:
+        assert chinese[text][0][2].startswith("title of another article: 第"), chinese[text]
+
+    bodies = [text for site in (english, chinese) for text in site
+              if text.endswith((".", "。")) and len(text) > 60 and text != PROMO
+              and "rights" not in text]
+    assert len(bodies) > 40
+    for text in bodies:
+        assert all(s is None or s[1] < 0.8 for s in english.get(text, chinese.get(text))), text
+
+    lone = suggestions_by_text(app, "other.org")["Share"]  # one page: nothing repeats there
+    assert len(lone) == 1 and (lone[0] is None or "same text" not in lone[0][2]), lone
+
+
+def test_older_articles_get_suggestions_when_their_text_starts_repeating(app):
+    records = site_articles("example.com", 5, False, 4)
+    import_articles(app, "grow", records[:2])
+    before = suggestions_by_text(app, "example.com")
+    # on two pages: not yet furniture (and it reads like body text)
+    assert all(s is None or s[1] < 0.8 for s in before[PROMO]), before[PROMO]
+    import_articles(app, "grow", records[2:])
+    after = suggestions_by_text(app, "example.com")
+    assert len(after[PROMO]) == 5
+    assert all(s and s[1] >= 0.8 and s[2] == "same text on 5 pages of example.com"
+               for s in after[PROMO]), after[PROMO]
+    # the first article's title became a teaser when the second article was imported with it
+    assert [s[2] for s in after[records[0]["title"]] if s and s[1] >= 0.8] == [
+        f"title of another article: {records[0]['title']}"]
+
+
+def test_a_stronger_suggestion_of_a_model_is_not_overwritten_by_the_cold_one(app):
+    records = site_articles("example.com", 4, False, 5)
+    import_articles(app, "kept", records[:2])
+    with app.app_context():
+        share = db.session.scalars(select(Paragraph.id).where(Paragraph.text == "Share")).all()
+        store_suggestions(db.session, [{"paragraph_id": pk, "label": "other", "confidence": 0.6,
+                                        "reason": "mine", "model": "my-model"} for pk in share])
+        db.session.commit()
+    import_articles(app, "kept", records[2:])
+    got = suggestions_by_text(app, "example.com")["Share"]
+    assert sorted(s[0] for s in got) == ["boilerplate", "boilerplate", "other", "other"], got
+
+
+def test_html_structure_a_footer_link_list_is_suggested_and_the_article_text_is_not(app):
+    rng = random.Random(9)
+    bodies = [body_paragraph(rng, False) for _ in range(5)]
+    page = ("<html><head><title>One page</title></head><body><article><h1>One page</h1>"
+            + "".join(f"<p>{text}</p>" for text in bodies)
+            + "</article><footer class='siteFooter'><ul class='footer-links'>"
+            + "".join(f"<li><a href='/{n}'>Section {n}</a></li>" for n in range(6))
+            + "</ul></footer></body></html>")
+    title, paragraphs, structure = html_page(page)
+    assert structure[-1] == {"path": "html>body>footer>ul>li", "in": ["footer"],
+                             "words": ["footer", "links", "site"], "link": 1.0}
+    assert len(json.dumps(structure[-1])) < 300
+    with app.app_context():
+        report = import_sources(db.session, "pages", [Source("page.html", page.encode(), "html")])
+        assert report.stored, report.errors
+        rows = db.session.execute(
+            select(Paragraph.text, Paragraph.features, Suggestion.confidence, Suggestion.reason)
+            .outerjoin(Suggestion, Suggestion.paragraph_id == Paragraph.id)
+            .order_by(Paragraph.index)).all()
+    by_text = {text: (features, confidence, reason) for text, features, confidence, reason in rows}
+    assert by_text["Section 3"][0]["in"] == ["footer"]
+    for n in range(6):
+        features, confidence, reason = by_text[f"Section {n}"]
+        assert confidence is not None and confidence >= 0.8, (n, confidence)
+        assert "footer" in reason or "link" in reason, reason
+    for text in bodies:
+        assert by_text[text][1] is None or by_text[text][1] < 0.8
+
+
+def test_txt_import_gets_text_shape_signals(app, tmp_path):
+    rng = random.Random(11)
+    bodies = [body_paragraph(rng, False) for _ in range(6)]
+    tail = ["Posted 2026-03-04 10:15", "Share this article",
+            "Copyright © 2026 City Desk. All rights reserved."]
+    text = "City plan\n" + "\n".join(bodies + tail) + "\n"
+    with app.app_context():
+        report = import_sources(db.session, "txt", [Source("a.txt", text.encode(), "txt")])
+        assert report.stored, report.errors
+        rows = dict(db.session.execute(
+            select(Paragraph.text, Suggestion.confidence)
+            .outerjoin(Suggestion, Suggestion.paragraph_id == Paragraph.id)).all())
+        assert db.session.scalar(select(Paragraph.features).limit(1)) is None
+    for line in tail:
+        assert rows[line] is not None and rows[line] >= 0.8, (line, rows[line])
+    for body in bodies:
+        assert rows[body] is None or rows[body] < 0.8, body
+
+
+def test_scorer_rules():
+    assert repetition_confidence(1) == 0 and 0.8 <= repetition_confidence(2) < repetition_confidence(10) <= 0.99
+    titles = Titles()
+    titles.add(1, "Budget plan falls short")
+    titles.add(2, "短")
+    assert titles.teaser("Budget plan falls short, critics say", 2, "x") == "Budget plan falls short"
+    assert titles.teaser("Budget plan falls short", 1, "Budget plan falls short") is None
+    assert titles.teaser("短", 3, "y") == "短"  # a short title matches only whole
+    assert titles.teaser("短文", 3, "y") is None
+    long_title = "t" * 100
+    got = score_article([Seen("x", None, 0, long_title)], "s")[0]
+    assert got[2] == "title of another article: " + "t" * 59 + "…"
+    got = score_article([Seen("<b>Share</b>", None, 5)], "<i>site</i>")[0]
+    assert got[2] == "same text on 6 pages of <i>site</i>"  # plain text: the page escapes it
