@@ -307,7 +307,8 @@ def summary_text(summary: dict[str, Any]) -> str:
 
 def propagate(session: Session, paragraph_id: int, label: str) -> int:
     """Suggest `label` for the copies of the paragraph (same text_key) on its site's other
-    articles that still need a label. One indexed read, and a write only when it repeats."""
+    articles that still need a label, over any cold suggestion (a person's label says more).
+    One indexed read, and a write only when the text repeats."""
     found = session.execute(
         select(Paragraph.text_key, Paragraph.article_id, Article.site, Article.project_id,
                Project.overlap)
@@ -332,7 +333,7 @@ def propagate(session: Session, paragraph_id: int, label: str) -> int:
         store_app_suggestions(session, [
             {"paragraph_id": copy, "label": label, "confidence": PROPAGATED_CONFIDENCE,
              "reason": f"labeled {label} on {where}"[:200], "model": "signals",
-             "updated_at": now} for copy in copies], replaces="")
+             "updated_at": now} for copy in copies], replaces="signals")
         session.commit()
     return len(copies)
 
