@@ -128,7 +128,8 @@ def suggest_command(project_name, evaluate, as_json):
         try:
             metrics = training.train_project(db.session, project)
             summary.update(trained=True, trained_on=metrics["trained_on"],
-                           written=metrics["suggestions"], cpu_seconds=metrics["cpu_seconds"])
+                           written=metrics["suggestions"], cpu_seconds=metrics["cpu_seconds"],
+                           train_cpu_seconds=metrics["train_cpu_seconds"])
         except training.LeaseHeld as error:
             raise click.ClickException(f"{error}; try again in a minute") from None
         except training.TooFewLabels as error:

@@ -252,7 +252,7 @@ def test_retraining_while_eight_clients_save_loses_and_blocks_none(app):
         thread.join()
     assert trained and trained[0]["suggestions"] > 0
     assert statuses == [200] * (8 * len(targets))
-    assert max(latencies) < 2.0, max(latencies)  # nobody waited out the 5 s write wait
+    assert max(latencies) < 4.0, max(latencies)  # nobody waited near the 5 s write wait
     with app.app_context():
         saved = db.session.scalar(select(func.count(Annotation.id)).where(
             Annotation.paragraph_id.in_(targets)))
@@ -290,7 +290,7 @@ def test_saves_retrain_and_propagate_in_the_background(app):
     with app.app_context():
         assert db.session.get(Suggestion, copy).reason == f"labeled other on another page of {site}"
 
-    for pk, labels in zip(pks[:3], keys[:3]):  # 20+ human labels: retrained by itself
+    for pk, labels in zip(pks[:5], keys[:5]):  # 40+ saves, 20+ labels: retrained by itself
         for paragraph, label in zip(paragraph_pks(app, pk), labels):
             assert client.put(f"/api/paragraphs/{paragraph}/annotation", json={"label": label},
                               headers=headers).status_code == 200

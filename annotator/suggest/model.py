@@ -77,6 +77,8 @@ def _signal_row(signals: Mapping[str, Any]) -> dict[str, float]:
 
 def vectorize(examples: Sequence[Example]):
     """The sparse feature matrix of `examples` (stateless: hashed, so no fitting)."""
+    if not examples:
+        return stack([])
     import numpy as np
     from scipy.sparse import hstack
     from sklearn.feature_extraction import FeatureHasher
@@ -90,6 +92,14 @@ def vectorize(examples: Sequence[Example]):
     texts = text.transform(example.text[:MAX_TEXT_CHARS] for example in examples)
     rows = normalize(signals.transform(_signal_row(example.signals) for example in examples))
     return hstack([texts, rows * SIGNAL_WEIGHT], format="csr", dtype=np.float32)
+
+
+def stack(matrices: list):
+    """Vectorized batches as one matrix (no batch: no rows)."""
+    from scipy.sparse import csr_matrix, vstack
+    if not matrices:
+        return csr_matrix((0, TEXT_FEATURES + SIGNAL_FEATURES), dtype="float32")
+    return vstack(matrices, format="csr")
 
 
 @dataclass
@@ -159,8 +169,13 @@ def check_trainable(labels: Sequence[str]) -> None:
 
 def fit(examples: Sequence[Example], labels: Sequence[str], *, seed: int = 0) -> ProjectModel:
     """Fit the model on labeled examples (raises TooFewLabels)."""
+    return fit_matrix(vectorize(examples), labels, seed=seed)
+
+
+def fit_matrix(matrix, labels: Sequence[str], *, seed: int = 0) -> ProjectModel:
+    """Fit the model on vectorized examples (raises TooFewLabels)."""
     check_trainable(labels)
-    return _fit_matrix(vectorize(examples), labels, seed, len(labels))
+    return _fit_matrix(matrix, labels, seed, len(labels))
 
 
 def _fit_matrix(matrix, labels: Sequence[str], seed: int, trained_on: int) -> ProjectModel:
@@ -179,10 +194,10 @@ def _fit_matrix(matrix, labels: Sequence[str], seed: int, trained_on: int) -> Pr
                         classifier.intercept_.astype(np.float64), trained_on)
 
 
-def cross_validate(examples: Sequence[Example], labels: Sequence[str], groups: Sequence[Any],
+def cross_validate(matrix, labels: Sequence[str], groups: Sequence[Any],
                    *, folds: int = 5, seed: int = 0) -> dict[str, Any]:
-    """Out-of-fold predictions by group (article: a model never sees the article it is scored
-    on), scored against `labels`: per label precision, recall, F1 and support, accuracy, the
+    """Out-of-fold predictions (of vectorized examples) by group (article: a model never sees
+    the article it is scored on), scored against `labels`: per label precision, recall, F1 and support, accuracy, the
     majority-label baseline, and the share of paragraphs a confidence threshold would
     pre-label at precision >= 0.95."""
     import numpy as np
@@ -192,7 +207,6 @@ def cross_validate(examples: Sequence[Example], labels: Sequence[str], groups: S
     if distinct < 2:
         raise TooFewLabels("cross-validation by article needs labels in two articles or more")
     truth = np.asarray(labels)
-    matrix = vectorize(examples)
     predicted = np.empty(len(truth), dtype=object)
     confidence = np.zeros(len(truth))
     for train, test in GroupKFold(n_splits=min(folds, distinct)).split(matrix, truth, groups):

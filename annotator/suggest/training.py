@@ -30,8 +30,8 @@ from ..database import dialect_insert, write_transaction
 from ..extensions import db
 from ..models import (Annotation, Article, Gold, Paragraph, Project, Suggestion, SuggestionModel,
                       utcnow)
-from .model import Example, ProjectModel, TooFewLabels, cross_validate, fit, majority_label
-from .model import paragraph_signals
+from .model import (Example, ProjectModel, TooFewLabels, cross_validate, fit_matrix,
+                    majority_label, paragraph_signals, stack, vectorize)
 from . import signals
 
 LEASE = timedelta(minutes=5)
@@ -142,9 +142,9 @@ def _article_batches(session: Session, article_ids: list[int]):
         yield rows
 
 
-def training_data(session: Session, project_id: int
-                  ) -> tuple[list[Example], list[str], list[int], dict]:
-    """The project's human-labeled paragraphs as examples, each with its majority human label
+def training_data(session: Session, project_id: int) -> tuple[Any, list[str], list[int], dict]:
+    """The project's human-labeled paragraphs as a feature matrix (vectorized a batch at a
+    time: the examples of 50k paragraphs would take hundreds of MB), each with its majority human label
     (its gold label when one is set) and its article (the group for cross-validation); and
     the repetition counts, for predicting."""
     repeats = _repeats(session, project_id)
@@ -166,14 +166,14 @@ def training_data(session: Session, project_id: int
         gold[paragraph_id] = label
         articles.add(article_id)
     session.rollback()
-    examples, labels, groups = [], [], []
+    matrices, labels, groups = [], [], []
     for rows in _article_batches(session, sorted(articles)):
-        for row, example in zip(rows, _examples(rows, repeats)):
-            if row.id in votes or row.id in gold:
-                examples.append(example)
-                labels.append(majority_label(votes.get(row.id, ()), gold.get(row.id)))
-                groups.append(row.article_id)
-    return examples, labels, groups, repeats
+        wanted = [(row, example) for row, example in zip(rows, _examples(rows, repeats))
+                  if row.id in votes or row.id in gold]
+        matrices.append(vectorize([example for _, example in wanted]))
+        labels += [majority_label(votes.get(row.id, ()), gold.get(row.id)) for row, _ in wanted]
+        groups += [row.article_id for row, _ in wanted]
+    return stack(matrices), labels, groups, repeats
 
 
 # -- training and predicting ----------------------------------------------------------------
@@ -188,9 +188,8 @@ def train_project(session: Session, project: Project) -> dict[str, Any]:
     try:
         started = time.process_time()
         seen = human_label_count(session, project_id)
-        examples, labels, _groups, repeats = training_data(session, project_id)
-        session.rollback()  # end the read transaction: nothing is held while training
-        model = fit(examples, labels)
+        matrix, labels, _groups, repeats = training_data(session, project_id)
+        model = fit_matrix(matrix, labels)  # no transaction open meanwhile
         metrics = {"trained_on": len(labels), "labels": sorted(set(labels)),
                    "train_cpu_seconds": round(time.process_time() - started, 2)}
         with write_transaction(session):
@@ -260,9 +259,8 @@ def load_model(session: Session, project_id: int) -> ProjectModel | None:
 def evaluate_project(session: Session, project: Project) -> dict[str, Any]:
     """Cross-validation by article of the model on the project's human labels (raises
     TooFewLabels)."""
-    examples, labels, groups, _ = training_data(session, project.id)
-    session.rollback()
-    return cross_validate(examples, labels, groups)
+    matrix, labels, groups, _ = training_data(session, project.id)
+    return cross_validate(matrix, labels, groups)
 
 
 def stored_count(session: Session, project_id: int) -> int:
