@@ -1,26 +1,34 @@
 """The JSON API (/api): sessions with X-CSRFToken for the page, bearer tokens for scripts."""
 from __future__ import annotations
 
+import math
+
 from flask import Blueprint, Response, abort, current_app, jsonify, request, stream_with_context
 from flask_login import current_user
 from sqlalchemy import func, select
+from werkzeug.exceptions import BadRequest
 
 from .auth import admin_required, login_required, reviewer_required
 from .database import reads_first, write_transaction
 from .extensions import db
-from .inputs import int_arg, json_body, label_field, note_field
+from .inputs import MAX_ID, int_arg, json_body, label_field, note_field, source_field
 from .models import Annotation, Article, Paragraph, Project, isoformat
 from .openapi import build_openapi
 from .services import queue
-from .services.annotations import (KEEP, LabelError, ParagraphMissing, clear_annotation, clear_gold,
-                                   paragraph_for_label, save_annotation, set_gold)
+from .services.annotations import (KEEP, LabelError, ParagraphMissing, Saved, clear_annotation,
+                                   clear_annotations, clear_gold, paragraph_for_label,
+                                   save_annotation, set_gold)
 from .services.exporting import ExportError, ExportOptions, export_lines
 from .services.importing import Source, import_sources
 from .services.formats import format_for_name
+from .suggest import training
+from .services.suggestions import (APP_MODELS, MAX_REASON_CHARS, shown_suggestions,
+                                   store_suggestions, suggestion_json)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 MAX_PAGE = 1000
+MAX_BATCH = 5000  # items in one batch request (an article's paragraphs)
 
 
 def project_json(project: Project) -> dict:
@@ -69,20 +77,24 @@ def peek_next_article(project_id: int):
 
 
 def article_json(article: Article, user_id: int) -> dict:
-    """An article with its paragraphs and the given user's own annotations."""
-    mine = {paragraph_id: {"label": label, "note": note, "updated_at": isoformat(updated_at)}
-            for paragraph_id, label, note, updated_at in db.session.execute(
+    """An article with its paragraphs, the given user's own annotations and the suggestions
+    its project shows."""
+    mine = {paragraph_id: {"label": label, "note": note, "source": source,
+                           "updated_at": isoformat(updated_at)}
+            for paragraph_id, label, note, source, updated_at in db.session.execute(
                 select(Annotation.paragraph_id, Annotation.label, Annotation.note,
-                       Annotation.updated_at)
+                       Annotation.source, Annotation.updated_at)
                 .join(Paragraph).where(Paragraph.article_id == article.id,
                                        Annotation.user_id == user_id))}
+    suggested = shown_suggestions(db.session, article)
     paragraphs = db.session.execute(
         select(Paragraph.id, Paragraph.index, Paragraph.text)
         .where(Paragraph.article_id == article.id).order_by(Paragraph.index))
     return {
         "id": article.id, "article_id": article.article_id, "project_id": article.project_id,
         "title": article.title, "url": article.url,
-        "paragraphs": [{"id": pid, "index": index, "text": text, "annotation": mine.get(pid)}
+        "paragraphs": [{"id": pid, "index": index, "text": text, "annotation": mine.get(pid),
+                        "suggestion": suggested.get(pid)}
                        for pid, index, text in paragraphs]}
 
 
@@ -108,7 +120,7 @@ def mark_done(article_id: int):
 def put_annotation(paragraph_id: int):
     """Set the caller's label; a body without "note" keeps the note already written."""
     body = json_body()
-    label, note = label_field(body), note_field(body, KEEP)
+    label, note, source = label_field(body), note_field(body, KEEP), source_field(body)
     try:
         article_id = paragraph_for_label(db.session, paragraph_id, label)
     except ParagraphMissing:
@@ -119,9 +131,150 @@ def put_annotation(paragraph_id: int):
     with write_transaction(db.session):  # the write lock only from here to the commit
         queue.keep_alive(db.session, article_id, user_id)
         annotation = save_annotation(db.session, paragraph_id, user_id, label, note,
-                                     checked=True)
-    return jsonify(paragraph_id=paragraph_id, label=annotation.label, note=annotation.note,
-                   updated_at=isoformat(annotation.updated_at))
+                                     checked=True, source=source)
+    training.saved(paragraph_id, annotation.label, annotation.source)
+    return jsonify(saved_json(annotation))
+
+
+def saved_json(annotation: Saved) -> dict:
+    return {"paragraph_id": annotation.paragraph_id, "label": annotation.label,
+            "note": annotation.note, "source": annotation.source,
+            "updated_at": isoformat(annotation.updated_at)}
+
+
+def batch_items(body: dict, key: str = "items") -> list:
+    """The body's list under `key`: 1 to MAX_BATCH entries, else 400."""
+    items = body.get(key)
+    if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH:
+        abort(400, f'"{key}" must be a list of 1 to {MAX_BATCH} entries')
+    return items
+
+
+def item_field(index: int, read, item):
+    """`read(item)` for the batch's entry `index`; a refusal names the entry."""
+    if not isinstance(item, dict):
+        abort(400, f"items[{index}] must be an object")
+    try:
+        return read(item)
+    except BadRequest as error:
+        abort(400, f"items[{index}]: {error.description}")
+
+
+def article_paragraph_ids(article: Article, items: list) -> list[int]:
+    """Each entry's "paragraph_id", checked to be a paragraph of the article, once; else 400
+    naming the entry."""
+    ids = [item_field(index, lambda item: item.get("paragraph_id"), item)
+           for index, item in enumerate(items)]
+    for index, paragraph_id in enumerate(ids):
+        if type(paragraph_id) is not int or not 0 < paragraph_id <= MAX_ID:
+            abort(400, f'items[{index}]: "paragraph_id" must be a paragraph id')
+    known = set(db.session.scalars(select(Paragraph.id).where(
+        Paragraph.article_id == article.id, Paragraph.id.in_(set(ids)))))
+    seen: set[int] = set()
+    for index, paragraph_id in enumerate(ids):
+        if paragraph_id not in known:
+            abort(400, f"items[{index}]: paragraph {paragraph_id} is not in article {article.id}")
+        if paragraph_id in seen:
+            abort(400, f"items[{index}]: paragraph {paragraph_id} is given twice")
+        seen.add(paragraph_id)
+    return ids
+
+
+def project_label(keys: set[str], index: int, item: dict) -> str:
+    label = item_field(index, label_field, item)
+    if label not in keys:
+        abort(400, f"items[{index}]: unknown label {label!r} for this project")
+    return label
+
+
+@bp.post("/articles/<int:article_id>/annotations")
+@reads_first
+@login_required
+def post_annotations(article_id: int):
+    """Set several of the caller's labels in the article in one transaction: all or nothing.
+    Every entry is checked before anything is written."""
+    article = db.get_or_404(Article, article_id)
+    items = batch_items(json_body())
+    ids = article_paragraph_ids(article, items)
+    keys = db.session.get(Project, article.project_id).label_keys()
+    saves = [(paragraph_id, project_label(keys, index, item),
+              item_field(index, lambda item: note_field(item, KEEP), item),
+              item_field(index, source_field, item))
+             for index, (paragraph_id, item) in enumerate(zip(ids, items))]
+    user_id = current_user.id
+    with write_transaction(db.session):
+        queue.keep_alive(db.session, article_id, user_id)
+        stored = [save_annotation(db.session, paragraph_id, user_id, label, note, checked=True,
+                                  source=source, commit=False)
+                  for paragraph_id, label, note, source in saves]
+        db.session.commit()
+    for annotation in stored:
+        training.saved(annotation.paragraph_id, annotation.label, annotation.source)
+    return jsonify(items=[saved_json(annotation) for annotation in stored])
+
+
+@bp.delete("/articles/<int:article_id>/annotations")
+@reads_first
+@login_required
+def delete_annotations(article_id: int):
+    """Remove the caller's labels from the given paragraphs of the article in one
+    transaction (each kept in the history): the undo of a batch of labels."""
+    article = db.get_or_404(Article, article_id)
+    ids = batch_items(json_body(), "paragraph_ids")
+    for index, paragraph_id in enumerate(ids):
+        if type(paragraph_id) is not int or not 0 < paragraph_id <= MAX_ID:
+            abort(400, f"paragraph_ids[{index}] must be a paragraph id")
+    user_id = current_user.id
+    with write_transaction(db.session):
+        cleared = clear_annotations(db.session, article_id, ids, user_id)
+    return jsonify(cleared=cleared)
+
+
+def confidence_field(item: dict) -> float:
+    confidence = item.get("confidence")
+    if (type(confidence) not in (int, float) or not math.isfinite(confidence)
+            or not 0 <= confidence <= 1):
+        abort(400, '"confidence" must be a number from 0 to 1')
+    return float(confidence)
+
+
+def reason_field(item: dict) -> str:
+    reason = item.get("reason") or ""
+    if not isinstance(reason, str) or len(reason) > MAX_REASON_CHARS:
+        abort(400, f'"reason" must be a string of at most {MAX_REASON_CHARS} characters')
+    return reason
+
+
+@bp.put("/articles/<int:article_id>/suggestions")
+@reads_first
+@admin_required
+def put_suggestions(article_id: int):
+    """Store suggestions from a model of the user's own for paragraphs of the article; each
+    replaces the paragraph's stored suggestion, and its reason names the model."""
+    article = db.get_or_404(Article, article_id)
+    body = json_body()
+    model = body.get("model")
+    if not isinstance(model, str) or not 0 < len(model.strip()) <= 64:
+        abort(400, '"model" must be a name of 1 to 64 characters')
+    model = model.strip()
+    if model in APP_MODELS:
+        abort(400, f'"model" {model!r} is the name of the app\'s own suggestions; choose another')
+    items = batch_items(body)
+    ids = article_paragraph_ids(article, items)
+    keys = db.session.get(Project, article.project_id).label_keys()
+    rows = []
+    for index, (paragraph_id, item) in enumerate(zip(ids, items)):
+        reason = item_field(index, reason_field, item)
+        rows.append({"paragraph_id": paragraph_id, "label": project_label(keys, index, item),
+                     "confidence": item_field(index, confidence_field, item), "model": model,
+                     "reason": f"{model}: {reason}" if reason else model})
+    with write_transaction(db.session):
+        store_suggestions(db.session, rows)
+        db.session.commit()
+    return jsonify(model=model, items=[
+        {"paragraph_id": row["paragraph_id"],
+         **suggestion_json(row["label"], row["confidence"], row["reason"][:MAX_REASON_CHARS])}
+        for row in rows])
 
 
 @bp.delete("/paragraphs/<int:paragraph_id>/annotation")

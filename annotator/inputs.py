@@ -152,6 +152,14 @@ def label_field(body: dict) -> str:
     return label
 
 
+def source_field(body: dict) -> str:
+    """The body's optional "source": "human" (the default) or "suggestion", else 400."""
+    source = body.get("source", "human")
+    if source not in ("human", "suggestion"):
+        abort(400, '"source" must be "human" or "suggestion"')
+    return source
+
+
 def note_field(body: dict, keep):
     """The body's optional "note": `keep` when absent, None for null or empty, else a string
     of at most MAX_NOTE_CHARS characters (400 beyond)."""

@@ -71,16 +71,29 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
     },
     "OwnAnnotation": {
-        "type": "object", "required": ["label", "note", "updated_at"],
+        "type": "object", "required": ["label", "note", "source", "updated_at"],
         "additionalProperties": False,
         "properties": {
             "label": {"type": "string"},
             "note": {"type": ["string", "null"]},
+            "source": {"$ref": "#/components/schemas/Source"},
             "updated_at": UTC_TIMESTAMP,
         },
     },
+    "Source": {"type": "string", "enum": ["human", "suggestion"],
+               "description": "human: typed by hand; suggestion: an accepted suggestion."},
+    "Suggestion": {
+        "type": "object", "required": ["label", "confidence", "reason"],
+        "additionalProperties": False,
+        "properties": {
+            "label": {"type": "string"},
+            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+            "reason": {"type": "string", "maxLength": 200,
+                       "description": "Why, for a person to read (plain text)."},
+        },
+    },
     "Paragraph": {
-        "type": "object", "required": ["id", "index", "text", "annotation"],
+        "type": "object", "required": ["id", "index", "text", "annotation", "suggestion"],
         "additionalProperties": False,
         "properties": {
             "id": {"type": "integer"},
@@ -89,6 +102,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "annotation": {"oneOf": [{"$ref": "#/components/schemas/OwnAnnotation"},
                                      {"type": "null"}],
                            "description": "The caller's own annotation, or null."},
+            "suggestion": {"oneOf": [{"$ref": "#/components/schemas/Suggestion"},
+                                     {"type": "null"}],
+                           "description": "The suggested label, or null: none, below the "
+                                          "project's threshold, or suggestions off. Shown "
+                                          "whether or not the caller labeled the paragraph; "
+                                          "it counts nowhere until accepted."},
         },
     },
     "Article": {
@@ -126,16 +145,72 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                      "description": "Optional; left out, the note already written is kept; "
                                     "null or an empty string clears it. At most "
                                     "ANNOTATOR_MAX_NOTE_CHARS characters (default 4000)."},
+            "source": {"$ref": "#/components/schemas/Source", "default": "human",
+                       "description": "suggestion when the caller accepts a suggestion. The "
+                                      "same label saved again stays human if either save "
+                                      "was."},
         },
     },
     "Annotation": {
-        "type": "object", "required": ["paragraph_id", "label", "note", "updated_at"],
+        "type": "object", "required": ["paragraph_id", "label", "note", "source", "updated_at"],
         "additionalProperties": False,
         "properties": {
             "paragraph_id": {"type": "integer"},
             "label": {"type": "string"},
             "note": {"type": ["string", "null"]},
+            "source": {"$ref": "#/components/schemas/Source"},
             "updated_at": UTC_TIMESTAMP,
+        },
+    },
+    "AnnotationBatchInput": {
+        "type": "object", "required": ["items"],
+        "properties": {"items": {
+            "type": "array", "minItems": 1, "maxItems": 5000,
+            "description": "Paragraphs of this article, each at most once.",
+            "items": {"allOf": [{"$ref": "#/components/schemas/AnnotationInput"}, {
+                "type": "object", "required": ["paragraph_id"],
+                "properties": {"paragraph_id": {"type": "integer"}}}]}}},
+    },
+    "AnnotationBatch": {
+        "type": "object", "required": ["items"], "additionalProperties": False,
+        "properties": {"items": {"type": "array",
+                                 "items": {"$ref": "#/components/schemas/Annotation"}}},
+    },
+    "ClearInput": {
+        "type": "object", "required": ["paragraph_ids"],
+        "properties": {"paragraph_ids": {"type": "array", "minItems": 1, "maxItems": 5000,
+                                         "items": {"type": "integer"}}},
+    },
+    "Cleared": {
+        "type": "object", "required": ["cleared"], "additionalProperties": False,
+        "properties": {"cleared": {"type": "array", "items": {"type": "integer"},
+                                   "description": "The paragraphs that had the caller's "
+                                                  "label (the others had none)."}},
+    },
+    "SuggestionsInput": {
+        "type": "object", "required": ["items", "model"],
+        "properties": {
+            "model": {"type": "string", "minLength": 1, "maxLength": 64,
+                      "description": "The model's name (not signals or model, the app's "
+                                     "own); each reason starts with it."},
+            "items": {"type": "array", "minItems": 1, "maxItems": 5000, "items": {
+                "type": "object", "required": ["paragraph_id", "label", "confidence"],
+                "properties": {
+                    "paragraph_id": {"type": "integer"},
+                    "label": {"type": "string"},
+                    "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                    "reason": {"type": ["string", "null"], "maxLength": 200},
+                }}},
+        },
+    },
+    "StoredSuggestions": {
+        "type": "object", "required": ["model", "items"], "additionalProperties": False,
+        "properties": {
+            "model": {"type": "string"},
+            "items": {"type": "array", "items": {"allOf": [
+                {"$ref": "#/components/schemas/Suggestion"},
+                {"type": "object", "required": ["paragraph_id"],
+                 "properties": {"paragraph_id": {"type": "integer"}}}]}},
         },
     },
     "GoldInput": {
@@ -263,6 +338,33 @@ def _paths() -> dict[str, Any]:
             "get": _operation(
                 "getArticle", "An article, its paragraphs and the caller's own annotations",
                 {"200": _json(_ref("Article"), "The article."), **_errors(401, 404)})},
+        "/api/articles/{article_id}/annotations": {
+            "parameters": _params("article_id"),
+            "post": _operation(
+                "postAnnotations", "Set several of the caller's labels in the article: one "
+                "transaction, all or nothing (one bad entry: 400 naming it, nothing stored)",
+                {"200": _json(_ref("AnnotationBatch"), "The annotations as stored, in order."),
+                 **_errors(400, 401, 404, 413)},
+                write=True,
+                requestBody={"required": True, "content": {
+                    "application/json": {"schema": _ref("AnnotationBatchInput")}}}),
+            "delete": _operation(
+                "deleteAnnotations", "Remove the caller's labels from those paragraphs of "
+                "the article, in one transaction (kept in the history): the undo of a batch",
+                {"200": _json(_ref("Cleared"), "Removed."), **_errors(400, 401, 404, 413)},
+                write=True,
+                requestBody={"required": True, "content": {
+                    "application/json": {"schema": _ref("ClearInput")}}})},
+        "/api/articles/{article_id}/suggestions": {
+            "parameters": _params("article_id"),
+            "put": _operation(
+                "putSuggestions", "Store suggestions from an external model for paragraphs "
+                "of the article (each replaces the paragraph's stored suggestion)",
+                {"200": _json(_ref("StoredSuggestions"), "The suggestions as stored."),
+                 **_errors(400, 401, 403, 404, 413)},
+                write=True, who="admins",
+                requestBody={"required": True, "content": {
+                    "application/json": {"schema": _ref("SuggestionsInput")}}})},
         "/api/articles/{article_id}/done": {
             "parameters": _params("article_id"),
             "put": _operation(

@@ -50,7 +50,7 @@ class Route:
     ok: int              # the status for a caller who is allowed
     to: str | None = None  # where an allowed 302 goes (a path prefix)
     url: str | None = None  # the URL to call, formatted with the targets; default: the rule
-    json: Any = None
+    json: Any = None     # a JSON body (or a callable of the targets)
     data: Any = None     # form data (a callable of the targets for fresh values)
     body: bytes | None = None
     content_type: str | None = None
@@ -142,6 +142,16 @@ ROUTES = [
           url="/api/articles/{article}/done"),
     Route("DELETE", "/api/articles/<int:article_id>/done", API, 200,
           url="/api/articles/{article}/done"),
+    Route("POST", "/api/articles/<int:article_id>/annotations", API, 200,
+          url="/api/articles/{article}/annotations",
+          json=lambda t: {"items": [{"paragraph_id": t["paragraph"], "label": "claim"}]}),
+    Route("DELETE", "/api/articles/<int:article_id>/annotations", API, 200,
+          url="/api/articles/{article}/annotations",
+          json=lambda t: {"paragraph_ids": [t["paragraph"]]}),
+    Route("PUT", "/api/articles/<int:article_id>/suggestions", ADMIN_API, 200,
+          url="/api/articles/{article}/suggestions",
+          json=lambda t: {"model": "mine", "items": [
+              {"paragraph_id": t["paragraph"], "label": "claim", "confidence": 0.9}]}),
     Route("PUT", "/api/paragraphs/<int:paragraph_id>/annotation", API, 200,
           url="/api/paragraphs/{paragraph}/annotation", json={"label": "claim"}),
     Route("DELETE", "/api/paragraphs/<int:paragraph_id>/annotation", API, 204,
@@ -315,7 +325,7 @@ def call(world: World, caller: Caller, route: Route, *, csrf: bool = True):
     url = (route.url or route.rule).format(**targets)
     kwargs: dict[str, Any] = {"headers": headers}
     if route.json is not None:
-        kwargs["json"] = route.json
+        kwargs["json"] = route.json(targets) if callable(route.json) else route.json
     if route.data is not None:
         data = route.data(targets) if callable(route.data) else dict(route.data)
         if csrf and caller.session is not None and caller.token is None:
@@ -380,9 +390,10 @@ API_ROUTES = [route for route in ROUTES + UNKNOWN_API if route.rule.startswith("
 @pytest.mark.parametrize("route", API_ROUTES, ids=lambda r: r.name)
 def test_api_without_any_cookie_or_token_is_401(world, route):
     """Authentication is checked first: not even a missing CSRF token comes before it."""
+    targets = fresh_targets(world)
     response = world.app.test_client().open(
-        (route.url or route.rule).format(**fresh_targets(world)), method=route.method,
-        json=route.json)
+        (route.url or route.rule).format(**targets), method=route.method,
+        json=route.json(targets) if callable(route.json) else route.json)
     assert response.status_code == 401, (route.name, response.get_data(as_text=True))
     assert set(response.get_json()) == {"error"}
 

@@ -144,9 +144,9 @@ def test_get_article_with_only_the_callers_own_annotations(client, world):
         (first, 0, "The bank raised rates."), (second, 1, "Inflation was 5%."),
         (third, 2, "Share this article")]
     for paragraph in body["paragraphs"]:
-        assert set(paragraph) == {"id", "index", "text", "annotation"}
+        assert set(paragraph) == {"id", "index", "text", "annotation", "suggestion"}
     mine = body["paragraphs"][0]["annotation"]
-    assert set(mine) == {"label", "note", "updated_at"}
+    assert set(mine) == {"label", "note", "source", "updated_at"}
     assert mine["label"] == "claim" and mine["note"] == "li's note"
     assert UTC_Z.match(mine["updated_at"])
     assert body["paragraphs"][1]["annotation"] is None  # wang's label is not shown to li
@@ -169,7 +169,7 @@ def test_put_annotation(app, client, world):
                           json={"label": "claim", "note": "核心观点"})
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"paragraph_id", "label", "note", "updated_at"}
+    assert set(body) == {"paragraph_id", "label", "note", "source", "updated_at"}
     assert body["paragraph_id"] == paragraph and body["label"] == "claim"
     assert body["note"] == "核心观点"
     assert body["updated_at"].endswith("Z") and UTC_Z.match(body["updated_at"])

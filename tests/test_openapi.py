@@ -103,9 +103,12 @@ def test_the_document_names_the_exact_spec_fields(document):
         "id", "article_id", "title", "url", "paragraph_count"}
     assert set(schemas["Article"]["required"]) == {
         "id", "article_id", "project_id", "title", "url", "paragraphs"}
-    assert set(schemas["Paragraph"]["required"]) == {"id", "index", "text", "annotation"}
-    assert set(schemas["OwnAnnotation"]["required"]) == {"label", "note", "updated_at"}
-    assert set(schemas["Annotation"]["required"]) == {"paragraph_id", "label", "note", "updated_at"}
+    assert set(schemas["Paragraph"]["required"]) == {
+        "id", "index", "text", "annotation", "suggestion"}
+    assert set(schemas["OwnAnnotation"]["required"]) == {"label", "note", "source", "updated_at"}
+    assert set(schemas["Annotation"]["required"]) == {
+        "paragraph_id", "label", "note", "source", "updated_at"}
+    assert set(schemas["Suggestion"]["required"]) == {"label", "confidence", "reason"}
     assert set(schemas["Gold"]["required"]) == {"paragraph_id", "label", "updated_at"}
     assert set(schemas["ImportResult"]["required"]) == {"added", "skipped", "paragraphs"}
 
@@ -217,7 +220,8 @@ def test_import_responses_match_their_schemas(client, world, document):
 def test_a_response_with_a_wrong_field_would_fail_validation(document):
     """The schemas are strict enough to catch a renamed or extra field."""
     annotation = validator_for(document, {"$ref": "#/components/schemas/Annotation"})
-    good = {"paragraph_id": 1, "label": "claim", "note": None, "updated_at": "2026-01-01T00:00:00Z"}
+    good = {"paragraph_id": 1, "label": "claim", "note": None, "source": "human",
+            "updated_at": "2026-01-01T00:00:00Z"}
     assert annotation.is_valid(good)
     assert not annotation.is_valid({**good, "extra": 1})
     assert not annotation.is_valid({**good, "updated_at": "2026-01-01T00:00:00+00:00"})

@@ -1,6 +1,7 @@
 """Setting and clearing labels: an annotator's own, and the adjudicated gold one."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
@@ -13,6 +14,7 @@ from ..models import (Annotation, AnnotationHistory, Article, Gold, Label, Label
                       utcnow)
 
 KEEP: Final = object()  # "leave the note as it is"
+SOURCES: Final = ("human", "suggestion")  # typed by hand; an accepted suggestion
 
 
 class LabelError(ValueError):
@@ -36,13 +38,13 @@ _PARAGRAPH_AND_LABEL = (
     .where(_paragraphs.c.id == bindparam("paragraph_id")))
 _CURRENT_ROW = (
     select(_annotations.c.id, _annotations.c.label, _annotations.c.note,
-           _annotations.c.created_at, _annotations.c.updated_at)
+           _annotations.c.source, _annotations.c.created_at, _annotations.c.updated_at)
     .where(_annotations.c.paragraph_id == bindparam("paragraph_id"),
            _annotations.c.user_id == bindparam("user_id"))
     .with_for_update())
 _UPDATE_ROW = (update(_annotations).where(_annotations.c.id == bindparam("row_id"))
                .values(label=bindparam("new_label"), note=bindparam("new_note"),
-                       updated_at=bindparam("now")))
+                       source=bindparam("new_source"), updated_at=bindparam("now")))
 _INSERT_HISTORY = insert(_history)
 
 # The counters progress and the dashboard read (see models.LabelCount): one annotation more or
@@ -122,8 +124,8 @@ def paragraph_for_label(session: Session, paragraph_id: int, label: str) -> int:
 def _keep_history(session: Session, annotation: Annotation, changed_by: int) -> None:
     session.add(AnnotationHistory(
         paragraph_id=annotation.paragraph_id, user_id=annotation.user_id,
-        label=annotation.label, note=annotation.note, valid_from=annotation.updated_at,
-        replaced_by_id=changed_by))
+        label=annotation.label, note=annotation.note, source=annotation.source,
+        valid_from=annotation.updated_at, replaced_by_id=changed_by))
 
 
 def _current(session: Session, paragraph_id: int, user_id: int) -> Annotation | None:
@@ -142,13 +144,17 @@ class Saved:
     label: str
     note: str | None
     updated_at: datetime
+    source: str = "human"
 
 
 def save_annotation(session: Session, paragraph_id: int, user_id: int, label: str,
                     note: str | None | object = KEEP, *, changed_by: int | None = None,
-                    checked: bool = False) -> Saved:
+                    checked: bool = False, source: str = "human", commit: bool = True) -> Saved:
     """Set a user's label (and note) on a paragraph, keeping the earlier value in the history.
-    Safe when the same user saves the same paragraph from two places at once."""
+    `source` is "suggestion" for an accepted suggestion; the same label saved again is
+    "human" if either save was (a person confirmed it). Safe when the same user saves the
+    same paragraph from two places at once. `commit=False` leaves the commit to the caller
+    (several saves in one transaction)."""
     if not checked:
         paragraph_for_label(session, paragraph_id, label)
     now = utcnow()
@@ -157,27 +163,33 @@ def save_annotation(session: Session, paragraph_id: int, user_id: int, label: st
     if row is None:
         new_note = None if note is KEEP else note
         inserted = session.execute(_for_backend(session, _new_annotation), {
-            **key, "label": label, "note": new_note, "created_at": now, "updated_at": now})
+            **key, "label": label, "note": new_note, "source": source, "created_at": now,
+            "updated_at": now})
         if inserted.first() is not None:
             _count(session, paragraph_id, user_id, label, now.date(), 1)
-            session.commit()
-            return Saved(paragraph_id, label, new_note, now)
+            if commit:
+                session.commit()
+            return Saved(paragraph_id, label, new_note, now, source)
         row = session.execute(_CURRENT_ROW, key).first()  # another save won the race
     new_note = row.note if note is KEEP else note
+    if row.label == label and "human" in (row.source, source):
+        source = "human"
     updated_at = row.updated_at
-    if (row.label, row.note) != (label, new_note):
+    if (row.label, row.note, row.source) != (label, new_note, source):
         session.execute(_INSERT_HISTORY, {
-            **key, "label": row.label, "note": row.note, "valid_from": row.updated_at,
-            "replaced_at": now, "replaced_by_id": changed_by or user_id})
+            **key, "label": row.label, "note": row.note, "source": row.source,
+            "valid_from": row.updated_at, "replaced_at": now,
+            "replaced_by_id": changed_by or user_id})
         session.execute(_UPDATE_ROW, {"row_id": row.id, "new_label": label,
-                                      "new_note": new_note, "now": now})
+                                      "new_note": new_note, "new_source": source, "now": now})
         if row.label != label:  # the label moves, on the day it was first set; the two
             # counter rows are taken in label order, so two changes never wait on each other
             for key, step in sorted(((row.label, -1), (label, 1))):
                 _count_label(session, paragraph_id, user_id, key, row.created_at.date(), step)
         updated_at = now
-    session.commit()
-    return Saved(paragraph_id, label, new_note, updated_at)
+    if commit:
+        session.commit()
+    return Saved(paragraph_id, label, new_note, updated_at, source)
 
 
 def set_annotation(session: Session, paragraph: Paragraph, user_id: int, label: str,
@@ -199,6 +211,27 @@ def clear_annotation(session: Session, paragraph: Paragraph, user_id: int, *,
     _count(session, paragraph.id, user_id, annotation.label, annotation.created_at.date(), -1)
     session.commit()
     return True
+
+
+def clear_annotations(session: Session, article_id: int, paragraph_ids: Iterable[int],
+                      user_id: int) -> list[int]:
+    """Remove a user's labels from those paragraphs of an article in one transaction (each
+    kept in the history); returns the ids of the paragraphs that had one."""
+    annotations = session.scalars(
+        select(Annotation).join(Paragraph, Paragraph.id == Annotation.paragraph_id)
+        .where(Paragraph.article_id == article_id, Annotation.user_id == user_id,
+               Annotation.paragraph_id.in_(set(paragraph_ids)))
+        .order_by(Annotation.paragraph_id)
+        .with_for_update(of=Annotation).execution_options(populate_existing=True)).all()
+    for annotation in annotations:
+        _keep_history(session, annotation, user_id)
+        session.delete(annotation)
+    session.flush()
+    for annotation in annotations:
+        _count(session, annotation.paragraph_id, user_id, annotation.label,
+               annotation.created_at.date(), -1)
+    session.commit()
+    return [annotation.paragraph_id for annotation in annotations]
 
 
 def set_gold(session: Session, paragraph: Paragraph, label: str, user_id: int) -> Gold:

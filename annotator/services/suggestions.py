@@ -1,0 +1,73 @@
+"""Stored suggestions: writing them (the rules, the project model, external models) and
+reading what a page or the API shows. Nothing here computes one (see annotator/suggest/)."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..database import dialect_insert
+from ..models import Article, Paragraph, Project, Suggestion, utcnow
+
+APP_MODELS = frozenset({"signals", "model"})  # the app's own; an external model has another name
+MAX_REASON_CHARS = 200
+_CHUNK = 1000  # rows per upsert statement
+
+
+def store_suggestions(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Upsert suggestions, one per paragraph: each row has paragraph_id, label, confidence,
+    reason and model, and replaces the paragraph's stored one. The caller checks the rows and
+    commits. Returns how many rows were written."""
+    now = utcnow()
+    table = Suggestion.__table__
+    insert_into = dialect_insert(session)
+    written, chunk = 0, []
+
+    def flush() -> None:
+        statement = insert_into(table).values(chunk)
+        session.execute(statement.on_conflict_do_update(
+            index_elements=[table.c.paragraph_id],
+            set_={name: statement.excluded[name]
+                  for name in ("label", "confidence", "reason", "model", "updated_at")}))
+
+    for row in rows:
+        chunk.append({"paragraph_id": row["paragraph_id"], "label": row["label"],
+                      "confidence": float(row["confidence"]),
+                      "reason": (row.get("reason") or "")[:MAX_REASON_CHARS],
+                      "model": row["model"], "updated_at": now})
+        if len(chunk) == _CHUNK:
+            flush()
+            written, chunk = written + len(chunk), []
+    if chunk:
+        flush()
+        written += len(chunk)
+    return written
+
+
+def suggestion_json(label: str, confidence: float, reason: str) -> dict[str, Any]:
+    """A suggestion as the API and the export show it."""
+    return {"label": label, "confidence": round(confidence, 4), "reason": reason}
+
+
+def shown_suggestions(session: Session, article: Article) -> dict[int, dict[str, Any]]:
+    """The suggestions the article's page shows, by paragraph id: none when the project has
+    suggestions off, else those at or above its threshold (one indexed query)."""
+    project = session.get(Project, article.project_id)
+    if project is None or not project.suggestions_enabled:
+        return {}
+    return suggestions_for_article(session, article.id, project.suggestion_threshold)
+
+
+def suggestions_for_article(session: Session, article_id: int,
+                            threshold: float = 0.0) -> dict[int, dict[str, Any]]:
+    """The article's stored suggestions with a confidence of at least `threshold`, by
+    paragraph id (whatever the project's switch: see shown_suggestions)."""
+    rows = session.execute(
+        select(Suggestion.paragraph_id, Suggestion.label, Suggestion.confidence,
+               Suggestion.reason)
+        .join(Paragraph, Paragraph.id == Suggestion.paragraph_id)
+        .where(Paragraph.article_id == article_id, Suggestion.confidence >= threshold))
+    return {paragraph_id: suggestion_json(label, confidence, reason)
+            for paragraph_id, label, confidence, reason in rows}
