@@ -88,7 +88,9 @@ def repetition_confidence(repeats: int) -> float:
 
 def fold(text: str) -> str:
     """Text as titles are compared: NFKC, casefold, whitespace removed."""
-    return _FOLD_SPACE.sub("", unicodedata.normalize("NFKC", text).casefold())
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    return _FOLD_SPACE.sub("", text.casefold())
 
 
 class Titles:
@@ -135,23 +137,42 @@ class Titles:
 # --- the shape of a paragraph and its page ------------------------------------------------
 
 def _weighted_length(text: str) -> int:
-    """Characters, a CJK character counting as two (it carries about a word's worth)."""
-    return len(text) + sum(1 for char in text if "\u3040" <= char <= "\u9fff"
-                           or "\uac00" <= char <= "\ud7af")
+    """Characters, one beyond ASCII counting as two (a CJK character carries about a word's
+    worth): the UTF-8 length, cheaply."""
+    return (len(text) + len(text.encode("utf-8", "surrogatepass"))) // 2
 
 
 def _sentence_like(text: str) -> bool:
     return _weighted_length(text) >= 80 and bool(_SENTENCE_END.search(text))
 
 
-def vectors(article: Sequence[Seen]) -> list[dict[str, float]]:
-    """Generic features of every paragraph of an article (the scorer's inputs)."""
+def running_text(article: Sequence[Seen]) -> list[bool]:
+    """Paragraphs that read as running text: sentences of some length beside another such,
+    and no sign of furniture in the page's structure. They are never suggested from their
+    shape or as teasers (the body must not be), and so cost no more at import."""
+    sentence = [_sentence_like(seen.text) for seen in article]
+    out = []
+    for index, seen in enumerate(article):
+        structure = seen.features or {}
+        out.append(sentence[index] and (index > 0 and sentence[index - 1] or index + 1 < len(
+            article) and sentence[index + 1]) and float(structure.get("link") or 0) < 0.3
+            and not set(structure.get("in") or ()) & {"nav", "footer", "aside", "form"}
+            and not set(structure.get("words") or ()) & FURNITURE_WORDS)
+    return out
+
+
+def vectors(article: Sequence[Seen], skip: Sequence[bool] = ()) -> list[dict[str, float]]:
+    """Generic features of every paragraph of an article (the scorer's inputs); `{}` for
+    those `skip` marks."""
     count = len(article)
     sentence = [_sentence_like(seen.text) for seen in article]
     body = [i for i, flag in enumerate(sentence) if flag]
     first, last = (body[0], body[-1]) if body else (count, -1)
-    out = []
+    out: list[dict[str, float]] = []
     for index, seen in enumerate(article):
+        if index < len(skip) and skip[index]:
+            out.append({})
+            continue
         text = seen.text
         size = _weighted_length(text)
         words = _LATIN_WORD.findall(text)
@@ -247,11 +268,14 @@ def _shown(title: str) -> str:
     return title if len(title) <= TEASER_SHOWN else title[:TEASER_SHOWN - 1] + "…"
 
 
-def score_article(article: Sequence[Seen], site: str) -> list[Suggestion | None]:
-    """The cold suggestion of every paragraph of one article (its paragraphs in order)."""
+def score_article(article: Sequence[Seen], site: str,
+                  running: Sequence[bool] | None = None) -> list[Suggestion | None]:
+    """The cold suggestion of every paragraph of one article (its paragraphs in order);
+    `running` is running_text(article) if the caller has it."""
     where = site or "this project"
     out: list[Suggestion | None] = []
-    for seen, vector in zip(article, vectors(article)):
+    running = running_text(article) if running is None else running
+    for seen, vector in zip(article, vectors(article, running)):
         candidates: list[Suggestion] = []
         if seen.repeats >= 2:
             candidates.append((BOILERPLATE, repetition_confidence(seen.repeats),
@@ -259,7 +283,7 @@ def score_article(article: Sequence[Seen], site: str) -> list[Suggestion | None]
         if seen.teaser:
             candidates.append((BOILERPLATE, TEASER_CONFIDENCE,
                                f"title of another article: {_shown(seen.teaser)}"))
-        probability, names = shape_probability(vector)
+        probability, names = shape_probability(vector) if vector else (0.0, [])
         if probability >= 0.5:
             candidates.append((BOILERPLATE, round(probability, 3),
                                _shape_reason(names, seen.features)))
@@ -298,24 +322,34 @@ def suggest_imported(session: Session, project_id: int, articles: Sequence[Impor
     new_count: Counter[tuple[str, str]] = Counter()
     for article in articles:
         new_count.update((article.site, key) for key in set(article.keys))
-    total = _site_counts(session, project_id, new_count)
+    per_site = Counter(article.site for article in articles)
+    older = {site for site, number in session.execute(  # sites with articles before this import
+        select(Article.site, func.count()).where(Article.project_id == project_id,
+                                                 Article.site.in_(per_site))
+        .group_by(Article.site)) if number > per_site[site]}
+    counts = Counter({pair: number for pair, number in new_count.items() if pair[0] not in older})
+    counts.update(_site_counts(session, project_id, (  # this import's included
+        pair for pair in new_count if pair[0] in older)))
     titles = _site_titles(session, project_id, {article.site for article in articles})
     scored: list[tuple[int, int, Suggestion]] = []
     for article in articles:
-        own = fold(article.title)
+        own = text_key(article.title)
         seen = [Seen(text, article.features[index] if article.features else None,
-                     0 if fold(text) == own else total[(article.site, key)] - 1,
-                     titles[article.site].teaser(text, article.pk, article.title))
+                     0 if key == own else counts[(article.site, key)] - 1)
                 for index, (text, key) in enumerate(zip(article.texts, article.keys))]
+        running = running_text(seen)
+        for one, body in zip(seen, running):
+            if not body:
+                one.teaser = titles[article.site].teaser(one.text, article.pk, article.title)
         scored += [(article.pk, index, best) for index, best in
-                   enumerate(score_article(seen, article.site)) if best]
+                   enumerate(score_article(seen, article.site, running)) if best]
     written = _insert_new(session, scored)
-    return written + _refresh_older(session, project_id, articles, new_ids, new_count, total)
+    return written + _refresh_older(session, project_id, articles, new_ids, new_count, counts)
 
 
 def _site_counts(session: Session, project_id: int,
                  wanted: Iterable[tuple[str, str]]) -> Counter[tuple[str, str]]:
-    """Articles of the project holding each (site, text_key), new ones included."""
+    """Articles of the project holding each (site, text_key), this import's included."""
     counts: Counter[tuple[str, str]] = Counter()
     by_site: dict[str, list[str]] = {}
     for site, key in wanted:
