@@ -32,6 +32,8 @@ class Defaults:
     SQLITE_BUSY_TIMEOUT_MS = 5_000  # the same bound, for waits on writers outside the app
     HTTPS = False  # served over HTTPS: cookies are sent only over it
     BEHIND_PROXY = False  # behind one reverse proxy that sets X-Forwarded-*
+    SUGGEST_IN_BACKGROUND: bool | None = None  # retrain and propagate in a daemon thread
+    # of each process (docs/suggestions.md); None: on, but off under TESTING unless set
 
 
 def finish(app: Flask) -> None:

@@ -342,7 +342,8 @@ def saved(paragraph_id: int, label: str, source: str = "human") -> None:
     """Call after a label save commits: costs a lock and an append (no query). A no-op where
     background work is off (ANNOTATOR_SUGGEST_IN_BACKGROUND; off by default under TESTING)."""
     app = current_app._get_current_object()
-    if not app.config.get("SUGGEST_IN_BACKGROUND", not app.testing):
+    enabled = app.config.get("SUGGEST_IN_BACKGROUND")
+    if not (not app.testing if enabled is None else enabled):
         return
     background(app).note(paragraph_id, label, source == "human")
 
