@@ -26,7 +26,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 LABEL_KEY = re.compile(r"[a-z0-9_-]{1,32}")
 COLOR = re.compile(r"#[0-9a-fA-F]{6}")
-RESERVED_KEYS = set("jkenpg?.0") | {"Backspace", "Enter", "Escape"}
+RESERVED_KEYS = set("jkenpg?.0aAui") | {"Backspace", "Enter", "Escape"}
 
 
 @bp.before_request
@@ -186,7 +186,7 @@ def _update_labels(project: Project, form) -> list[str]:
             errors.append(_("Label “%(key)s”: colour must look like #1a2b3c.", key=key))
         if len(hotkey) != 1 or hotkey in RESERVED_KEYS or hotkey.isspace():
             errors.append(_("Label “%(key)s”: the hotkey must be one character that is not a "
-                            "navigation key (j k e n p g ? . 0).", key=key))
+                            "navigation key (j k e n p g a A u i ? . 0).", key=key))
         wanted.append((key, name, color, hotkey, description.strip(), position))
     for field, label in ((0, _("key")), (3, _("hotkey"))):
         seen: set[str] = set()

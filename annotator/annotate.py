@@ -14,6 +14,7 @@ from .inputs import int_arg
 from .models import Annotation, Article, Assignment, Paragraph, Project
 from .services import queue
 from .services.progress import project_progress
+from .services.suggestions import shown_suggestions
 
 bp = Blueprint("annotate", __name__)
 
@@ -31,6 +32,7 @@ class ParagraphView(NamedTuple):
 class MyLabel(NamedTuple):
     label: str
     note: str | None
+    source: str
 
 
 @bp.get("/")
@@ -90,14 +92,15 @@ def start(project_id: int):
 @bp.get("/articles/<int:article_id>")
 @login_required
 def article(article_id: int):
-    """The labeling page: every paragraph with its label buttons, driven from the keyboard."""
+    """The labeling page: every paragraph with its label buttons and its stored suggestion (if
+    the project shows them), driven from the keyboard."""
     article = db.get_or_404(Article, article_id)
     project = db.session.get(Project, article.project_id)
     paragraphs = [ParagraphView(*row) for row in db.session.execute(
         select(Paragraph.id, Paragraph.index, Paragraph.text)
         .where(Paragraph.article_id == article.id).order_by(Paragraph.index))]
-    mine = {paragraph_id: MyLabel(label, note) for paragraph_id, label, note in db.session.execute(
-        select(Annotation.paragraph_id, Annotation.label, Annotation.note)
+    mine = {row.paragraph_id: MyLabel(row.label, row.note, row.source) for row in db.session.execute(
+        select(Annotation.paragraph_id, Annotation.label, Annotation.note, Annotation.source)
         .join(Paragraph).where(Paragraph.article_id == article.id,
                                Annotation.user_id == current_user.id))}
     neighbour = select(Article.id).where(Article.project_id == project.id)
@@ -109,7 +112,8 @@ def article(article_id: int):
         Assignment.article_id == article.id, Assignment.user_id == current_user.id))
     return render_template(
         "annotate/article.html", project=project, article=article, paragraphs=paragraphs,
-        mine=mine, previous_id=previous_id, next_id=next_id,
+        mine=mine, suggestions=shown_suggestions(db.session, article),
+        previous_id=previous_id, next_id=next_id,
         finished=assignment is not None and assignment.finished_at is not None,
         guidelines=project.guidelines_markup)
 

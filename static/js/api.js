@@ -45,23 +45,28 @@ export class SaveQueue {
     window.addEventListener("storage", (event) => this.#fromOtherTab(event));
   }
 
-  /** The changes not yet confirmed: [[paragraphId, {label, note, at}], ...]. */
+  /** The changes not yet confirmed: [[paragraphId, {label, note, source, article?, at}], ...]. */
   entries() {
     return [...this.pending.entries()];
   }
 
   /** Queue the wanted state of a paragraph (label null clears it) and send it. */
-  put(paragraphId, label, note) {
-    const id = String(paragraphId);
-    const entry = { label, note, at: Date.now() + Math.random() / 1000 };
-    this.pending.set(id, entry);
-    this.#store(id, entry);
-    this.onState(id, "pending", entry);
-    this.#send(id);
+  put(paragraphId, label, note, source = "human") {
+    this.#send([this.#queue({ paragraphId, label, note, source })]);
+  }
+
+  /**
+   * Queue several paragraphs of one article ([{paragraphId, label, note, source}], label null
+   * clears) and send them in one request per kind: the labels in one POST
+   * /api/articles/<id>/annotations (all or nothing), the clears in one DELETE. Each paragraph
+   * is kept and retried like a single change, and retried in one batch again.
+   */
+  putMany(articleId, items) {
+    this.#send(items.map((item) => this.#queue(item, articleId)));
   }
 
   flush() {
-    for (const id of this.pending.keys()) this.#send(id);
+    this.#send([...this.pending.keys()]);
     this.#count();
   }
 
@@ -72,47 +77,96 @@ export class SaveQueue {
     this.flush();
   }
 
-  async #send(id) {
-    if (this.inFlight.has(id)) return;
+  #queue({ paragraphId, label, note, source }, article = null) {
+    const id = String(paragraphId);
+    const entry = { label, note, source, at: Date.now() + Math.random() / 1000 };
+    if (article !== null) entry.article = article;
+    this.pending.set(id, entry);
+    this.#store(id, entry);
+    this.onState(id, "pending", entry);
+    return id;
+  }
+
+  /** The entry to send for a paragraph, marked in flight; null if none or already in flight. */
+  #take(id) {
+    if (this.inFlight.has(id)) return null;
     const stored = this.#read(this.prefix + id);
     const mine = this.pending.get(id);
     if (!stored && this.storageWorks) {
       this.pending.delete(id); // another tab had it confirmed
-      return this.#count();
+      return null;
     }
     const entry = stored && (!mine || stored.at > mine.at) ? stored : mine; // the newest wins
-    if (!entry) return this.#count();
+    if (!entry) return null;
     this.pending.set(id, entry);
     this.inFlight.add(id);
+    return entry;
+  }
+
+  /** Send these paragraphs' changes: batch entries of one article and kind together. */
+  #send(ids) {
+    const groups = new Map(); // request key -> [[id, entry], ...]
+    for (const id of ids) {
+      const entry = this.#take(id);
+      if (!entry) continue;
+      const key = entry.article == null ? `single ${id}` : `${entry.article} ${entry.label === null}`;
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key).push([id, entry]);
+    }
+    if (groups.size === 0) this.#count();
+    for (const changes of groups.values()) this.#deliver(changes);
+  }
+
+  async #deliver(changes) {
+    const [id, entry] = changes[0];
     let response = null;
     try {
-      const url = `/api/paragraphs/${id}/annotation`;
-      response = entry.label === null
-        ? await request("DELETE", url)
-        : await request("PUT", url, { label: entry.label, note: entry.note || null });
+      response = await this.#request(id, entry, changes);
     } catch {
       response = null; // network error: the server is unreachable
     }
     const retry = !response || response.status >= 500 || RETRY_STATUSES.has(response.status);
     const error = retry || response.ok ? null : await response.json().then((b) => b?.error ?? null, () => null);
-    this.inFlight.delete(id);
-    if (!retry) {
-      this.failing.delete(id);
-      this.delay = 1000;
-      if (this.pending.get(id)?.at === entry.at) {
-        this.pending.delete(id);
-        if (this.#read(this.prefix + id)?.at === entry.at) localStorage.removeItem(this.prefix + id);
-        this.onState(id, response.ok ? "saved" : "rejected", entry, error);
-      } else if (this.pending.has(id)) {
-        this.#send(id); // changed while this save was on its way
+    const again = [];
+    for (const [changedId, sent] of changes) {
+      this.inFlight.delete(changedId);
+      if (retry) {
+        this.failing.add(changedId);
+        this.onState(changedId, response?.status === 401 ? "signed-out" : "failed", sent);
+      } else {
+        this.failing.delete(changedId);
+        if (this.pending.get(changedId)?.at === sent.at) {
+          this.pending.delete(changedId);
+          if (this.#read(this.prefix + changedId)?.at === sent.at) localStorage.removeItem(this.prefix + changedId);
+          this.onState(changedId, response.ok ? "saved" : "rejected", sent, error);
+        } else if (this.pending.has(changedId)) {
+          again.push(changedId); // changed while this save was on its way
+        }
       }
-      if (this.failing.size > 0) this.retryNow(); // the server answers again: retry the rest
-    } else {
-      this.failing.add(id);
-      this.onState(id, response?.status === 401 ? "signed-out" : "failed", entry);
+    }
+    if (retry) {
       this.#scheduleRetry();
+    } else {
+      this.delay = 1000;
+      if (this.failing.size > 0) this.retryNow(); // the server answers again: retry the rest
+      else if (again.length > 0) this.#send(again);
     }
     this.#count();
+  }
+
+  #request(id, entry, changes) {
+    if (entry.article == null) {
+      const url = `/api/paragraphs/${id}/annotation`;
+      return entry.label === null
+        ? request("DELETE", url)
+        : request("PUT", url, { label: entry.label, note: entry.note || null, source: entry.source ?? "human" });
+    }
+    const url = `/api/articles/${entry.article}/annotations`;
+    return entry.label === null
+      ? request("DELETE", url, { paragraph_ids: changes.map(([changedId]) => Number(changedId)) })
+      : request("POST", url, { items: changes.map(([changedId, sent]) => ({
+        paragraph_id: Number(changedId), label: sent.label, note: sent.note || null,
+        source: sent.source ?? "human" })) });
   }
 
   #fromOtherTab(event) {
