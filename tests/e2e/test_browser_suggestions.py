@@ -10,6 +10,7 @@ import random
 import re
 import sqlite3
 import time
+from collections import Counter
 
 import pytest
 
@@ -347,11 +348,11 @@ def keystroke_project(seed: int = 7) -> tuple[list[dict], list[list[str]]]:
     return [records[i] for i in order], [keys[i] for i in order]
 
 
-def label_as_a_user_would(page, hotkeys: dict, key: list[str]) -> int:
+def label_as_a_user_would(page, hotkeys: dict, key: list[str], typed: Counter) -> int:
     """Label the open article to match its answer key from the keyboard, the way a person who
     knows the answer would: accept the shown suggestions, then fix what is wrong or missing
     (j/k to a neighbour, a click further away, Shift+hotkey when the rest is one label).
-    Returns the keystrokes (a click counts as one)."""
+    Returns the keystrokes (a click counts as one); `typed` counts the labels typed."""
     def state():
         return page.evaluate("""() => [[...document.querySelectorAll('.para')].map(p => p.dataset.label),
             [...document.querySelectorAll('.para')].findIndex(p => p.getAttribute('aria-selected') === 'true')]""")
@@ -379,6 +380,7 @@ def label_as_a_user_would(page, hotkeys: dict, key: list[str]) -> int:
         else:
             page.keyboard.press(hotkeys[key[target]])
         strokes += 1
+        typed[key[target]] += 1
     raise AssertionError(f"could not reach the answer key: {state()[0]} != {key}")
 
 
@@ -418,10 +420,11 @@ def test_keystrokes_per_paragraph_after_ten_labeled_articles(admin_page, live_se
     print(bring_suggestions_up_to_date(live_server, "sites"))
 
     strokes = paragraphs = 0
+    typed: Counter = Counter()
     started = time.monotonic()
     for pk, key in zip(pks[10:], keys[10:]):
         open_article(page, pk)
-        strokes += label_as_a_user_would(page, hotkeys, key)
+        strokes += label_as_a_user_would(page, hotkeys, key, typed)
         paragraphs += len(key)
         expect(page.locator('.para[data-state="pending"], .para[data-state="failed"]')).to_have_count(0)
     elapsed = time.monotonic() - started
@@ -429,5 +432,6 @@ def test_keystrokes_per_paragraph_after_ten_labeled_articles(admin_page, live_se
         assert [p["annotation"]["label"] for p in helpers.api_article(page, pk)["paragraphs"]] == key
     per_paragraph = strokes / paragraphs
     print(f"\nkeystrokes: {strokes} for {paragraphs} paragraphs of 90 articles = "
-          f"{per_paragraph:.3f} per paragraph (today 1.0); {elapsed:.0f} s in Chromium")
+          f"{per_paragraph:.3f} per paragraph (today 1.0); labels typed {dict(typed)} of "
+          f"{dict(Counter(label for key in keys[10:] for label in key))}; {elapsed:.0f} s in Chromium")
     assert per_paragraph <= 0.3
