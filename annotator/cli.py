@@ -55,6 +55,8 @@ def import_command(paths, project_name, fmt, split, encoding, skip_invalid):
 @click.option("--unit", type=click.Choice(UNITS), default="paragraph", show_default=True)
 @click.option("--only-labeled", is_flag=True, help="Leave out paragraphs nobody labeled.")
 @click.option("--annotator", default=None, help="Export as if this user were the only annotator.")
+@click.option("--suggestions", is_flag=True,
+              help="Add each paragraph's stored suggestion (label, confidence, reason) or null.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Write to this file (with --split: this directory) instead of standard output.")
 @click.option("--split", "split_spec", default=None, metavar="NAME=FRACTION,...",
@@ -62,9 +64,11 @@ def import_command(paths, project_name, fmt, split, encoding, skip_invalid):
 @click.option("--seed", type=int, default=0, show_default=True, help="Shuffle seed for --split.")
 @click.option("--group-by", type=click.Choice(GROUP_BY), default="article", show_default=True,
               help="Keep each article (or each site) within one split.")
-def export_command(project_name, unit, only_labeled, annotator, output, split_spec, seed, group_by):
+def export_command(project_name, unit, only_labeled, annotator, suggestions, output, split_spec,
+                   seed, group_by):
     """Export a project's paragraphs and labels as JSONL (or as a split dataset)."""
-    options = ExportOptions(unit=unit, only_labeled=only_labeled, annotator=annotator)
+    options = ExportOptions(unit=unit, only_labeled=only_labeled, annotator=annotator,
+                            suggestions=suggestions)
     try:
         if split_spec is not None:
             if output is None:

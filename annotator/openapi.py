@@ -444,6 +444,10 @@ def _paths() -> dict[str, Any]:
                     {"name": "annotator", "in": "query", "required": False,
                      "schema": {"type": "string"},
                      "description": "Export as if this user were the only annotator."},
+                    {"name": "suggestions", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": ["1", "true"]},
+                     "description": "Add each paragraph's stored suggestion (label, "
+                                    "confidence, reason) or null."},
                 ])},
     }
 

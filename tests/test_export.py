@@ -20,7 +20,7 @@ PARAGRAPH_KEYS = {"project", "article_id", "title", "url", "paragraph_index", "t
                   "annotations", "label", "label_source"}
 ARTICLE_KEYS = {"project", "article_id", "title", "url", "meta", "paragraphs"}
 ARTICLE_PARAGRAPH_KEYS = {"index", "text", "annotations", "label", "label_source"}
-ANNOTATION_KEYS = {"annotator", "label", "note", "updated_at"}
+ANNOTATION_KEYS = {"annotator", "label", "note", "source", "updated_at"}
 UTC_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 
 # --- helpers ---------------------------------------------------------------------------

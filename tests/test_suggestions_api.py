@@ -3,6 +3,8 @@ save, batch, undo, history, export), external suggestions, the project's thresho
 switch, and the migration that added them."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import delete, func, select, text, update
@@ -368,3 +370,53 @@ def test_storing_again_replaces_the_paragraphs_suggestion(world):
         row = db.session.execute(select(Suggestion.label, Suggestion.confidence,
                                         Suggestion.reason, Suggestion.model)).one()
     assert row == ("boilerplate", 0.9, "b" * 200, "model")
+
+
+# --- export: source, and --suggestions / suggestions=1 -------------------------------------
+
+
+def _jsonl(raw: bytes) -> list[dict]:
+    return [json.loads(line) for line in raw.decode().splitlines()]
+
+
+def test_export_carries_source_and_with_suggestions_each_paragraphs_suggestion(client, world):
+    app, (p0, p1, p2, p3) = world["app"], world["paragraphs"]
+    assert client.post(f"/api/articles/{world['article']}/annotations", headers=world["li"],
+                       json={"items": [{"paragraph_id": p0, "label": "claim"},
+                                       {"paragraph_id": p2, "label": "boilerplate",
+                                        "source": "suggestion"}]}).status_code == 200
+    suggest(app, [{"paragraph_id": p2, "label": "boilerplate", "confidence": 0.5,
+                   "reason": "same text on 3 pages of example.org", "model": "signals"}])
+    runner = app.test_cli_runner()
+    plain = _jsonl(runner.invoke(args=["export", "--project", "news"]).stdout_bytes)
+    assert [[a["source"] for a in line["annotations"]] for line in plain[:4]] == [
+        ["human"], [], ["suggestion"], []]
+    assert all("suggestion" not in line for line in plain)
+    expected = [None, None, {"label": "boilerplate", "confidence": 0.5,
+                             "reason": "same text on 3 pages of example.org"}, None, None, None]
+    result = runner.invoke(args=["export", "--project", "news", "--suggestions"])
+    assert result.exit_code == 0, result.output
+    assert [line["suggestion"] for line in _jsonl(result.stdout_bytes)] == expected
+    articles = _jsonl(runner.invoke(args=["export", "--project", "news", "--suggestions",
+                                          "--unit", "article"]).stdout_bytes)
+    assert [p["suggestion"] for a in articles for p in a["paragraphs"]] == expected
+    over_http = client.get(f"/api/projects/{world['project']}/export.jsonl?suggestions=1",
+                           headers=world["boss"])
+    assert [line["suggestion"] for line in _jsonl(over_http.data)] == expected
+    # suggestions off: nothing suggested, in the export too
+    with app.app_context():
+        db.session.execute(update(Project).values(suggestions_enabled=False))
+        db.session.commit()
+    off = _jsonl(runner.invoke(args=["export", "--project", "news", "--suggestions"]).stdout_bytes)
+    assert [line["suggestion"] for line in off] == [None] * 6
+
+
+def test_the_dataset_card_says_what_source_and_suggestion_mean(world, tmp_path):
+    app = world["app"]
+    result = app.test_cli_runner().invoke(args=[
+        "export", "--project", "news", "--suggestions", "--split", "train=0.5,test=0.5",
+        "-o", str(tmp_path / "ds")])
+    assert result.exit_code == 0, result.output
+    card = (tmp_path / "ds" / "README.md").read_text()
+    assert '`"suggestion"` (a suggestion the annotator accepted)' in card
+    assert "`suggestion` is the app's stored suggestion" in card

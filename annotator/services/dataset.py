@@ -159,6 +159,10 @@ def dataset_card(project: Project, report: SplitReport, *, options: ExportOption
         f"`{project.name}` (overlap {project.overlap}).",
         f"- Unit: {options.unit}; only labeled: {'yes' if options.only_labeled else 'no'}; "
         f"annotator: {options.annotator or 'all'}.",
+        "- Each entry of `annotations` has a `source`: `\"human\"` (chosen by hand) or "
+        "`\"suggestion\"` (a suggestion the annotator accepted).",
+        *(["- `suggestion` is the app's stored suggestion for the paragraph (label, confidence, "
+           "reason), or null: a guess, not a label."] if options.suggestions else []),
         f"- Split by {group_by} with seed {seed}: "
         + ", ".join(f"{name}={fraction:g}" for name, fraction in splits)
         + (". No article spans two splits." if group_by == "article"

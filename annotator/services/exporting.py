@@ -11,7 +11,8 @@ import orjson
 from sqlalchemy import Row, select, tuple_
 from sqlalchemy.orm import Session
 
-from ..models import Annotation, Article, Gold, Paragraph, Project, User, isoformat
+from ..models import Annotation, Article, Gold, Paragraph, Project, Suggestion, User, isoformat
+from .suggestions import suggestion_json
 
 ARTICLES_PER_BATCH = 500
 PARAGRAPHS_PER_PAGE = 1000  # also bounds the ids bound into one IN (...) query
@@ -27,6 +28,9 @@ class ExportOptions:
     unit: str = "paragraph"
     only_labeled: bool = False
     annotator: str | None = None
+    suggestions: bool = False
+    """Add each paragraph's stored suggestion (or null; null everywhere when the project has
+    suggestions off), whatever the threshold."""
 
 
 def resolve_label(annotations: list[dict], gold: str | None) -> tuple[str | None, str | None]:
@@ -60,7 +64,9 @@ def export_records(session: Session, project_name: str,
     """Check the request, then return a generator of Lines (for splitting into datasets)."""
     if options.unit not in UNITS:
         raise ExportError(f"unknown unit {options.unit!r}: use paragraph or article")
-    project_id = session.scalar(select(Project.id).where(Project.name == project_name))
+    project_id, suggestions_enabled = session.execute(
+        select(Project.id, Project.suggestions_enabled).where(Project.name == project_name)
+    ).first() or (None, False)
     if project_id is None:
         raise ExportError(f"no project named {project_name!r}")
     annotator_id = None
@@ -68,15 +74,18 @@ def export_records(session: Session, project_name: str,
         annotator_id = session.scalar(select(User.id).where(User.username == options.annotator))
         if annotator_id is None:
             raise ExportError(f"no user named {options.annotator!r}")
-    return _lines(session, project_name, project_id, options, annotator_id)
+    suggestions = None
+    if options.suggestions:
+        suggestions = "stored" if suggestions_enabled else "off"
+    return _lines(session, project_name, project_id, options, annotator_id, suggestions)
 
 
 def _lines(session: Session, project_name: str, project_id: int, options: ExportOptions,
-           annotator_id: int | None) -> Iterator[Line]:
+           annotator_id: int | None, suggestions: str | None) -> Iterator[Line]:
     """Render each batch of articles as paragraph lines or article lines."""
     for articles in _article_batches(session, project_id):
         items = _items(session, [article.id for article in articles], annotator_id,
-                       options.only_labeled)
+                       options.only_labeled, suggestions)
         heads = {article.id: {"project": project_name, "article_id": article.article_id,
                               "title": article.title, "url": article.url}
                  for article in articles}
@@ -84,10 +93,8 @@ def _lines(session: Session, project_name: str, project_id: int, options: Export
             yield from _article_lines(articles, heads, items, options.only_labeled)
             continue
         for article_pk, item in items:
-            yield Line(article_pk, _dump({
-                **heads[article_pk], "paragraph_index": item["index"], "text": item["text"],
-                "annotations": item["annotations"], "label": item["label"],
-                "label_source": item["label_source"]}), (item["label"],))
+            line = {**heads[article_pk], "paragraph_index": item.pop("index"), **item}
+            yield Line(article_pk, _dump(line), (item["label"],))
 
 
 def _article_lines(articles: Sequence[Row], heads: dict[int, dict],
@@ -120,20 +127,31 @@ def _article_batches(session: Session, project_id: int) -> Iterator[Sequence[Row
 
 
 def _items(session: Session, article_ids: list[int], annotator_id: int | None,
-           only_labeled: bool) -> Iterator[tuple[int, dict]]:
-    """The articles' paragraphs in order as (article pk, item), with annotations and label."""
+           only_labeled: bool, suggestions: str | None = None) -> Iterator[tuple[int, dict]]:
+    """The articles' paragraphs in order as (article pk, item), with annotations and label,
+    and with suggestions "stored" or "off", each one's suggestion (null when off)."""
     for page in _paragraph_pages(session, article_ids):
         ids = [row.id for row in page]
         annotations = _annotations(session, ids, annotator_id)
         gold = dict(session.execute(
             select(Gold.paragraph_id, Gold.label).where(Gold.paragraph_id.in_(ids))).all())
+        suggested = {}
+        if suggestions == "stored":
+            suggested = {paragraph_id: suggestion_json(label, confidence, reason)
+                         for paragraph_id, label, confidence, reason in session.execute(
+                             select(Suggestion.paragraph_id, Suggestion.label,
+                                    Suggestion.confidence, Suggestion.reason)
+                             .where(Suggestion.paragraph_id.in_(ids)))}
         for paragraph_id, article_pk, index, text in page:
             found = annotations.get(paragraph_id, [])
             if only_labeled and not found:
                 continue
             label, source = resolve_label(found, gold.get(paragraph_id))
-            yield article_pk, {"index": index, "text": text, "annotations": found,
-                               "label": label, "label_source": source}
+            item = {"index": index, "text": text, "annotations": found,
+                    "label": label, "label_source": source}
+            if suggestions is not None:
+                item["suggestion"] = suggested.get(paragraph_id)
+            yield article_pk, item
 
 
 def _paragraph_pages(session: Session, article_ids: list[int]) -> Iterator[Sequence[Row]]:
@@ -158,15 +176,15 @@ def _annotations(session: Session, paragraph_ids: Iterable[int],
                  annotator_id: int | None) -> dict[int, list[dict]]:
     """Current annotations of the paragraphs, each list sorted by username (code point order)."""
     query = (select(Annotation.paragraph_id, User.username, Annotation.label,
-                    Annotation.note, Annotation.updated_at)
+                    Annotation.note, Annotation.source, Annotation.updated_at)
              .join(User, User.id == Annotation.user_id)
              .where(Annotation.paragraph_id.in_(list(paragraph_ids))))
     if annotator_id is not None:
         query = query.where(Annotation.user_id == annotator_id)
     annotations: dict[int, list[dict]] = defaultdict(list)
-    for paragraph_id, username, label, note, updated_at in session.execute(query):
-        annotations[paragraph_id].append({"annotator": username, "label": label,
-                                          "note": note, "updated_at": isoformat(updated_at)})
+    for paragraph_id, username, label, note, source, updated_at in session.execute(query):
+        annotations[paragraph_id].append({"annotator": username, "label": label, "note": note,
+                                          "source": source, "updated_at": isoformat(updated_at)})
     for found in annotations.values():  # in Python: a database collation may order otherwise
         found.sort(key=lambda annotation: annotation["annotator"])
     return annotations
