@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 
 from ..database import dialect_insert, write_transaction
 from ..extensions import db
-from ..models import (Annotation, Article, Gold, Paragraph, Project, Suggestion, SuggestionModel,
-                      utcnow)
+from ..models import (Annotation, Article, Gold, LabelCount, Paragraph, Project, Suggestion,
+                      SuggestionModel, utcnow)
 from .model import (Example, ProjectModel, TooFewLabels, cross_validate, fit_matrix,
                     majority_label, paragraph_signals, stack, vectorize)
 from . import signals
@@ -91,6 +91,12 @@ def human_label_count(session: Session, project_id: int) -> int:
         select(func.count(Annotation.id)).join(Paragraph, Paragraph.id == Annotation.paragraph_id)
         .join(Article, Article.id == Paragraph.article_id)
         .where(Article.project_id == project_id, Annotation.source == "human")) or 0
+
+
+def label_total(session: Session, project_id: int) -> int:
+    """Every current label in the project, whatever its source, from the label counters."""
+    return session.scalar(select(func.coalesce(func.sum(LabelCount.count), 0))
+                          .where(LabelCount.project_id == project_id)) or 0
 
 
 def _repeats(session: Session, project_id: int) -> dict[tuple[str, str], int]:
@@ -438,8 +444,12 @@ class Background:
                 continue
             seen = session.scalar(select(SuggestionModel.human_labels_seen)
                                   .where(SuggestionModel.project_id == project_id)) or 0
-            count = human_label_count(session, project_id)
-            if count >= RETRAIN_AFTER and count - seen >= max(RETRAIN_AFTER, seen // 10):
+            wanted = max(RETRAIN_AFTER, seen + max(RETRAIN_AFTER, seen // 10))
+            # every label (of any source) is at least every human one: a few counter rows
+            # tell when the exact count is not worth running
+            if label_total(session, project_id) < wanted:
+                continue
+            if human_label_count(session, project_id) >= wanted:
                 with self.lock:
                     self.training.add(project_id)
                 threading.Thread(target=self._train, args=(project_id,), daemon=True,
