@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import (BooleanField, IntegerField, PasswordField, SelectChoice, SelectField,
-                     StringField, TextAreaField)
+from wtforms import (BooleanField, FloatField, IntegerField, PasswordField, SelectChoice,
+                     SelectField, StringField, TextAreaField)
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, ValidationError
 
 from .i18n import ROLE_NAMES
@@ -69,6 +69,9 @@ class ProjectForm(FlaskForm):
     guidelines = TextAreaField(_l("Guidelines (Markdown)"), validators=[Length(max=200_000)])
     overlap = IntegerField(_l("Annotators per article"), default=1,
                            validators=[NumberRange(min=1, max=50)])
+    suggestions_enabled = BooleanField(_l("Suggestions on"), default=True)
+    suggestion_threshold = FloatField(_l("Show suggestions from confidence"), default=0.8,
+                                      validators=[NumberRange(min=0, max=1)])
 
 
 class ImportForm(FlaskForm):

@@ -4,6 +4,7 @@ switch, and the migration that added them."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from flask_migrate import upgrade
@@ -17,7 +18,8 @@ from annotator.models import (Annotation, AnnotationHistory, Article, LabelCount
 from annotator.services.suggestions import store_suggestions
 from annotator.services.text import site_of, text_key
 
-from helpers import article_pks, bearer, import_articles, make_user, paragraph_pks, project_id
+from helpers import (article_pks, bearer, csrf_token, import_articles, login, make_user,
+                     paragraph_pks, project_id)
 from testdb import database_url
 
 ARTICLES = [
@@ -420,3 +422,63 @@ def test_the_dataset_card_says_what_source_and_suggestion_mean(world, tmp_path):
     card = (tmp_path / "ds" / "README.md").read_text()
     assert '`"suggestion"` (a suggestion the annotator accepted)' in card
     assert "`suggestion` is the app's stored suggestion" in card
+
+
+# --- the project settings page -------------------------------------------------------------
+
+SETTINGS = {
+    "description": "", "guidelines": "", "overlap": "1",
+    "label_key": ["claim", "evidence", "boilerplate", "other"],
+    "label_name": ["Claim", "Evidence", "Boilerplate", "Other"],
+    "label_color": ["#d9480f", "#1971c2", "#868e96", "#2f9e44"],
+    "label_hotkey": ["1", "2", "3", "4"],
+    "label_description": ["", "", "", ""],
+}
+
+
+def _settings(app, project: int) -> tuple[bool, float]:
+    with app.app_context():
+        found = db.session.get(Project, project)
+        return found.suggestions_enabled, found.suggestion_threshold
+
+
+def test_settings_turn_suggestions_off_and_set_the_threshold(client, world):
+    app, project, p2 = world["app"], world["project"], world["paragraphs"][2]
+    suggest(app, [{"paragraph_id": p2, "label": "boilerplate", "confidence": 0.85,
+                   "reason": "x", "model": "signals"}])
+    assert login(client, "boss").status_code == 302
+    url = f"/admin/projects/{project}/settings"
+    page = client.get(url).get_data(as_text=True)
+    assert re.search(r'<input[^>]*checked[^>]*name="suggestions_enabled"|'
+                     r'<input[^>]*name="suggestions_enabled"[^>]*checked', page)
+    assert re.search(r'name="suggestion_threshold"[^>]*value="0.8"', page)
+
+    def save(**fields):
+        return client.post(url, data={**SETTINGS, **fields, "csrf_token": csrf_token(client, url)})
+
+    def shown():
+        article = client.get(f"/api/articles/{world['article']}", headers=world["li"]).get_json()
+        return article["paragraphs"][2]["suggestion"]
+
+    assert save(suggestions_enabled="y", suggestion_threshold="0.9").status_code == 302
+    assert _settings(app, project) == (True, 0.9)
+    assert shown() is None  # 0.85 < 0.9
+    assert save(suggestions_enabled="y", suggestion_threshold="0.5").status_code == 302
+    assert shown()["label"] == "boilerplate"
+    assert save(suggestion_threshold="0.5").status_code == 302  # the box unticked
+    assert _settings(app, project) == (False, 0.5)
+    assert shown() is None
+
+
+@pytest.mark.parametrize("threshold", ["1.5", "-0.1", "", "nan", "high"])
+def test_a_threshold_outside_0_to_1_is_refused_and_nothing_changes(client, world, threshold):
+    app, project = world["app"], world["project"]
+    assert login(client, "boss").status_code == 302
+    url = f"/admin/projects/{project}/settings"
+    response = client.post(url, data={**SETTINGS, "overlap": "2", "suggestion_threshold": threshold,
+                                      "csrf_token": csrf_token(client, url)})
+    assert response.status_code == 200
+    assert 'class="error"' in response.get_data(as_text=True)
+    assert _settings(app, project) == (True, 0.8)
+    with app.app_context():
+        assert db.session.get(Project, project).overlap == 1
