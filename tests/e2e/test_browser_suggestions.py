@@ -290,10 +290,13 @@ TOPICS_EN = ["public transport", "housing", "air quality", "the bus network", "s
 TOPICS_ZH = ["公共交通", "住房", "空气质量", "公交线网", "学校午餐", "河道治理", "自行车道", "夜间噪音"]
 
 
-def keystroke_project(seed: int = 7) -> tuple[list[dict], list[list[str]]]:
+def keystroke_project(seed: int = 7, learnable_body: bool = True
+                      ) -> tuple[list[dict], list[list[str]]]:
     """100 articles over 5 sites (2 Chinese, 3 English) with each site's furniture: a menu and
     share line on top, a dateline, then previous/next teasers, a related and a latest list of
-    the site's other titles, a promo and a copyright line; and the answer key of each."""
+    the site's other titles, a promo and a copyright line; and the answer key of each. The body
+    paragraphs follow each label's phrasing (a few templates per label and language), or, not
+    `learnable_body`, another label's as often as their own: only the furniture can be learned."""
     rng = random.Random(seed)
     records, keys = [], []
     for site_number, (site, chinese) in enumerate(SITES):
@@ -314,8 +317,9 @@ def keystroke_project(seed: int = 7) -> tuple[list[dict], list[list[str]]]:
                           (f"By Staff Reporter · {rng.randint(1, 28)} March {2026 - rng.randint(0, 2)}",
                            "boilerplate")]
             for label in body:
+                phrasing = label if learnable_body else rng.choice(["claim", "evidence", "other"])
                 template = rng.choice([t for t in {"claim": CLAIMS, "evidence": EVIDENCE,
-                                                   "other": OTHER}[label]
+                                                   "other": OTHER}[phrasing]
                                        if (any("\u4e00" <= c <= "\u9fff" for c in t)) == chinese])
                 texts.append((template.format(x=rng.choice(topics), n=rng.randint(2015, 2025),
                                               n2=rng.randint(2, 9), m=rng.randint(12, 4000),
@@ -398,10 +402,15 @@ def bring_suggestions_up_to_date(live_server, project: str, timeout: float = 120
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(("learnable_body", "goal"), [(True, 0.3), (False, 0.5)],
+                         ids=["body-learnable", "body-random"])
 def test_keystrokes_per_paragraph_after_ten_labeled_articles(admin_page, live_server, helpers,
-                                                             tmp_path):
+                                                             tmp_path, learnable_body, goal):
+    """The issue's goal (<= 0.3) with body text that has its label's phrasing; with body labels
+    that cannot be learned, the furniture alone must still save half the keystrokes (measured
+    0.45: a wrong body suggestion accepted with the rest costs a move and a key to fix)."""
     page = admin_page
-    records, keys = keystroke_project()
+    records, keys = keystroke_project(learnable_body=learnable_body)
     source = tmp_path / "sites.jsonl"
     source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
                       encoding="utf-8")
@@ -434,4 +443,4 @@ def test_keystrokes_per_paragraph_after_ten_labeled_articles(admin_page, live_se
     print(f"\nkeystrokes: {strokes} for {paragraphs} paragraphs of 90 articles = "
           f"{per_paragraph:.3f} per paragraph (today 1.0); labels typed {dict(typed)} of "
           f"{dict(Counter(label for key in keys[10:] for label in key))}; {elapsed:.0f} s in Chromium")
-    assert per_paragraph <= 0.3
+    assert per_paragraph <= goal
