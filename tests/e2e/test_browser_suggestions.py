@@ -252,8 +252,13 @@ def test_suggestions_off_shows_nothing(admin_page, live_server, helpers):
     open_article(page, pk)
     expect(page.locator(".para[data-suggestion]")).to_have_count(2)  # on: shown
 
-    with sqlite3.connect(live_server.database) as connection:
-        connection.execute("UPDATE project SET suggestions_enabled = 0")
+    project = next(p for p in page.request.get("/api/projects").json() if p["name"] == "demo")
+    page.goto(f"/admin/projects/{project['id']}/settings")  # the admin turns them off
+    page.get_by_label("Suggestions on").uncheck()
+    page.locator("form.card button[type=submit]").first.click()
+    page.wait_for_load_state()
+    page.goto(f"/admin/projects/{project['id']}/settings")
+    expect(page.get_by_label("Suggestions on")).not_to_be_checked()
     open_article(page, pk)
     expect(page.locator(".para[data-suggestion]")).to_have_count(0)
     expect(page.locator(".suggestion")).to_have_count(0)
