@@ -1,0 +1,154 @@
+"""Warm suggestions on real pages: the project's model after some labels. Imports
+../shared/boilerplate-dev as bench/suggest_real_pages.py does (HTML pages, and the text-only
+variant), gives the gold labels of 3 pages of each site that has more than 3, and of 20% of
+the other pages, as one annotator's human labels (boilerplate, or other for body text),
+trains the project's model (`train_project`, as `flask suggest` does) and scores the
+suggestions of the remaining pages only, with the set's score.py.
+
+    python bench/suggest_warm.py [--data DIR] [--only html|text] [--workdir DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from sqlalchemy import func, select  # noqa: E402
+
+from annotator import create_app  # noqa: E402
+from annotator.extensions import db  # noqa: E402
+from annotator.models import Annotation, Article, Paragraph, Project, Suggestion  # noqa: E402
+from annotator.services.annotations import save_annotation  # noqa: E402
+from annotator.services.importing import Source, import_sources  # noqa: E402
+from annotator.services.users import create_user  # noqa: E402
+from annotator.suggest import training  # noqa: E402
+from suggest_real_pages import aligned, records  # noqa: E402
+
+PER_SITE = 3
+SHARE_OF_OTHERS = 0.2
+
+
+def warm_pages(pages: list[dict]) -> set[str]:
+    """The pages whose gold is given: the first 3 (by id) of each site with more than 3, and
+    a fixed 20% (by a hash of the id) of the rest."""
+    by_site: dict[str, list[str]] = defaultdict(list)
+    for page in pages:
+        by_site[page.get("site") or ""].append(page["id"])
+    given = set()
+    for site, ids in by_site.items():
+        if site and len(ids) > PER_SITE:
+            given.update(sorted(ids)[:PER_SITE])
+        else:
+            given.update(i for i in ids if zlib.crc32(i.encode()) % 100 < SHARE_OF_OTHERS * 100)
+    return given
+
+
+def import_pages(data: Path, variant: str, pages: list[dict], given: set[str]) -> None:
+    """Import the pages as a user would, and label the `given` ones with their gold."""
+    body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records(data, variant))
+    report = import_sources(db.session, "pages", [Source("pages.jsonl", body.encode(), "jsonl")],
+                            skip_invalid=True)
+    assert report.stored, report.errors[:5]
+    user = create_user(db.session, "gold", "gold-password-123", "annotator").id
+    ours: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for article_id, paragraph_id, text in db.session.execute(
+            select(Article.article_id, Paragraph.id, Paragraph.text)
+            .join(Paragraph, Paragraph.article_id == Article.id)
+            .order_by(Article.id, Paragraph.index)):
+        ours[article_id].append((paragraph_id, text))
+    for page in pages:
+        if page["id"] not in given:
+            continue
+        mine = ours.get(page["id"], [])
+        where = aligned([p["text"] for p in page["paragraphs"]], [t for _, t in mine])
+        labeled: dict[int, str] = {}
+        for gold, index in zip(page["paragraphs"], where):
+            if index >= 0 and mine[index][0] not in labeled:
+                labeled[mine[index][0]] = ("boilerplate" if gold["gold"] == "boilerplate"
+                                           else "other")
+        for paragraph_id, label in labeled.items():
+            save_annotation(db.session, paragraph_id, user, label, commit=False)
+    db.session.commit()
+
+
+def run(data: Path, variant: str, workdir: Path) -> str:
+    fresh = not (workdir / (variant + '.db')).exists()
+    app = create_app({"TESTING": True, "SECRET_KEY": "bench",
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / (variant + '.db')}"})
+    pages = [json.loads(line) for line in open(data / "pages_text.jsonl", encoding="utf-8")]
+    given = warm_pages(pages)
+    with app.app_context():
+        if fresh:
+            import_pages(data, variant, pages, given)
+        ours: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for article_id, paragraph_id, text in db.session.execute(
+                select(Article.article_id, Paragraph.id, Paragraph.text)
+                .join(Paragraph, Paragraph.article_id == Article.id)
+                .order_by(Article.id, Paragraph.index)):
+            ours[article_id].append((paragraph_id, text))
+        labels = db.session.scalar(select(func.count(Annotation.id)))
+        started = time.process_time()
+        metrics = training.train_project(db.session, db.session.scalar(select(Project)))
+        seconds = time.process_time() - started
+        suggested = {pid: (label, confidence) for pid, label, confidence in db.session.execute(
+            select(Suggestion.paragraph_id, Suggestion.label, Suggestion.confidence))}
+    rest = [page for page in pages if page["id"] not in given]
+    preds = []
+    for page in rest:
+        mine = ours.get(page["id"], [])
+        where = aligned([p["text"] for p in page["paragraphs"]], [t for _, t in mine])
+        values = []
+        for index in where:
+            label, confidence = suggested.get(mine[index][0], ("other", 1.0)) if index >= 0 \
+                else ("other", 1.0)
+            values.append(confidence if label == "boilerplate" else 1.0 - confidence)
+        preds.append({"id": page["id"], "pred": values})
+    rest_file = workdir / f"{variant}-rest.jsonl"
+    rest_file.write_text("".join(json.dumps(page, ensure_ascii=False) + "\n" for page in rest))
+    header = (f"{variant}: warm, gold given for {len(given)} pages ({labels} paragraphs), "
+              f"scored on the other {len(rest)}; trained in {seconds:.1f} s CPU "
+              f"({metrics['suggestions']} suggestions written)")
+    return header + "\n" + score_rest(data, preds, workdir / f"{variant}-warm.jsonl", rest_file)
+
+
+def score_rest(data: Path, preds: list[dict], path: Path, pages: Path) -> str:
+    """score.py on the held-out pages only (suggest_real_pages.score scores every page), at
+    the project's default threshold 0.8 (what the page shows) and at 0.5 (the model's own
+    choice of label, shown or not)."""
+    path.write_text("".join(json.dumps(p) + "\n" for p in preds))
+    out = []
+    for threshold in ("0.8", "0.5"):
+        result = subprocess.run([sys.executable, str(data / "score.py"), str(path), "--pages",
+                                 str(pages), "--threshold", threshold],
+                                capture_output=True, text=True, check=True)
+        keep = ("pred=", "group", "---", "ALL", "CORE", "lang=zh", "lang=en")
+        out += [line for line in result.stdout.splitlines() if line.startswith(keep)]
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "boilerplate-dev")
+    parser.add_argument("--only", choices=("html", "text"))
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="keep the imported databases there and reuse them (retrain only)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        for variant in [args.only] if args.only else ["html", "text"]:
+            print(run(args.data, variant, workdir), flush=True)
+
+
+if __name__ == "__main__":
+    main()
