@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func, select
 
 from annotator.extensions import db
-from annotator.models import Annotation, Project, Suggestion, SuggestionModel
-from annotator.services.annotations import save_annotation
+from annotator.models import Annotation, Paragraph, Project, Suggestion, SuggestionModel
+from annotator.services.annotations import save_annotation, set_gold
 from annotator.suggest import training
 from annotator.suggest.model import Example, ProjectModel, fit, majority_label, prelabel_threshold
 
@@ -301,3 +301,20 @@ def test_saves_retrain_and_propagate_in_the_background(app):
         assert stored.lease_until is None
         assert db.session.scalar(select(func.count()).select_from(Suggestion).where(
             Suggestion.model == "model")) > 0
+
+
+def test_training_data_takes_the_majority_human_label_and_gold_wins(app):
+    import_articles(app, "p", generated(1)[0])
+    users = [make_user(app, name) for name in ("x", "y", "z")]
+    first, second, third = paragraph_pks(app, article_pks(app, "p")[0])[:3]
+    with app.app_context():
+        for user, label in zip(users, ("claim", "claim", "other")):
+            save_annotation(db.session, first, user, label)
+        for user, label in zip(users, ("claim", "other", "other")):
+            save_annotation(db.session, second, user, label)
+        save_annotation(db.session, third, users[0], "claim", source="suggestion")
+        set_gold(db.session, db.session.get(Paragraph, second), "evidence", users[0])
+        project_id = db.session.scalar(select(Project.id))
+        _, labels, groups, _ = training.training_data(db.session, project_id)
+    assert labels == ["claim", "evidence"]  # the accepted suggestion is not a human label
+    assert len(set(groups)) == 1
