@@ -37,10 +37,10 @@ def by_class(element, name: str) -> list:
     return element.xpath(f".//*[contains(concat(' ', normalize-space(@class), ' '), ' {name} ')]")
 
 
-def page(app, pk: int):
+def page(app, pk: int, headers: dict | None = None):
     client = app.test_client()
     assert login(client, "ann").status_code == 302
-    response = client.get(f"/articles/{pk}")
+    response = client.get(f"/articles/{pk}", headers=headers)
     assert response.status_code == 200
     return lxml.html.fromstring(response.get_data(as_text=True))
 
@@ -59,6 +59,12 @@ def test_a_suggestion_at_the_threshold_shows_in_words_with_its_reason(app, artic
     assert second.get("data-suggestion") is None  # 0.5 is below the project's 0.8
     assert third.get("data-suggestion") is None and not by_class(third, "suggestion")
     assert tree.get_element_by_id("accept-all") is not None
+
+
+def test_the_chip_is_translated(app, article):
+    tree = page(app, article, {"Accept-Language": "zh-CN,zh;q=0.9"})
+    chip = by_class(by_class(tree, "para")[0], "suggestion-chip")[0].text_content()
+    assert " ".join(chip.split()) == "建议： Ads/Boilerplate 0.97 a"
 
 
 def test_suggestions_off_shows_none(app, article):
