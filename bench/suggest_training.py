@@ -16,7 +16,6 @@ import os
 import random
 import sqlite3
 import tempfile
-import time
 from pathlib import Path
 
 from baselines import now_text

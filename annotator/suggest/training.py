@@ -30,6 +30,7 @@ from ..database import dialect_insert, write_transaction
 from ..extensions import db
 from ..models import (Annotation, Article, Gold, LabelCount, Paragraph, Project, Suggestion,
                       SuggestionModel, utcnow)
+from ..services.suggestions import APP_MODELS
 from .model import (Example, ProjectModel, TooFewLabels, cross_validate, fit_matrix,
                     majority_label, paragraph_signals, stack, vectorize)
 from . import signals
@@ -42,7 +43,6 @@ CHECK_EVERY_SECONDS = 30.0
 PROPAGATED_CONFIDENCE = 0.97
 STORE_CHUNK = 500  # rows per upsert statement
 MAX_COPIES = 5000  # copies of one paragraph given its label at once
-APP_MODELS = ("signals", "model")  # the app's own suggestions; an external model's are kept
 
 log = logging.getLogger(__name__)
 
@@ -242,24 +242,19 @@ def predict_project(session: Session, project_id: int, model: ProjectModel,
 def store_app_suggestions(session: Session, rows: list[dict], replaces: str) -> int:
     """Upsert the app's suggestions. A row replaces an earlier one of the same kind
     (`replaces`), and another of the app's own only with a higher confidence; an external
-    model's suggestion stays. The caller commits."""
+    model's suggestion stays. The caller commits. Returns how many were stored."""
+    stored = 0
     for start in range(0, len(rows), STORE_CHUNK):
         insert = dialect_insert(session)(Suggestion).values(rows[start:start + STORE_CHUNK])
         excluded = insert.excluded
-        session.execute(insert.on_conflict_do_update(
+        stored += session.execute(insert.on_conflict_do_update(
             index_elements=[Suggestion.paragraph_id],
             set_={name: excluded[name]
                   for name in ("label", "confidence", "reason", "model", "updated_at")},
             where=or_(Suggestion.model == replaces,
-                      and_(or_(*(Suggestion.model == name for name in APP_MODELS)),
-                           Suggestion.confidence < excluded.confidence))))
-    return len(rows)
-
-
-def load_model(session: Session, project_id: int) -> ProjectModel | None:
-    blob = session.scalar(select(SuggestionModel.blob)
-                          .where(SuggestionModel.project_id == project_id))
-    return ProjectModel.loads(blob) if blob else None
+                      and_(or_(*(Suggestion.model == name for name in sorted(APP_MODELS))),
+                           Suggestion.confidence < excluded.confidence)))).rowcount
+    return stored
 
 
 def evaluate_project(session: Session, project: Project) -> dict[str, Any]:
@@ -334,12 +329,12 @@ def propagate(session: Session, paragraph_id: int, label: str) -> int:
     where = f"another page of {found.site}" if found.site else "another page of this project"
     now = utcnow()
     with write_transaction(session):
-        store_app_suggestions(session, [
+        stored = store_app_suggestions(session, [
             {"paragraph_id": copy, "label": label, "confidence": PROPAGATED_CONFIDENCE,
              "reason": f"labeled {label} on {where}"[:200], "model": "signals",
              "updated_at": now} for copy in copies], replaces="signals")
         session.commit()
-    return len(copies)
+    return stored
 
 
 # -- the background thread ------------------------------------------------------------------
