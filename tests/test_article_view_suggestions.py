@@ -104,3 +104,15 @@ def test_the_suggestion_and_undo_keys_cannot_be_label_hotkeys(app, article, hotk
     with app.app_context():
         assert [label.hotkey for label in db.session.get(Project, project).labels] == [
             "1", "2", "3", "4"]
+
+
+def test_a_label_name_with_markup_is_shown_as_text_in_the_chip(app, article):
+    with app.app_context():
+        label = next(label for label in db.session.get(Project, project_id(app, "p")).labels
+                     if label.key == "boilerplate")
+        label.name = '<script>alert(1)</script>"><b>x</b>'
+        db.session.commit()
+    tree = page(app, article)
+    chip = by_class(by_class(tree, "para")[0], "suggestion-chip")[0]
+    assert '<script>alert(1)</script>"><b>x</b>' in chip.text_content()
+    assert not tree.xpath("//li//b") and not tree.xpath("//li//script")
