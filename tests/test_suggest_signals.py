@@ -186,7 +186,8 @@ def test_scorer_rules():
     titles.add(1, "Budget plan falls short")
     titles.add(2, "短")
     assert titles.teaser("Budget plan falls short, critics say", 2, "x") == "Budget plan falls short"
-    assert titles.teaser("Budget plan falls short", 1, "Budget plan falls short") is None
+    assert titles.teaser("Next: budget plan  falls SHORT", 2, "x") == "Budget plan falls short"
+    assert titles.teaser("Budget plan falls short", 1, "budgetplanfallsshort") is None
     assert titles.teaser("短", 3, "y") == "短"  # a short title matches only whole
     assert titles.teaser("短文", 3, "y") is None
     long_title = "t" * 100

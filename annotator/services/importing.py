@@ -191,15 +191,17 @@ def _store(session: Session, project_name: str, records: list[Record],
             Imported(stored[row["article_id"]], row["site"], record.title, record.paragraphs,
                      list(map(text_key, record.paragraphs)), record.features)
             for row, record in chunk if row["article_id"] in stored]
-        paragraph_rows = [
-            {"article_id": article.pk, "index": index, "text": text, "text_key": key,
-             "features": article.features[index] if article.features else None}
-            for article in chunk_imported
-            for index, (text, key) in enumerate(zip(article.texts, article.keys))]
-        paragraphs = session.connection()  # Core executemany: the ORM's bulk path costs more
-        for offset in range(0, len(paragraph_rows), BATCH):  # than the database's own work
-            paragraphs.execute(insert(Paragraph.__table__), paragraph_rows[offset:offset + BATCH])
-        report.paragraphs += len(paragraph_rows)
+        for html in (False, True):  # features (HTML) or none (SQL NULL, not JSON null)
+            paragraph_rows = [
+                {"article_id": article.pk, "index": index, "text": text, "text_key": key,
+                 **({"features": article.features[index]} if html else {})}
+                for article in chunk_imported if bool(article.features) == html
+                for index, (text, key) in enumerate(zip(article.texts, article.keys))]
+            paragraphs = session.connection()  # Core executemany: the ORM's bulk path costs
+            for offset in range(0, len(paragraph_rows), BATCH):  # more than the database's work
+                paragraphs.execute(insert(Paragraph.__table__),
+                                   paragraph_rows[offset:offset + BATCH])
+            report.paragraphs += len(paragraph_rows)
         imported += chunk_imported
     if project.suggestions_enabled:
         report.suggested = suggest_imported(session, project.id, imported)

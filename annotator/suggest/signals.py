@@ -11,9 +11,9 @@ Two kinds of evidence, combined by taking the stronger:
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from ..models import Article, Paragraph, utcnow
 from ..models import Suggestion as SuggestionRow
 from ..services.suggestions import store_suggestions
-from ..services.text import text_key
+from ..services.text import nfkc, text_key
 
 BOILERPLATE = "boilerplate"
 MODEL = "signals"
@@ -46,7 +46,6 @@ _SEPARATOR = re.compile(r"\s[|/·•›»>]\s|\s?[|›»]\s?|>>")
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 _DIGIT = re.compile(r"\d")
-_FOLD_SPACE = re.compile(r"\s+")
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 # class/id words that name site furniture or the article body, in the naming conventions of
 # web templates (not any one site's): structure.py splits "relatedPosts" into its words
@@ -88,9 +87,7 @@ def repetition_confidence(repeats: int) -> float:
 
 def fold(text: str) -> str:
     """Text as titles are compared: NFKC, casefold, whitespace removed."""
-    if not unicodedata.is_normalized("NFKC", text):
-        text = unicodedata.normalize("NFKC", text)
-    return _FOLD_SPACE.sub("", text.casefold())
+    return "".join(nfkc(text).casefold().split())
 
 
 class Titles:
@@ -98,39 +95,44 @@ class Titles:
     them (teasers). Titles shorter than MIN_TITLE folded characters only match whole."""
 
     MIN_TITLE = 8
-    PREFIX = 8
 
     def __init__(self) -> None:
         self.whole: dict[str, dict[int, str]] = {}  # folded title -> article id -> title
-        self.by_prefix: dict[str, list[tuple[str, int, str]]] = {}
+        self.lengths: dict[str, set[int]] = {}  # first MIN_TITLE folded characters -> lengths
+        self.longest = 0  # characters of the longest title
 
     def add(self, article_id: int, title: str) -> None:
         folded = fold(title)
         if not folded:
             return
+        self.longest = max(self.longest, len(title))
         self.whole.setdefault(folded, {})[article_id] = title
         if len(folded) >= self.MIN_TITLE:
-            self.by_prefix.setdefault(folded[:self.PREFIX], []).append(
-                (folded, article_id, title))
+            self.lengths.setdefault(folded[:self.MIN_TITLE], set()).add(len(folded))
 
-    def teaser(self, text: str, article_id: int, own_title: str) -> str | None:
-        """The title of another article that `text` is or starts with, after a short label
-        ("Next: …", "上一篇：…") if it has one, or None; never the article's own title (its
-        headline is body)."""
-        own = fold(own_title)
-        folded = fold(text)
+    def _other(self, folded: str, article_id: int, own: str) -> str | None:
+        if folded == own:
+            return None
+        return next((title for other, title in self.whole.get(folded, {}).items()
+                     if other != article_id), None)
+
+    def teaser(self, text: str, article_id: int, own: str) -> str | None:
+        """The title of another article that `text` is or starts with (the longest), after
+        a short label ("Next: …", "上一篇：…") if it has one, or None; never the article's
+        own title (`own`, folded: its headline is body)."""
+        folded = fold(text[:2 * self.longest + LABEL_CHARS])
         label = folded.find(":", 0, LABEL_CHARS + 1)
         for candidate in (folded, folded[label + 1:]) if label > 0 else (folded,):
-            if candidate == own or not candidate:
+            if not candidate or candidate == own:
                 continue
-            other = next((title for other, title in self.whole.get(candidate, {}).items()
-                          if other != article_id), None)
-            if other:
-                return other
-            for title_folded, other, title in self.by_prefix.get(candidate[:self.PREFIX], ()):
-                if (other != article_id and title_folded != own
-                        and candidate.startswith(title_folded)):
-                    return title
+            found = self._other(candidate, article_id, own)
+            for length in sorted(self.lengths.get(candidate[:self.MIN_TITLE], ()), reverse=True):
+                if found:
+                    break
+                if length < len(candidate):
+                    found = self._other(candidate[:length], article_id, own)
+            if found:
+                return found
         return None
 
 
@@ -142,8 +144,12 @@ def _weighted_length(text: str) -> int:
     return (len(text) + len(text.encode("utf-8", "surrogatepass"))) // 2
 
 
+def _ends_sentence(text: str) -> bool:
+    return bool(_SENTENCE_END.search(text[-6:]))  # the pattern is anchored at the end
+
+
 def _sentence_like(text: str) -> bool:
-    return _weighted_length(text) >= 80 and bool(_SENTENCE_END.search(text))
+    return len(text) >= 40 and _weighted_length(text) >= 80 and _ends_sentence(text)
 
 
 def running_text(article: Sequence[Seen]) -> list[bool]:
@@ -161,6 +167,26 @@ def running_text(article: Sequence[Seen]) -> list[bool]:
     return out
 
 
+@functools.lru_cache(maxsize=4096)  # furniture repeats: its shape is measured once
+def _text_shape(text: str) -> dict[str, float]:
+    """The features of a paragraph's own text."""
+    size = _weighted_length(text)
+    words = _LATIN_WORD.findall(text)
+    return {
+        "log_length": math.log1p(size) / 5,
+        "short": float(size < 30),
+        "no_end_punct": float(not _ends_sentence(text)),
+        "sentence_marks": min(len(_SENTENCE_MARK.findall(text)) * 40 / max(size, 1), 2.0),
+        "list_marker": float(bool(_LIST_MARKER.match(text))),
+        "url": float(bool(_URL.search(text))),
+        "date": float(bool(_DATE.search(text))),
+        "copyright": float(bool(_COPYRIGHT.search(text))),
+        "separators": min(len(_SEPARATOR.findall(text)), 3) / 3,
+        "digits": len(_DIGIT.findall(text)) / max(len(text), 1),
+        "title_case": len(_CAPITALISED.findall(text)) / len(words) if len(words) >= 3 else 0.0,
+    }
+
+
 def vectors(article: Sequence[Seen], skip: Sequence[bool] = ()) -> list[dict[str, float]]:
     """Generic features of every paragraph of an article (the scorer's inputs); `{}` for
     those `skip` marks."""
@@ -173,23 +199,9 @@ def vectors(article: Sequence[Seen], skip: Sequence[bool] = ()) -> list[dict[str
         if index < len(skip) and skip[index]:
             out.append({})
             continue
-        text = seen.text
-        size = _weighted_length(text)
-        words = _LATIN_WORD.findall(text)
         near = sentence[max(0, index - 2):index] + sentence[index + 1:index + 3]
         vector = {
-            "log_length": math.log1p(size) / 5,
-            "short": float(size < 30),
-            "no_end_punct": float(not _SENTENCE_END.search(text)),
-            "sentence_marks": min(len(_SENTENCE_MARK.findall(text)) * 40 / max(size, 1), 2.0),
-            "list_marker": float(bool(_LIST_MARKER.match(text))),
-            "url": float(bool(_URL.search(text))),
-            "date": float(bool(_DATE.search(text))),
-            "copyright": float(bool(_COPYRIGHT.search(text))),
-            "separators": min(len(_SEPARATOR.findall(text)), 3) / 3,
-            "digits": len(_DIGIT.findall(text)) / max(len(text), 1),
-            "title_case": (len(_CAPITALISED.findall(text)) / len(words)
-                           if len(words) >= 3 else 0.0),
+            **_text_shape(seen.text),
             "position": index / count,
             "outside_body": float(index < first or index > last),
             "body_neighbours": sum(near) / len(near) if near else 0.0,
@@ -250,11 +262,13 @@ PHRASES = {
 def shape_probability(vector: dict[str, float]) -> tuple[float, list[str]]:
     """P(boilerplate) from the fitted weights, and the features that pushed it up most."""
     weights = HTML_WEIGHTS if vector.get("html") else TEXT_WEIGHTS
-    pushes = sorted(((weights.get(name, 0.0) * value, name) for name, value in vector.items()),
-                    reverse=True)
+    pushes = [(weights.get(name, 0.0) * value, name) for name, value in vector.items()]
     score = weights["bias"] + sum(push for push, _ in pushes)
-    return 1 / (1 + math.exp(-max(-30.0, min(30.0, score)))), [
-        name for push, name in pushes[:3] if push > 0.3 and name in PHRASES]
+    probability = 1 / (1 + math.exp(-max(-30.0, min(30.0, score))))
+    if probability < 0.5:
+        return probability, []
+    return probability, [name for push, name in sorted(pushes, reverse=True)[:3]
+                         if push > 0.3 and name in PHRASES]
 
 
 def _shape_reason(names: list[str], structure: dict[str, Any] | None) -> str:
@@ -338,13 +352,15 @@ def suggest_imported(session: Session, project_id: int, articles: Sequence[Impor
                      0 if key == own else counts[(article.site, key)] - 1)
                 for index, (text, key) in enumerate(zip(article.texts, article.keys))]
         running = running_text(seen)
+        own_folded = fold(article.title)
         for one, body in zip(seen, running):
             if not body:
-                one.teaser = titles[article.site].teaser(one.text, article.pk, article.title)
+                one.teaser = titles[article.site].teaser(one.text, article.pk, own_folded)
         scored += [(article.pk, index, best) for index, best in
                    enumerate(score_article(seen, article.site, running)) if best]
     written = _insert_new(session, scored)
-    return written + _refresh_older(session, project_id, articles, new_ids, new_count, counts)
+    return written + _refresh_older(session, project_id, [
+        article for article in articles if article.site in older], new_ids, new_count, counts)
 
 
 def _site_counts(session: Session, project_id: int,
@@ -385,9 +401,10 @@ def _insert_new(session: Session, scored: list[tuple[int, int, Suggestion]]) -> 
     written = 0
     for start in range(0, len(pks), CHUNK // 10):
         chunk = pks[start:start + CHUNK // 10]
-        ids = {(article_id, index): pk for pk, article_id, index in session.execute(
-            select(Paragraph.id, Paragraph.article_id, Paragraph.index)
-            .where(Paragraph.article_id.in_(chunk)))}
+        ids = {(article_id, index): pk for pk, article_id, index in
+               session.connection().execute(
+                   select(Paragraph.id, Paragraph.article_id, Paragraph.index)
+                   .where(Paragraph.article_id.in_(chunk)))}
         rows = [{"paragraph_id": ids[(pk, index)], "label": label, "confidence": confidence,
                  "reason": reason, "model": MODEL, "updated_at": now}
                 for pk in chunk for index, (label, confidence, reason) in by_article[pk]]
@@ -403,8 +420,8 @@ def _refresh_older(session: Session, project_id: int, articles: Sequence[Importe
                    total: Counter[tuple[str, str]]) -> int:
     """Raise the cold suggestions of older paragraphs that now repeat on more pages (by
     levels: 2, 4, 8, … other pages, so a footer costs a few rewrites, not one per import) or
-    that are a new article's title; a suggestion of the project's or an external model, or a
-    stronger cold one, is kept."""
+    that are a new article's title (`articles`: the new ones of sites that had older ones); a
+    suggestion of the project's or an external model, or a stronger cold one, is kept."""
     wanted: dict[str, dict[str, tuple[str, str | None]]] = {}  # site -> key -> why
     for (site, key), new in new_count.items():
         old = total[(site, key)] - new
