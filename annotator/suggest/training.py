@@ -247,13 +247,15 @@ def store_app_suggestions(session: Session, rows: list[dict], replaces: str) -> 
     for start in range(0, len(rows), STORE_CHUNK):
         insert = dialect_insert(session)(Suggestion).values(rows[start:start + STORE_CHUNK])
         excluded = insert.excluded
-        stored += session.execute(insert.on_conflict_do_update(
+        changed = session.execute(insert.on_conflict_do_update(
             index_elements=[Suggestion.paragraph_id],
             set_={name: excluded[name]
                   for name in ("label", "confidence", "reason", "model", "updated_at")},
             where=or_(Suggestion.model == replaces,
                       and_(or_(*(Suggestion.model == name for name in sorted(APP_MODELS))),
-                           Suggestion.confidence < excluded.confidence)))).rowcount
+                           Suggestion.confidence < excluded.confidence)))
+            .returning(Suggestion.paragraph_id))  # rowcount is -1 for this on psycopg
+        stored += len(changed.all())
     return stored
 
 
