@@ -195,3 +195,18 @@ def test_scorer_rules():
     assert got[2] == "title of another article: " + "t" * 59 + "…"
     got = score_article([Seen("<b>Share</b>", None, 5)], "<i>site</i>")[0]
     assert got[2] == "same text on 6 pages of <i>site</i>"  # plain text: the page escapes it
+
+
+def test_html_features_stay_beside_their_paragraphs_when_blank_ones_are_dropped(app):
+    # a lone BOM is text to the HTML parser but empty once normalised: it is dropped, and its
+    # features with it, so the footer's features stay on the footer's paragraph
+    page = ("<html><body><article><p>First paragraph of the article.</p></article>"
+            "<p>\ufeff</p><footer><a href='/'>Home</a></footer></body></html>")
+    with app.app_context():
+        report = import_sources(db.session, "blank", [Source("b.html", page.encode(), "html")])
+        assert report.stored, report.errors
+        rows = db.session.execute(select(Paragraph.text, Paragraph.features)
+                                  .order_by(Paragraph.index)).all()
+    assert [text for text, _ in rows] == ["First paragraph of the article.", "Home"]
+    assert rows[0][1]["in"] == ["article"] and rows[1][1]["in"] == ["footer"]
+    assert rows[1][1]["link"] == 1.0
