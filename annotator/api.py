@@ -22,7 +22,7 @@ from .services.exporting import ExportError, ExportOptions, export_lines
 from .services.importing import Source, import_sources
 from .services.formats import format_for_name
 from .suggest import training
-from .services.suggestions import (APP_MODELS, MAX_REASON_CHARS, shown_suggestions,
+from .services.suggestions import (APP_MODELS, MAX_REASON_CHARS, paragraphs_with_suggestions,
                                    store_suggestions, suggestion_json)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -86,16 +86,13 @@ def article_json(article: Article, user_id: int) -> dict:
                        Annotation.source, Annotation.updated_at)
                 .join(Paragraph).where(Paragraph.article_id == article.id,
                                        Annotation.user_id == user_id))}
-    suggested = shown_suggestions(db.session, article)
-    paragraphs = db.session.execute(
-        select(Paragraph.id, Paragraph.index, Paragraph.text)
-        .where(Paragraph.article_id == article.id).order_by(Paragraph.index))
     return {
         "id": article.id, "article_id": article.article_id, "project_id": article.project_id,
         "title": article.title, "url": article.url,
         "paragraphs": [{"id": pid, "index": index, "text": text, "annotation": mine.get(pid),
-                        "suggestion": suggested.get(pid)}
-                       for pid, index, text in paragraphs]}
+                        "suggestion": suggestion}
+                       for pid, index, text, suggestion in paragraphs_with_suggestions(
+                           db.session, article)]}
 
 
 @bp.get("/articles/<int:article_id>")

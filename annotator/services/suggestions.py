@@ -2,10 +2,10 @@
 reading what a page or the API shows. Nothing here computes one (see annotator/suggest/)."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from ..database import dialect_insert
@@ -51,23 +51,62 @@ def suggestion_json(label: str, confidence: float, reason: str) -> dict[str, Any
     return {"label": label, "confidence": round(confidence, 4), "reason": reason}
 
 
+def shown_threshold(session: Session, article: Article) -> float | None:
+    """The confidence from which the article's suggestions are shown; None when its project
+    has suggestions off."""
+    project = session.get(Project, article.project_id)
+    if project is None or not project.suggestions_enabled:
+        return None
+    return project.suggestion_threshold
+
+
 def shown_suggestions(session: Session, article: Article) -> dict[int, dict[str, Any]]:
     """The suggestions the article's page shows, by paragraph id: none when the project has
     suggestions off, else those at or above its threshold (one indexed query)."""
-    project = session.get(Project, article.project_id)
-    if project is None or not project.suggestions_enabled:
+    threshold = shown_threshold(session, article)
+    if threshold is None:
         return {}
-    return suggestions_for_article(session, article.id, project.suggestion_threshold)
+    return suggestions_for_article(session, article.id, threshold)
+
+
+def paragraphs_with_suggestions(session: Session, article: Article
+                                ) -> Iterator[tuple[int, int, str, dict[str, Any] | None]]:
+    """The article's paragraphs in order as (id, index, text, the suggestion shown or None),
+    in one query: the paragraphs outer-joined to their suggestions (the article API)."""
+    threshold = shown_threshold(session, article)
+    rows = session.execute(_PARAGRAPHS if threshold is None else _PARAGRAPHS_SUGGESTED,
+                           {"article": article.id, "threshold": threshold})
+    for paragraph_id, index, text, *suggestion in rows:
+        yield (paragraph_id, index, text,
+               None if not suggestion or suggestion[0] is None else suggestion_json(*suggestion))
 
 
 def suggestions_for_article(session: Session, article_id: int,
                             threshold: float = 0.0) -> dict[int, dict[str, Any]]:
     """The article's stored suggestions with a confidence of at least `threshold`, by
     paragraph id (whatever the project's switch: see shown_suggestions)."""
-    rows = session.execute(
-        select(Suggestion.paragraph_id, Suggestion.label, Suggestion.confidence,
-               Suggestion.reason)
-        .join(Paragraph, Paragraph.id == Suggestion.paragraph_id)
-        .where(Paragraph.article_id == article_id, Suggestion.confidence >= threshold))
+    rows = session.execute(_ARTICLE_SUGGESTIONS, {"article": article_id, "threshold": threshold})
     return {paragraph_id: suggestion_json(label, confidence, reason)
             for paragraph_id, label, confidence, reason in rows}
+
+
+# Core tables, not ORM entities: for a 2,000-paragraph article the ORM's row handling cost
+# more than the query (the article API reads this on every view).
+_suggestions, _paragraphs = Suggestion.__table__, Paragraph.__table__
+_ARTICLE_SUGGESTIONS = (
+    select(_suggestions.c.paragraph_id, _suggestions.c.label, _suggestions.c.confidence,
+           _suggestions.c.reason)
+    .join(_paragraphs, _paragraphs.c.id == _suggestions.c.paragraph_id)
+    .where(_paragraphs.c.article_id == bindparam("article"),
+           _suggestions.c.confidence >= bindparam("threshold")))
+_PARAGRAPHS = (select(_paragraphs.c.id, _paragraphs.c.index, _paragraphs.c.text)
+               .where(_paragraphs.c.article_id == bindparam("article"))
+               .order_by(_paragraphs.c.index))
+_PARAGRAPHS_SUGGESTED = (
+    select(_paragraphs.c.id, _paragraphs.c.index, _paragraphs.c.text, _suggestions.c.label,
+           _suggestions.c.confidence, _suggestions.c.reason)
+    .select_from(_paragraphs.outerjoin(_suggestions, and_(
+        _suggestions.c.paragraph_id == _paragraphs.c.id,
+        _suggestions.c.confidence >= bindparam("threshold"))))
+    .where(_paragraphs.c.article_id == bindparam("article"))
+    .order_by(_paragraphs.c.index))
