@@ -100,16 +100,20 @@ def export_command(project_name, unit, only_labeled, annotator, suggestions, out
 @click.option("--resamples", type=click.IntRange(0, 100_000), default=1000, show_default=True,
               help="Bootstrap resamples of articles for the confidence intervals.")
 @click.option("--seed", type=int, default=0, show_default=True)
-def agreement_command(project_name, as_json, resamples, seed):
+@click.option("--human-only", is_flag=True,
+              help="Count labels chosen by hand only, leaving out accepted suggestions.")
+def agreement_command(project_name, as_json, resamples, seed, human_only):
     """Agreement between annotators: kappas, alpha, AC1, per label, with confidence intervals."""
     project = db.session.scalar(select(Project).where(Project.name == project_name))
     if project is None:
         raise click.ClickException(f"no project named {project_name!r}")
-    result = project_agreement(db.session, project, resamples=resamples, seed=seed)
+    result = project_agreement(db.session, project, resamples=resamples, seed=seed,
+                               human_only=human_only)
     if as_json:
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        click.echo(json.dumps({**result.to_dict(), "human_only": human_only},
+                              ensure_ascii=False, indent=2))
     else:
-        click.echo(as_markdown(result))
+        click.echo(as_markdown(result, human_only=human_only))
 
 
 @click.command("suggest")

@@ -482,3 +482,41 @@ def test_a_threshold_outside_0_to_1_is_refused_and_nothing_changes(client, world
     assert _settings(app, project) == (True, 0.8)
     with app.app_context():
         assert db.session.get(Project, project).overlap == 1
+
+
+# --- agreement on human labels only --------------------------------------------------------
+
+
+def test_agreement_can_leave_out_accepted_suggestions_and_says_so(client, world, tmp_path):
+    app, (p0, p1, p2, p3) = world["app"], world["paragraphs"]
+    url = f"/api/articles/{world['article']}/annotations"
+    for user, middle in (("li", "evidence"), ("wang", "other")):
+        assert client.post(url, headers=world[user], json={"items": [
+            {"paragraph_id": p0, "label": "claim"}, {"paragraph_id": p1, "label": middle},
+            {"paragraph_id": p2, "label": "boilerplate", "source": "suggestion"},
+            {"paragraph_id": p3, "label": "boilerplate", "source": "suggestion"}]}
+        ).status_code == 200
+    runner = app.test_cli_runner()
+
+    def agreement(*flags: str) -> dict:
+        result = runner.invoke(args=["agreement", "--project", "news", "--json",
+                                     "--resamples", "0", *flags])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    every, human = agreement(), agreement("--human-only")
+    assert (every["human_only"], every["n_items"], every["overall"]["observed"]["value"]) == (
+        False, 4, 0.75)
+    assert (human["human_only"], human["n_items"], human["overall"]["observed"]["value"]) == (
+        True, 2, 0.5)
+    text_report = runner.invoke(args=["agreement", "--project", "news", "--human-only",
+                                      "--resamples", "0"]).stdout
+    assert text_report.startswith("Human labels only: accepted suggestions are left out.")
+    assert runner.invoke(args=["agreement", "--project", "news", "--resamples", "0"]
+                         ).stdout.startswith("Every label, accepted suggestions included.")
+    result = runner.invoke(args=["export", "--project", "news", "--split", "train=0.5,test=0.5",
+                                 "-o", str(tmp_path / "ds")])
+    assert result.exit_code == 0, result.output
+    card = (tmp_path / "ds" / "README.md").read_text()
+    assert "## Agreement\n\nHuman labels only: accepted suggestions are left out.\n\n2 paragraphs" \
+        in card

@@ -12,17 +12,21 @@ COLUMNS = (("observed", "observed agreement"), ("fleiss", "Fleiss' kappa"),
            ("alpha", "Krippendorff's alpha"), ("ac1", "Gwet's AC1"))
 
 
-def agreement_items(session: Session, project: Project) -> list[tuple[int, dict[str, str]]]:
-    """One item per annotated paragraph: (article id, {username: label}), in one query."""
+def agreement_items(session: Session, project: Project, *,
+                    human_only: bool = False) -> list[tuple[int, dict[str, str]]]:
+    """One item per annotated paragraph: (article id, {username: label}), in one query;
+    `human_only` leaves out labels that are accepted suggestions."""
     items: list[tuple[int, dict[str, str]]] = []
     current = None
-    for paragraph_id, article_id, username, label in session.execute(
-            select(Annotation.paragraph_id, Paragraph.article_id, User.username, Annotation.label)
-            .join(Paragraph, Paragraph.id == Annotation.paragraph_id)
-            .join(Article, Article.id == Paragraph.article_id)
-            .join(User, User.id == Annotation.user_id)
-            .where(Article.project_id == project.id)
-            .order_by(Annotation.paragraph_id)):
+    query = (select(Annotation.paragraph_id, Paragraph.article_id, User.username, Annotation.label)
+             .join(Paragraph, Paragraph.id == Annotation.paragraph_id)
+             .join(Article, Article.id == Paragraph.article_id)
+             .join(User, User.id == Annotation.user_id)
+             .where(Article.project_id == project.id)
+             .order_by(Annotation.paragraph_id))
+    if human_only:
+        query = query.where(Annotation.source == "human")
+    for paragraph_id, article_id, username, label in session.execute(query):
         if paragraph_id != current:
             current = paragraph_id
             items.append((article_id, {}))
@@ -31,10 +35,17 @@ def agreement_items(session: Session, project: Project) -> list[tuple[int, dict[
 
 
 def project_agreement(session: Session, project: Project, *, resamples: int = 1000,
-                      seed: int = 0) -> AgreementReport:
-    """Agreement over the project's paragraphs that two or more annotators labeled."""
-    return report(agreement_items(session, project), labels=[l.key for l in project.labels],
-                  resamples=resamples, seed=seed)
+                      seed: int = 0, human_only: bool = False) -> AgreementReport:
+    """Agreement over the project's paragraphs that two or more annotators labeled (with
+    `human_only`, by hand: accepted suggestions left out)."""
+    return report(agreement_items(session, project, human_only=human_only),
+                  labels=[l.key for l in project.labels], resamples=resamples, seed=seed)
+
+
+def labels_used(human_only: bool) -> str:
+    """Which labels an agreement figure counts, for the reader."""
+    return ("Human labels only: accepted suggestions are left out." if human_only
+            else "Every label, accepted suggestions included.")
 
 
 def _value(coefficient: Coefficient) -> str:
@@ -45,10 +56,11 @@ def _value(coefficient: Coefficient) -> str:
     return f"{coefficient.value:.3f} [{coefficient.low:.3f}, {coefficient.high:.3f}]"
 
 
-def as_markdown(result: AgreementReport) -> str:
+def as_markdown(result: AgreementReport, *, human_only: bool = False) -> str:
     """The report as Markdown tables: overall, per label, per pair, confusion matrix, notes."""
     info = result.bootstrap
     lines = [
+        labels_used(human_only), "",
         f"{result.n_items} paragraphs labeled by two or more of {result.n_annotators} annotators "
         f"({result.n_single} more labeled by one), in {result.n_articles} articles. "
         f"Brackets: {info.confidence:.0%} intervals, {info.method} ({info.resamples} resamples, "

@@ -196,6 +196,7 @@ def write_dataset(session: Session, project_name: str, directory: Path,
 
 
 def agreement_summary(session: Session, project: Project) -> str:
-    """Agreement figures for the card."""
+    """Agreement figures for the card, on human labels only: an accepted suggestion is the
+    app's guess, and two annotators accepting it is not two people agreeing."""
     from .agreement_report import as_markdown, project_agreement
-    return as_markdown(project_agreement(session, project))
+    return as_markdown(project_agreement(session, project, human_only=True), human_only=True)
