@@ -4,14 +4,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
@@ -23,17 +21,11 @@ from annotator.models import Article, Paragraph
 from annotator.services.importing import Source, import_sources
 from annotator.services.users import create_token, create_user
 
+from servers import ROOT, Server
 from testdb import database_url
 
-ROOT = Path(__file__).resolve().parent.parent
 LABELS = ("claim", "evidence", "boilerplate", "other")
 WRITERS = 16
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _flask(env: dict, *args: str, stdin: str | None = None) -> str:
@@ -64,34 +56,6 @@ def team(env):
         paragraph_ids = db.session.scalars(select(Paragraph.id).order_by(Paragraph.id)).all()
         db.engine.dispose()
     return tokens, paragraph_ids
-
-
-class Gunicorn:
-    """The production server (gunicorn.conf.py) as its own process group."""
-
-    def __init__(self, env: dict, workers: int = 2):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"], cwd=ROOT,
-            env={**env, "ANNOTATOR_BIND": f"127.0.0.1:{self.port}", "ANNOTATOR_WORKERS": str(workers)},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(self.url + "/login", timeout=2)
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.kill()
-        raise RuntimeError("gunicorn did not start")
-
-    def kill(self) -> None:
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait(timeout=10)
 
 
 def _save(url: str, token: str, paragraph_id: int, label: str) -> int:
@@ -150,7 +114,7 @@ def _missing(acknowledged, stored) -> list:
 
 def test_sixteen_concurrent_writers_get_no_errors_and_keep_every_acknowledged_save(env, team):
     tokens, paragraph_ids = team
-    server = Gunicorn(env)
+    server = Server("gunicorn", env)
     try:
         threads, acknowledged, http_errors, refused = _writers(server.url, tokens, paragraph_ids, 4.0)
         for thread in threads:
@@ -164,7 +128,7 @@ def test_sixteen_concurrent_writers_get_no_errors_and_keep_every_acknowledged_sa
 
 def test_sigkill_of_the_server_mid_save_loses_no_acknowledged_save(env, team):
     tokens, paragraph_ids = team
-    server = Gunicorn(env)
+    server = Server("gunicorn", env)
     threads, acknowledged, http_errors, refused = _writers(server.url, tokens, paragraph_ids, 30.0)
     time.sleep(1.5)
     server.kill()  # SIGKILL to master and workers, mid-request

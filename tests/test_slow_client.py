@@ -8,16 +8,12 @@ import http.cookiejar
 import json
 import os
 import re
-import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select, text
@@ -29,54 +25,15 @@ from annotator.models import Paragraph, Project
 from annotator.services.importing import Source, import_sources
 from annotator.services.users import create_token, create_user
 
-from testdb import ON_POSTGRES, database_url
+from servers import Server
+from testdb import database_url
 
-ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "password1"
 UPLOAD_MB = 0.01  # ANNOTATOR_MAX_UPLOAD_MB for the server: oversized bodies stay small
 UPLOAD_LIMIT = int(UPLOAD_MB * 1024 * 1024)  # 10,485 bytes
 RECORD_SIZE = 233  # bytes per JSONL record in the chunked uploads: 45 fill the limit exactly
 TRICKLE_SECONDS = 3.0
 SLOW_BODY = 10_000  # the Content-Length a slow client announces: within every limit
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Server:
-    """`flask run` or gunicorn (2 workers) on the test database, as its own process group."""
-
-    def __init__(self, kind: str, env: dict):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        if kind == "flask":
-            command = ["-m", "flask", "--app", "annotator", "run", "--port", str(self.port),
-                       "--no-reload"]
-        else:
-            command = ["-m", "gunicorn", "-c", "gunicorn.conf.py"]
-            env = {**env, "ANNOTATOR_BIND": f"127.0.0.1:{self.port}", "ANNOTATOR_WORKERS": "2"}
-        self.process = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        start_new_session=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(self.url + "/login", timeout=2)
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.kill()
-        raise RuntimeError(f"{kind} did not start")
-
-    def kill(self) -> None:
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module", params=["flask", "gunicorn"])
