@@ -142,7 +142,8 @@ def test_html_structure_a_footer_link_list_is_suggested_and_the_article_text_is_
             + "</ul></footer></body></html>")
     title, paragraphs, structure = html_page(page)
     assert structure[-1] == {"path": "html>body>footer>ul>li", "in": ["footer"],
-                             "words": ["footer", "links", "site"], "link": 1.0}
+                             "words": ["footer", "links", "site"], "link": 1.0, "extracted": 0}
+    assert [seen["extracted"] for seen in structure[1:6]] == [1] * 5  # readability: the body
     assert len(json.dumps(structure[-1])) < 300
     with app.app_context():
         report = import_sources(db.session, "pages", [Source("page.html", page.encode(), "html")])

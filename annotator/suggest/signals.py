@@ -219,6 +219,7 @@ def vectors(article: Sequence[Seen], skip: Sequence[bool] = ()) -> list[dict[str
                 **{f"in_{landmark}": float(landmark in landmarks)
                    for landmark in LANDMARK_FEATURES},
                 "in_main": float(bool(landmarks & {"main", "article"})),
+                "not_extracted": float(structure.get("extracted") == 0),
                 "furniture_words": min(len(names & FURNITURE_WORDS), 3) / 3,
                 "content_words": min(len(names & CONTENT_WORDS), 3) / 3,
                 "heading": float(tag in HEADINGS),
@@ -231,14 +232,15 @@ def vectors(article: Sequence[Seen], skip: Sequence[bool] = ()) -> list[dict[str
 
 # the learned part: fitted by `bench/suggest_real_pages.py --fit` (logistic regression on
 # the features above, see bench/README.md); "bias" is the intercept
-HTML_WEIGHTS: dict[str, float] = {"bias": 0.62, "all_link": -0.035, "body_neighbours": -2.061,
-    "content_words": -1.295, "copyright": 1.41, "date": 0.662, "digits": -0.385,
-    "furniture_words": 8.585, "heading": -0.679, "html": 0.552, "in_aside": 3.684,
-    "in_footer": 1.695, "in_form": 1.488, "in_header": -0.024, "in_main": -0.562,
-    "in_nav": 1.444, "link": 3.215, "list_item": 0.782, "list_marker": -0.175,
-    "log_length": -2.201, "no_end_punct": -0.238, "outside_body": 0.74, "position": 0.813,
-    "sentence_marks": -0.183, "separators": 2.124, "short": 0.236, "table_cell": -0.176,
-    "title_case": 0.39, "url": 0.795}
+HTML_WEIGHTS: dict[str, float] = {"bias": -0.088, "all_link": -0.261,
+    "body_neighbours": -1.209, "content_words": -1.478, "copyright": 0.86, "date": 0.475,
+    "digits": -0.105, "furniture_words": 7.004, "heading": -1.226, "html": -0.069,
+    "in_aside": 3.215, "in_footer": 0.993, "in_form": 0.57, "in_header": -0.796,
+    "in_main": -0.575, "in_nav": 1.664, "link": 2.556, "list_item": 0.166,
+    "list_marker": -0.064, "log_length": -1.399, "no_end_punct": -0.076,
+    "not_extracted": 2.639, "outside_body": 0.434, "position": 0.658,
+    "sentence_marks": -0.002, "separators": 1.81, "short": 0.229, "table_cell": -0.147,
+    "title_case": 0.087, "url": 0.665}
 TEXT_WEIGHTS: dict[str, float] = {"bias": 3.787, "body_neighbours": -3.003,
     "copyright": 1.481, "date": 2.029, "digits": -1.625, "list_marker": -0.164,
     "log_length": -3.539, "no_end_punct": -0.583, "outside_body": 0.707, "position": 0.738,
@@ -255,6 +257,7 @@ PHRASES = {
     "link": "link text", "all_link": "a link", "in_nav": "in a navigation block",
     "in_header": "in a page header", "in_footer": "in a footer", "in_aside": "in a sidebar",
     "in_form": "in a form", "furniture_words": "in a block named like furniture",
+    "not_extracted": "outside the article text readability finds",
     "list_item": "in a list", "table_cell": "in a layout table",
 }
 
@@ -275,6 +278,9 @@ def _shape_reason(names: list[str], structure: dict[str, Any] | None) -> str:
     phrases = [PHRASES[name] for name in names]
     if "link" in names and structure:
         phrases[names.index("link")] = f"{round(100 * float(structure['link']))}% link text"
+    if "furniture_words" in names and structure:
+        named = [word for word in structure.get("words") or () if word in FURNITURE_WORDS]
+        phrases[names.index("furniture_words")] = "in a block named " + " ".join(named[:3])
     return "page shape: " + ", ".join(phrases[:2]) if phrases else "page shape"
 
 

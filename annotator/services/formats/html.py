@@ -8,7 +8,7 @@ from typing import Any
 import lxml.html
 from lxml import etree
 
-from ...suggest.structure import Frame, features
+from ...suggest.structure import Frame, extracted_text, features, mark_extracted
 from ..text import normalise
 from .records import PARSE_SECONDS, Budget, Invalid
 
@@ -24,6 +24,7 @@ HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 # libxml2's tree takes 25-40 times a page's size (a 20 MB page: 784 MB): a bound per page, far
 # above real pages (the largest of the 290 in the development set is under 1 MB)
 MAX_PAGE_BYTES = 10 * 1024 * 1024
+EXTRACT_MAX_BYTES = 2 * 1024 * 1024  # larger pages get no readability-lxml signal
 
 
 def html_article(text: str, budget: Budget | None = None) -> tuple[str, list[str]]:
@@ -60,6 +61,8 @@ def html_page(text: str, budget: Budget | None = None,
     paragraphs: list[str] = []
     structure: list[dict[str, Any]] = []
     _collect_blocks(root, paragraphs, structure, budget)
+    if paragraphs and len(data) <= EXTRACT_MAX_BYTES:  # ~1 s of CPU per MB
+        mark_extracted(paragraphs, structure, extracted_text(text))
     return _html_title(root), paragraphs, structure
 
 
