@@ -16,6 +16,13 @@ UTC_TIMESTAMP = {
     "description": "UTC, ISO 8601, ending in Z.",
 }
 
+SUGGESTION_PROPERTIES = {
+    "label": {"type": "string"},
+    "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+    "reason": {"type": "string", "maxLength": 200,
+               "description": "Why, for a person to read (plain text)."},
+}
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": {
         "type": "object", "required": ["error"], "additionalProperties": False,
@@ -84,13 +91,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                "description": "human: typed by hand; suggestion: an accepted suggestion."},
     "Suggestion": {
         "type": "object", "required": ["label", "confidence", "reason"],
-        "additionalProperties": False,
-        "properties": {
-            "label": {"type": "string"},
-            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-            "reason": {"type": "string", "maxLength": 200,
-                       "description": "Why, for a person to read (plain text)."},
-        },
+        "additionalProperties": False, "properties": SUGGESTION_PROPERTIES,
     },
     "Paragraph": {
         "type": "object", "required": ["id", "index", "text", "annotation", "suggestion"],
@@ -207,10 +208,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object", "required": ["model", "items"], "additionalProperties": False,
         "properties": {
             "model": {"type": "string"},
-            "items": {"type": "array", "items": {"allOf": [
-                {"$ref": "#/components/schemas/Suggestion"},
-                {"type": "object", "required": ["paragraph_id"],
-                 "properties": {"paragraph_id": {"type": "integer"}}}]}},
+            "items": {"type": "array", "items": {
+                "type": "object", "additionalProperties": False,
+                "required": ["paragraph_id", "label", "confidence", "reason"],
+                "properties": {"paragraph_id": {"type": "integer"},
+                               **SUGGESTION_PROPERTIES}}},
         },
     },
     "GoldInput": {

@@ -185,6 +185,32 @@ def test_put_annotation_and_gold_match_their_schemas(app, client, world, documen
     assert_matches(document, "/api/paragraphs/{paragraph_id}/gold", "put", forbidden)
 
 
+def test_suggestion_routes_match_their_schemas(app, client, world, document):
+    article = article_pks(app, "news")[0]
+    first, second = paragraph_pks(app, article)
+    stored = client.put(f"/api/articles/{article}/suggestions", headers=world["admin"], json={
+        "model": "mine", "items": [{"paragraph_id": second, "label": "claim", "confidence": 0.9,
+                                    "reason": "because"}]})
+    assert stored.status_code == 200
+    assert_matches(document, "/api/articles/{article_id}/suggestions", "put", stored)
+    batch = client.post(f"/api/articles/{article}/annotations", headers=world["annotator"],
+                        json={"items": [{"paragraph_id": first, "label": "claim",
+                                         "source": "suggestion"}]})
+    assert batch.status_code == 200
+    assert_matches(document, "/api/articles/{article_id}/annotations", "post", batch)
+    page = client.get(f"/api/articles/{article}", headers=world["annotator"])
+    assert page.get_json()["paragraphs"][1]["suggestion"]["reason"] == "mine: because"
+    assert_matches(document, "/api/articles/{article_id}", "get", page)
+    bad = client.post(f"/api/articles/{article}/annotations", headers=world["annotator"],
+                      json={"items": [{"paragraph_id": first, "label": "nope"}]})
+    assert bad.status_code == 400
+    assert_matches(document, "/api/articles/{article_id}/annotations", "post", bad)
+    undo = client.delete(f"/api/articles/{article}/annotations", headers=world["annotator"],
+                         json={"paragraph_ids": [first]})
+    assert undo.status_code == 200 and undo.get_json() == {"cleared": [first]}
+    assert_matches(document, "/api/articles/{article_id}/annotations", "delete", undo)
+
+
 def test_next_and_done_match_their_schemas(client, world, document):
     claimed = client.post(f"/api/projects/{world['project']}/next", headers=world["annotator"])
     assert claimed.status_code == 200
