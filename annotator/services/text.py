@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 _LINE_BREAKS = re.compile(r"\r\n?")
 _BLANK_LINES = re.compile(r"\n[^\S\n]*\n(?:[^\S\n]*\n)*")
 _DIGIT = re.compile(r"\d")
-KEY_CHARS = 200  # of a text that make its text_key
+KEY_CHARS = 100  # of a text that make its text_key
 
 
 def normalise(text: str) -> str:

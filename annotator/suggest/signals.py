@@ -62,7 +62,7 @@ CONTENT_WORDS = {"article", "content", "body", "post", "entry", "story", "text",
 LANDMARK_FEATURES = ("nav", "header", "footer", "aside", "form")
 
 
-@dataclass
+@dataclass(slots=True)
 class Seen:
     """What the scorer knows of one paragraph of an article."""
 
