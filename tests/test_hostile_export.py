@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from annotator.extensions import db
-from annotator.services.dataset import site_of
+from annotator.services.text import site_of
 
 from helpers import bearer, import_articles, make_user, project_id
 
@@ -88,12 +88,12 @@ def test_split_by_site_completes_with_a_url_that_does_not_parse(hostile, runner,
 
 
 @pytest.mark.parametrize(("url", "meta", "site"), [
-    (BAD_URL, {}, None),
+    (BAD_URL, {}, ""),
     ("http://[::1]:80/x", None, "::1"),
     ("https://Example.COM/a", ["not", "an", "object"], "example.com"),
     ("https://example.com/a", {"site": 7}, "example.com"),
     ("https://example.com/a", {"site": " News "}, "news"),
-    (None, "text", None),
+    (None, "text", ""),
 ])
 def test_site_of_takes_what_is_stored(url, meta, site):
-    assert site_of(url, meta) == site
+    assert site_of(meta, url) == site

@@ -9,13 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Article, Project
 from .exporting import ExportError, ExportOptions, export_records
+from .text import site_of
 
 SPLIT_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
 GROUP_BY = ("article", "site")
@@ -53,19 +53,6 @@ def parse_split(text: str) -> list[tuple[str, float]]:
     return parts
 
 
-def site_of(url: str | None, meta: object) -> str | None:
-    """The article's site: meta.site if given, else the URL's host; None for neither (a URL
-    that does not parse, such as `http://[not-an-ipv6/page`, has no host)."""
-    site = meta.get("site") if isinstance(meta, dict) else None
-    if isinstance(site, str) and site.strip():
-        return site.strip().lower()
-    try:
-        host = urlsplit(url).hostname if url else None
-    except ValueError:
-        return None
-    return host.lower() if host else None
-
-
 def assign_splits(session: Session, project_id: int, splits: list[tuple[str, float]],
                   seed: int, group_by: str = "article") -> tuple[dict[int, str], dict[str, int]]:
     """Map each article to a split: groups (articles, or sites) are shuffled with the seed and
@@ -75,7 +62,7 @@ def assign_splits(session: Session, project_id: int, splits: list[tuple[str, flo
     for article_pk, url, meta, paragraphs in session.execute(
             select(Article.id, Article.url, Article.meta, Article.paragraph_count)
             .where(Article.project_id == project_id).order_by(Article.id)):
-        site = site_of(url, meta) if group_by == "site" else None
+        site = site_of(meta, url) if group_by == "site" else None
         key = f"site:{site}" if site else f"article:{article_pk}"
         group_of[article_pk] = key
         weights[key] += paragraphs

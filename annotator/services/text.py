@@ -64,12 +64,13 @@ def text_key(text: str) -> str:
     return hashlib.sha1(folded.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def site_of(meta: dict[str, Any] | None, url: str | None) -> str:
-    """An article's site: meta.site, else the URL's host lowercased without "www.", else ""
-    (the project as a whole); at most 255 characters."""
-    site = (meta or {}).get("site")
+def site_of(meta: Any, url: str | None) -> str:
+    """An article's site: meta.site, else the URL's host, lowercased without "www.", else ""
+    (the project as a whole); at most 255 characters. Whatever is stored: `meta` that is no
+    object and a URL that does not parse (`http://[not-an-ipv6/page`) give no site."""
+    site = meta.get("site") if isinstance(meta, dict) else None
     if isinstance(site, str) and site.strip():
-        return site.strip()[:255]
+        return site.strip().lower().removeprefix("www.")[:255]
     try:
         host = urlsplit(url or "").hostname or ""
     except ValueError:
