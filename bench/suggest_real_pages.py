@@ -24,15 +24,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from annotator import create_app  # noqa: E402
-from annotator.extensions import db  # noqa: E402
-from annotator.models import Article, Paragraph, Suggestion  # noqa: E402
-from annotator.services.encodings import html_encoding  # noqa: E402
-from annotator.services.formats.html import html_page  # noqa: E402
-from annotator.services.formats.records import decode  # noqa: E402
-from annotator.services.importing import Source, import_sources  # noqa: E402
-from annotator.suggest import signals  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import select
+
+from annotator import create_app
+from annotator.extensions import db
+from annotator.models import Article, Paragraph, Suggestion
+from annotator.services.encodings import html_encoding
+from annotator.services.formats.html import html_page
+from annotator.services.formats.records import decode
+from annotator.services.importing import Source, import_sources
+from annotator.suggest import signals
 
 _SPACE = re.compile(r"[\s\u200b\u200c\u200d\u2060\ufeff\u00ad]+")
 

@@ -140,7 +140,7 @@ def test_html_structure_a_footer_link_list_is_suggested_and_the_article_text_is_
             + "</article><footer class='siteFooter'><ul class='footer-links'>"
             + "".join(f"<li><a href='/{n}'>Section {n}</a></li>" for n in range(6))
             + "</ul></footer></body></html>")
-    title, paragraphs, structure = html_page(page)
+    _, _, structure = html_page(page)
     assert structure[-1] == {"path": "html>body>footer>ul>li", "in": ["footer"],
                              "words": ["footer", "links", "site"], "link": 1.0, "extracted": 0}
     assert [seen["extracted"] for seen in structure[1:6]] == [1] * 5  # readability: the body
@@ -155,7 +155,7 @@ def test_html_structure_a_footer_link_list_is_suggested_and_the_article_text_is_
     by_text = {text: (features, confidence, reason) for text, features, confidence, reason in rows}
     assert by_text["Section 3"][0]["in"] == ["footer"]
     for n in range(6):
-        features, confidence, reason = by_text[f"Section {n}"]
+        _, confidence, reason = by_text[f"Section {n}"]
         assert confidence is not None and confidence >= 0.8, (n, confidence)
         assert "footer" in reason or "link" in reason, reason
     for text in bodies:

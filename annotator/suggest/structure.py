@@ -32,7 +32,7 @@ _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 class Frame:
     """One open element of the walk: its tag, landmark (or None) and class/id words."""
 
-    __slots__ = ("tag", "landmark", "words")
+    __slots__ = ("landmark", "tag", "words")
 
     def __init__(self, tag: str, attributes: Any):
         self.tag = tag
