@@ -41,6 +41,8 @@ _LIST_MARKER = re.compile(r"^(?:[-*•·▪►»>◆■□●○]|\d{1,3}[.)、]
 _URL = re.compile(r"https?://|www\.|\.(?:com|org|net|cn|html?)\b", re.IGNORECASE)
 _DATE = re.compile(r"\d{4}\s*[-/.年]\s*\d{1,2}|\d{1,2}\s*[-/.月]\s*\d{1,2}\s*[-/.日,]?\s*\d{2,4}"
                    r"|\b\d{1,2}:\d{2}\b")
+# a short label and a colon first: "Next: …", "Related: …", "上一篇：…"
+_LABELLED = re.compile(r"^\w{1,12}(?:[ \t]\w{1,12})?[ \t]?[:：]")
 _COPYRIGHT = re.compile(r"©|\(c\)|copyright|版权|all rights reserved", re.IGNORECASE)
 _SEPARATOR = re.compile(r"\s[|/·•›»>]\s|\s?[|›»]\s?|>>")
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]")
@@ -160,7 +162,7 @@ def running_text(article: Sequence[Seen]) -> list[bool]:
     out = []
     for index, seen in enumerate(article):
         structure = seen.features or {}
-        out.append(sentence[index] and (index > 0 and sentence[index - 1] or index + 1 < len(
+        out.append(sentence[index] and not _LABELLED.match(seen.text) and (index > 0 and sentence[index - 1] or index + 1 < len(
             article) and sentence[index + 1]) and float(structure.get("link") or 0) < 0.3
             and not set(structure.get("in") or ()) & {"nav", "footer", "aside", "form"}
             and not set(structure.get("words") or ()) & FURNITURE_WORDS)
@@ -178,6 +180,7 @@ def _text_shape(text: str) -> dict[str, float]:
         "no_end_punct": float(not _ends_sentence(text)),
         "sentence_marks": min(len(_SENTENCE_MARK.findall(text)) * 40 / max(size, 1), 2.0),
         "list_marker": float(bool(_LIST_MARKER.match(text))),
+        "labelled": float(bool(_LABELLED.match(text))),
         "url": float(bool(_URL.search(text))),
         "date": float(bool(_DATE.search(text))),
         "copyright": float(bool(_COPYRIGHT.search(text))),
@@ -232,25 +235,25 @@ def vectors(article: Sequence[Seen], skip: Sequence[bool] = ()) -> list[dict[str
 
 # the learned part: fitted by `bench/suggest_real_pages.py --fit` (logistic regression on
 # the features above, see bench/README.md); "bias" is the intercept
-HTML_WEIGHTS: dict[str, float] = {"bias": -0.088, "all_link": -0.261,
-    "body_neighbours": -1.209, "content_words": -1.478, "copyright": 0.86, "date": 0.475,
-    "digits": -0.105, "furniture_words": 7.004, "heading": -1.226, "html": -0.069,
-    "in_aside": 3.215, "in_footer": 0.993, "in_form": 0.57, "in_header": -0.796,
-    "in_main": -0.575, "in_nav": 1.664, "link": 2.556, "list_item": 0.166,
-    "list_marker": -0.064, "log_length": -1.399, "no_end_punct": -0.076,
-    "not_extracted": 2.639, "outside_body": 0.434, "position": 0.658,
-    "sentence_marks": -0.002, "separators": 1.81, "short": 0.229, "table_cell": -0.147,
-    "title_case": 0.087, "url": 0.665}
-TEXT_WEIGHTS: dict[str, float] = {"bias": 3.787, "body_neighbours": -3.003,
-    "copyright": 1.481, "date": 2.029, "digits": -1.625, "list_marker": -0.164,
-    "log_length": -3.539, "no_end_punct": -0.583, "outside_body": 0.707, "position": 0.738,
-    "sentence_marks": -0.58, "separators": 2.626, "short": 0.421, "title_case": 0.733,
-    "url": 1.823}
+HTML_WEIGHTS: dict[str, float] = {"bias": -0.071, "all_link": -0.241,
+    "body_neighbours": -1.196, "content_words": -1.457, "copyright": 0.782, "date": 0.518,
+    "digits": -0.068, "furniture_words": 7.066, "heading": -1.198, "html": -0.053,
+    "in_aside": 3.397, "in_footer": 1.113, "in_form": 0.531, "in_header": -0.702,
+    "in_main": -0.592, "in_nav": 1.861, "labelled": -0.36, "link": 2.536, "list_item": 0.177,
+    "list_marker": -0.105, "log_length": -1.449, "no_end_punct": -0.033,
+    "not_extracted": 2.615, "outside_body": 0.444, "position": 0.693, "sentence_marks": 0.004,
+    "separators": 1.752, "short": 0.183, "table_cell": -0.185, "title_case": 0.044,
+    "url": 0.71}
+TEXT_WEIGHTS: dict[str, float] = {"bias": 3.981, "body_neighbours": -2.969, "copyright": 1.4,
+    "date": 2.234, "digits": -1.718, "labelled": -1.115, "list_marker": -0.254,
+    "log_length": -3.727, "no_end_punct": -0.511, "outside_body": 0.706, "position": 0.75,
+    "sentence_marks": -0.559, "separators": 2.704, "short": 0.326, "title_case": 0.77,
+    "url": 2.042}
 
 # why, in words, a feature pushed a paragraph towards boilerplate
 PHRASES = {
     "short": "short line", "no_end_punct": "no sentence punctuation",
-    "list_marker": "list item", "url": "holds a link address", "date": "a date line",
+    "list_marker": "list item", "labelled": "a label and a colon first", "url": "holds a link address", "date": "a date line",
     "copyright": "copyright line", "separators": "separated like a menu",
     "digits": "mostly numbers", "title_case": "title-case words like a menu",
     "position": "near the end", "outside_body": "outside the article's text",
@@ -357,7 +360,8 @@ def suggest_imported(session: Session, project_id: int, articles: Sequence[Impor
         seen = [Seen(text, article.features[index] if article.features else None,
                      0 if key == own else counts[(article.site, key)] - 1)
                 for index, (text, key) in enumerate(zip(article.texts, article.keys))]
-        running = running_text(seen)
+        running = [body or key == own  # its own headline is body too
+                   for body, key in zip(running_text(seen), article.keys)]
         own_folded = fold(article.title)
         for one, body in zip(seen, running):
             if not body:
