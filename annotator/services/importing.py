@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..database import dialect_insert, refresh_statistics, write_transaction
+from ..database import DatabaseBusy, dialect_insert, refresh_statistics, write_transaction
 from ..models import DEFAULT_LABELS, Article, Label, Paragraph, Project, utcnow
 from ..suggest.signals import Imported, suggest_imported
 from .formats import EXTENSIONS, FORMATS, Problem, Record, read_records
@@ -102,16 +103,33 @@ def import_sources(session: Session, project_name: str, sources: Sequence[Source
                 records.append(item)
     if report.errors and not skip_invalid:
         return report
+    for record in records:  # before the write lock, like the parsing
+        record.text_keys = list(map(text_key, record.paragraphs))
     with write_transaction(session):
         try:
-            _store(session, project_name, records, report)
+            project_id, suggest, imported = _store(session, project_name, records, report)
             session.commit()
         except BaseException:
             session.rollback()
             raise
     report.stored = True
+    if suggest:
+        report.suggested = _suggest(session, project_id, imported)
     refresh_statistics(session.get_bind())  # the project may be many times larger now
     return report
+
+
+def _suggest(session: Session, project_id: int, imported: list[Imported]) -> int:
+    """The cold suggestions of a stored import. They are derived data: when the database
+    stays busy past the write wait, the import still stands and `flask suggest` (or the
+    next import of the site) brings them up to date."""
+    try:
+        return suggest_imported(session, project_id, imported)
+    except DatabaseBusy as error:
+        session.rollback()
+        logging.getLogger(__name__).warning("import stored, suggestions not written: %s",
+                                            error.message)
+        return 0
 
 
 def import_paths(session: Session, project_name: str, paths: Iterable[Path | str], *,
@@ -148,7 +166,9 @@ def get_or_create_project(session: Session, name: str) -> Project:
 
 
 def _store(session: Session, project_name: str, records: list[Record],
-           report: ImportReport) -> None:
+           report: ImportReport) -> tuple[int, bool, list[Imported]]:
+    """Store the new records; returns the project's id, whether it takes suggestions, and
+    the articles stored."""
     project = get_or_create_project(session, project_name)
     seen_ids: set[str] = set()
     seen_hashes: set[str] = set()
@@ -189,7 +209,7 @@ def _store(session: Session, project_name: str, records: list[Record],
         report.skipped += len(chunk) - len(stored)
         chunk_imported = [
             Imported(stored[row["article_id"]], row["site"], record.title, record.paragraphs,
-                     list(map(text_key, record.paragraphs)), record.features)
+                     record.text_keys, record.features)
             for row, record in chunk if row["article_id"] in stored]
         for html in (False, True):  # features (HTML) or none (SQL NULL, not JSON null)
             paragraph_rows = [
@@ -203,5 +223,4 @@ def _store(session: Session, project_name: str, records: list[Record],
                                    paragraph_rows[offset:offset + BATCH])
             report.paragraphs += len(paragraph_rows)
         imported += chunk_imported
-    if project.suggestions_enabled:
-        report.suggested = suggest_imported(session, project.id, imported)
+    return project.id, project.suggestions_enabled, imported

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import distinct, func, insert, select
 from sqlalchemy.orm import Session
 
+from ..database import write_transaction
 from ..models import Article, Paragraph, utcnow
 from ..models import Suggestion as SuggestionRow
 from ..services.suggestions import store_suggestions
@@ -336,11 +337,34 @@ def _level(repeats: int) -> int:
 
 
 def suggest_imported(session: Session, project_id: int, articles: Sequence[Imported]) -> int:
-    """Store the cold suggestions of newly imported articles (already flushed, same
-    transaction), and refresh those of older articles of their sites whose text now repeats
-    more or is a new article's title. Returns how many suggestions were written."""
+    """Store the cold suggestions of newly imported articles (committed already), and refresh
+    those of older articles of their sites whose text now repeats more or is a new article's
+    title. Reads and scores with no write lock held, then writes in one short write
+    transaction. Returns how many suggestions were written."""
     if not articles:
         return 0
+    plan = _score_imported(session, project_id, articles)
+    session.commit()  # the reads' transaction ends: scoring held no lock
+    with write_transaction(session):
+        written = _insert_new(session, plan.scored) + _refresh_older(
+            session, project_id, plan.older_articles, plan.new_ids, plan.new_count, plan.counts)
+        session.commit()
+    return written
+
+
+@dataclass
+class _Plan:
+    """What `_score_imported` found: the new paragraphs' suggestions and what the refresh of
+    older articles needs."""
+
+    scored: list[tuple[int, int, Suggestion]]
+    older_articles: list[Imported]
+    new_ids: set[int]
+    new_count: Counter[tuple[str, str]]
+    counts: Counter[tuple[str, str]]
+
+
+def _score_imported(session: Session, project_id: int, articles: Sequence[Imported]) -> _Plan:
     new_ids = {article.pk for article in articles}
     new_count: Counter[tuple[str, str]] = Counter()
     for article in articles:
@@ -368,9 +392,8 @@ def suggest_imported(session: Session, project_id: int, articles: Sequence[Impor
                 one.teaser = titles[article.site].teaser(one.text, article.pk, own_folded)
         scored += [(article.pk, index, best) for index, best in
                    enumerate(score_article(seen, article.site, running)) if best]
-    written = _insert_new(session, scored)
-    return written + _refresh_older(session, project_id, [
-        article for article in articles if article.site in older], new_ids, new_count, counts)
+    return _Plan(scored, [article for article in articles if article.site in older], new_ids,
+                 new_count, counts)
 
 
 def _site_counts(session: Session, project_id: int,
