@@ -15,6 +15,7 @@ from annotator.database import MIGRATIONS_DIR
 from annotator.extensions import db
 from annotator.models import (Annotation, AnnotationHistory, Article, LabelCount, Paragraph,
                               Project, Suggestion)
+from annotator.services.dashboard import project_dashboard
 from annotator.services.suggestions import store_suggestions
 from annotator.services.text import site_of, text_key
 
@@ -520,3 +521,29 @@ def test_agreement_can_leave_out_accepted_suggestions_and_says_so(client, world,
     card = (tmp_path / "ds" / "README.md").read_text()
     assert "## Agreement\n\nHuman labels only: accepted suggestions are left out.\n\n2 paragraphs" \
         in card
+
+
+def test_the_dashboard_counts_accepted_confirmed_and_overridden_suggestions(client, world):
+    app, (p0, p1, p2, p3) = world["app"], world["paragraphs"]
+    suggest(app, [{"paragraph_id": p, "label": label, "confidence": 0.9, "reason": "r",
+                   "model": "signals"}
+                  for p, label in ((p0, "claim"), (p1, "evidence"), (p2, "boilerplate"),
+                                   (p3, "boilerplate"))])
+    save = lambda who, p, label, source="human": client.put(  # noqa: E731
+        f"/api/paragraphs/{p}/annotation", headers=world[who],
+        json={"label": label, "source": source})
+    assert save("li", p2, "boilerplate", "suggestion").status_code == 200  # accepted
+    assert save("li", p3, "boilerplate", "suggestion").status_code == 200  # accepted
+    assert save("wang", p3, "boilerplate").status_code == 200  # typed the same
+    assert save("li", p0, "evidence").status_code == 200  # overridden
+    assert save("li", p1, "evidence").status_code == 200  # typed the same
+    with app.app_context():
+        data = project_dashboard(db.session, db.session.get(Project, world["project"]))
+    assert data.suggestion_outcomes == {"boilerplate": (2, 1, 0), "claim": (0, 0, 1),
+                                        "evidence": (0, 1, 0)}
+    browser = app.test_client()
+    login(browser, "boss")
+    page = browser.get(f"/admin/projects/{world['project']}/dashboard").get_data(as_text=True)
+    section = page[page.index('id="suggestions-heading"'):]
+    assert re.search(r"Ads/Boilerplate</th>\s*<td class=\"num\">2 <span class=\"share\">67%", section)
+    assert "Overridden" in section

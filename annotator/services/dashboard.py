@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from .suggestions import suggestion_outcomes
 from ..models import (Annotation, AnnotationHistory, Article, Assignment, LabelCount, Paragraph,
                       Project, User, utcnow)
 
@@ -53,6 +54,8 @@ class Dashboard:
     labels: list[LabelInfo]  # the project's label set, in order, then unknown keys seen
     counted_at: datetime  # when the counts were read (naive UTC)
     annotators: list[AnnotatorStats] = field(default_factory=list)
+    # suggested label -> (accepted, typed the same by hand, overridden with another label)
+    suggestion_outcomes: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
     @property
     def per_day_total(self) -> list[int]:
@@ -83,6 +86,7 @@ class Counts:
     by_user_label_day: list[tuple[int, str, date, int]]  # (user id, label, day, labels created)
     finished_by_user: dict[int, int]
     counted_at: datetime
+    suggestion_outcomes: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
 
 def project_dashboard(session: Session, project: Project, *, days: int = 14,
@@ -125,7 +129,8 @@ def read_counts(session: Session, project: Project) -> Counts:
     return Counts(overlap=overlap, articles=articles, paragraphs=paragraphs, finished=finished,
                   touched=touched, labeled_any=labeled_any, labeled_full=labeled_full,
                   by_user_label_day=by_user, finished_by_user=finished_by_user,
-                  counted_at=utcnow())
+                  counted_at=utcnow(),
+                  suggestion_outcomes=suggestion_outcomes(session, project.id))
 
 
 def build_dashboard(session: Session, project: Project, counts: Counts, *, days: int = 14,
@@ -163,7 +168,8 @@ def build_dashboard(session: Session, project: Project, counts: Counts, *, days:
         untouched=counts.articles - counts.touched, paragraphs=counts.paragraphs,
         labeled_any=counts.labeled_any, labeled_full=counts.labeled_full, days=window,
         labels=labels, counted_at=counts.counted_at,
-        annotators=sorted(stats.values(), key=lambda a: (-a.paragraphs, a.username)))
+        annotators=sorted(stats.values(), key=lambda a: (-a.paragraphs, a.username)),
+        suggestion_outcomes=counts.suggestion_outcomes)
 
 
 def change_stamp(session: Session) -> tuple:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from ..database import dialect_insert
-from ..models import Article, Paragraph, Project, Suggestion, utcnow
+from ..models import Annotation, Article, Paragraph, Project, Suggestion, utcnow
 
 APP_MODELS = frozenset({"signals", "model"})  # the app's own; an external model has another name
 MAX_REASON_CHARS = 200
@@ -110,3 +110,22 @@ _PARAGRAPHS_SUGGESTED = (
         _suggestions.c.confidence >= bindparam("threshold"))))
     .where(_paragraphs.c.article_id == bindparam("article"))
     .order_by(_paragraphs.c.index))
+
+
+def suggestion_outcomes(session: Session, project_id: int) -> dict[str, tuple[int, int, int]]:
+    """Per suggested label: how many current annotations accepted the suggestion (source
+    "suggestion"), typed the same label by hand, or overrode it with another label. One
+    aggregate over the project's suggested paragraphs that someone labeled."""
+    outcomes: dict[str, list[int]] = {}
+    for suggested, source, same, count in session.execute(
+            select(Suggestion.label, Annotation.source, Annotation.label == Suggestion.label,
+                   func.count())
+            .join(Annotation, Annotation.paragraph_id == Suggestion.paragraph_id)
+            .join(Paragraph, Paragraph.id == Suggestion.paragraph_id)
+            .join(Article, Article.id == Paragraph.article_id)
+            .where(Article.project_id == project_id)
+            .group_by(Suggestion.label, Annotation.source, Annotation.label == Suggestion.label)):
+        row = outcomes.setdefault(suggested, [0, 0, 0])
+        row[0 if source == "suggestion" else 1 if same else 2] += count
+    return {label: (accepted, confirmed, overridden)
+            for label, (accepted, confirmed, overridden) in sorted(outcomes.items())}
