@@ -103,8 +103,10 @@ def import_sources(session: Session, project_name: str, sources: Sequence[Source
                 records.append(item)
     if report.errors and not skip_invalid:
         return report
+    keys: dict[str, str] = {}  # furniture repeats: each distinct text keyed once
     for record in records:  # before the write lock, like the parsing
-        record.text_keys = list(map(text_key, record.paragraphs))
+        record.text_keys = [keys.get(text) or keys.setdefault(text, text_key(text))
+                            for text in record.paragraphs]
     with write_transaction(session):
         try:
             project_id, suggest, imported = _store(session, project_name, records, report)

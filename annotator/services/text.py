@@ -41,15 +41,19 @@ def paragraphs_of(texts: list[str]) -> list[str]:
 
 
 # NFKC of the full-width ASCII forms and the ideographic space, the compatibility characters
-# of most CJK text: translating them first lets most text skip the (costly) normalisation
-_FULL_WIDTH = {**{code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}, 0x3000: " "}
+# of most CJK text: replacing them first lets most text skip the (costly) normalisation
+_FULL_WIDTH = {**{chr(code): chr(code - 0xFEE0) for code in range(0xFF01, 0xFF5F)},
+               "\u3000": " "}
+_FULL_WIDTH_CHAR = re.compile("[\uff01-\uff5e\u3000]")
 
 
 def nfkc(text: str) -> str:
     """unicodedata.normalize("NFKC", text), faster for the common cases."""
-    if unicodedata.is_normalized("NFKC", text):
+    if text.isascii() or unicodedata.is_normalized("NFKC", text):
         return text
-    text = text.translate(_FULL_WIDTH)
+    # a few distinct characters, each replaced at once (str.translate costs 4 times more)
+    for char in set(_FULL_WIDTH_CHAR.findall(text)):
+        text = text.replace(char, _FULL_WIDTH[char])
     return (text if unicodedata.is_normalized("NFKC", text)
             else unicodedata.normalize("NFKC", text))
 

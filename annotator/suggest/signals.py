@@ -73,6 +73,7 @@ class Seen:
     features: dict[str, Any] | None = None  # suggest/structure.py, for HTML imports
     repeats: int = 0  # other articles of the site holding the same text (text_key)
     teaser: str | None = None  # another article's title that it is or starts with
+    sentence: bool | None = None  # _sentence_like(text), once measured
 
 
 Suggestion = tuple[str, float, str]  # label, confidence, reason
@@ -88,6 +89,7 @@ def repetition_confidence(repeats: int) -> float:
     return round(min(0.99, 1.06 - 0.3 / repeats ** 0.5), 3)
 
 
+@functools.lru_cache(maxsize=4096)  # furniture repeats: folded once
 def fold(text: str) -> str:
     """Text as titles are compared: NFKC, casefold, whitespace removed."""
     return "".join(nfkc(text).casefold().split())
@@ -155,11 +157,20 @@ def _sentence_like(text: str) -> bool:
     return len(text) >= 40 and _weighted_length(text) >= 80 and _ends_sentence(text)
 
 
+def _sentences(article: Sequence[Seen]) -> list[bool]:
+    """_sentence_like of each paragraph, measured once per paragraph (the running text and
+    the vectors both ask)."""
+    for seen in article:
+        if seen.sentence is None:
+            seen.sentence = _sentence_like(seen.text)
+    return [bool(seen.sentence) for seen in article]
+
+
 def running_text(article: Sequence[Seen]) -> list[bool]:
     """Paragraphs that read as running text: sentences of some length beside another such,
     and no sign of furniture in the page's structure. They are never suggested from their
     shape or as teasers (the body must not be), and so cost no more at import."""
-    sentence = [_sentence_like(seen.text) for seen in article]
+    sentence = _sentences(article)
     out = []
     for index, seen in enumerate(article):
         structure = seen.features or {}
@@ -195,7 +206,7 @@ def vectors(article: Sequence[Seen], skip: Sequence[bool] = ()) -> list[dict[str
     """Generic features of every paragraph of an article (the scorer's inputs); `{}` for
     those `skip` marks."""
     count = len(article)
-    sentence = [_sentence_like(seen.text) for seen in article]
+    sentence = _sentences(article)
     body = [i for i, flag in enumerate(sentence) if flag]
     first, last = (body[0], body[-1]) if body else (count, -1)
     out: list[dict[str, float]] = []
@@ -269,11 +280,12 @@ PHRASES = {
 def shape_probability(vector: dict[str, float]) -> tuple[float, list[str]]:
     """P(boilerplate) from the fitted weights, and the features that pushed it up most."""
     weights = HTML_WEIGHTS if vector.get("html") else TEXT_WEIGHTS
-    pushes = [(weights.get(name, 0.0) * value, name) for name, value in vector.items()]
-    score = weights["bias"] + sum(push for push, _ in pushes)
+    score = weights["bias"] + sum(weights.get(name, 0.0) * value
+                                  for name, value in vector.items())
     probability = 1 / (1 + math.exp(-max(-30.0, min(30.0, score))))
     if probability < 0.5:
         return probability, []
+    pushes = [(weights.get(name, 0.0) * value, name) for name, value in vector.items()]
     return probability, [name for push, name in sorted(pushes, reverse=True)[:3]
                          if push > 0.3 and name in PHRASES]
 
