@@ -341,6 +341,7 @@ def export_jsonl(project_id: int):
     project = db.get_or_404(Project, project_id)
     unit = request.args.get("unit", "paragraph")
     options = ExportOptions(unit=unit, only_labeled=request.args.get("only_labeled") in ("1", "true"),
+                            only_resolved=request.args.get("only_resolved") in ("1", "true"),
                             annotator=request.args.get("annotator") or None,
                             suggestions=request.args.get("suggestions") in ("1", "true"))
     try:

@@ -17,7 +17,7 @@ from .models import Project, User
 from .database import DatabaseBusy, is_locked_error, upgrade_database
 from .services import backup, demo
 from .services.copying import CopyError, copy_database
-from .services.exporting import UNITS, ExportError, ExportOptions, export_lines
+from .services.exporting import UNITS, ExportError, ExportOptions, Tally, export_lines
 from .services.agreement_report import as_markdown, project_agreement
 from .services.dataset import GROUP_BY, parse_split, write_dataset
 from .services.formats import FORMATS
@@ -54,6 +54,8 @@ def import_command(paths, project_name, fmt, split, encoding, skip_invalid):
 @click.option("--project", "project_name", required=True)
 @click.option("--unit", type=click.Choice(UNITS), default="paragraph", show_default=True)
 @click.option("--only-labeled", is_flag=True, help="Leave out paragraphs nobody labeled.")
+@click.option("--only-resolved", is_flag=True,
+              help="Only paragraphs with a label (gold or a strict majority): no ties.")
 @click.option("--annotator", default=None, help="Export as if this user were the only annotator.")
 @click.option("--suggestions", is_flag=True,
               help="Add each paragraph's stored suggestion (label, confidence, reason) or null.")
@@ -64,21 +66,25 @@ def import_command(paths, project_name, fmt, split, encoding, skip_invalid):
 @click.option("--seed", type=int, default=0, show_default=True, help="Shuffle seed for --split.")
 @click.option("--group-by", type=click.Choice(GROUP_BY), default="article", show_default=True,
               help="Keep each article (or each site) within one split.")
-def export_command(project_name, unit, only_labeled, annotator, suggestions, output, split_spec,
-                   seed, group_by):
+@click.option("--force", is_flag=True,
+              help="With --split: replace a non-empty -o DIR, and everything in it.")
+def export_command(project_name, unit, only_labeled, only_resolved, annotator, suggestions,
+                   output, split_spec, seed, group_by, force):
     """Export a project's paragraphs and labels as JSONL (or as a split dataset)."""
-    options = ExportOptions(unit=unit, only_labeled=only_labeled, annotator=annotator,
-                            suggestions=suggestions)
+    options = ExportOptions(unit=unit, only_labeled=only_labeled, only_resolved=only_resolved,
+                            annotator=annotator, suggestions=suggestions)
+    tally = Tally()
     try:
         if split_spec is not None:
             if output is None:
                 raise ExportError("--split writes several files: give a directory with -o DIR")
             report = write_dataset(db.session, project_name, output, parse_split(split_spec),
-                                   seed=seed, group_by=group_by, options=options)
+                                   seed=seed, group_by=group_by, options=options, force=force)
             for name, path in report.files.items():
                 click.echo(f"{path}: {report.lines[name]} lines, {report.articles[name]} articles")
+            _echo_unresolved(report.tally, options)
             return
-        lines = export_lines(db.session, project_name, options)
+        lines = export_lines(db.session, project_name, options, tally)
     except ExportError as error:
         raise click.ClickException(str(error)) from None
     if output is None:
@@ -86,11 +92,21 @@ def export_command(project_name, unit, only_labeled, annotator, suggestions, out
         for line in lines:
             out.write(line)
         out.flush()
-        return
-    partial = output.with_name(output.name + ".partial")
-    with open(partial, "wb") as handle:  # renamed only once complete
-        handle.writelines(lines)
-    partial.replace(output)
+    else:
+        partial = output.with_name(output.name + ".partial")
+        with open(partial, "wb") as handle:  # renamed only once complete
+            handle.writelines(lines)
+        partial.replace(output)
+    if only_labeled or only_resolved:
+        _echo_unresolved(tally, options)
+
+
+def _echo_unresolved(tally: Tally, options: ExportOptions) -> None:
+    """Say on stderr how many labeled paragraphs have no label (a tie without gold)."""
+    done = "left out" if options.only_resolved else "exported with label null"
+    click.echo(f"{tally.unresolved} unresolved tie(s) (annotated, no majority, no gold): "
+               f"{done}" + ("" if options.only_resolved else "; --only-resolved leaves them out"),
+               err=True)
 
 
 @click.command("agreement")

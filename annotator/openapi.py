@@ -443,6 +443,10 @@ def _paths() -> dict[str, Any]:
                                 "default": "paragraph"}},
                     {"name": "only_labeled", "in": "query", "required": False,
                      "schema": {"type": "string", "enum": ["1", "true"]}},
+                    {"name": "only_resolved", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": ["1", "true"]},
+                     "description": "Only paragraphs with a label (gold or a strict "
+                                    "majority): no ties."},
                     {"name": "annotator", "in": "query", "required": False,
                      "schema": {"type": "string"},
                      "description": "Export as if this user were the only annotator."},

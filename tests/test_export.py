@@ -61,10 +61,11 @@ def _reject_constant(name: str):
 
 
 def exported(runner, project: str = "news", *args: str) -> list[dict]:
-    """Export through the CLI: exit 0, nothing on stderr, parsed lines."""
+    """Export through the CLI: exit 0, nothing on stderr (but the count of ties that
+    --only-labeled reports), parsed lines."""
     result = export(runner, project, *args)
     assert result.exit_code == 0, result.output
-    assert result.stderr == ""
+    assert result.stderr == "" or re.fullmatch(r"\d+ unresolved tie\(s\) [^\n]*\n", result.stderr)
     return parse(result.stdout_bytes)
 
 
@@ -577,3 +578,31 @@ def test_export_leaves_the_callers_objects_usable(session):
     assert (first.text, second.text) == ("p0", "p1")  # reloads: still in the session
     set_annotation(session, second, amy_id, "other")
     assert labels_of(direct(session)) == [("claim", "majority"), ("other", "majority")]
+
+
+# --- --only-resolved --------------------------------------------------------------------
+
+
+def test_only_resolved_leaves_out_ties_and_the_tie_count_is_on_stderr(runner, session, labeled):
+    result = export(runner, "news", "--only-labeled")
+    assert result.exit_code == 0
+    assert result.stderr.startswith("1 unresolved tie(s)") and "--only-resolved" in result.stderr
+    assert [l["text"] for l in parse(result.stdout_bytes) if l["label"] is None] == ["a1-0"]
+    result = export(runner, "news", "--only-resolved")
+    assert result.exit_code == 0 and result.stderr.startswith("1 unresolved tie(s)")
+    lines = parse(result.stdout_bytes)
+    assert [line["text"] for line in lines] == ["a1-2", "a1-3", "a2-1", "a3-0"]
+    assert all(line["label"] is not None for line in lines)
+    assert lines == direct(session, only_resolved=True)
+    articles = exported(runner, "news", "--unit", "article", "--only-resolved")
+    assert [[p["index"] for p in a["paragraphs"]] for a in articles] == [[2, 3], [1], [0]]
+
+
+def test_only_resolved_over_http_is_the_same_bytes(client, runner, session, labeled, app):
+    from helpers import login
+    login(client, "admin", "password123")
+    project = session.scalar(select(Project.id).where(Project.name == "news"))
+    response = client.get(f"/api/projects/{project}/export.jsonl?only_resolved=1")
+    assert response.status_code == 200
+    assert response.get_data() == export(runner, "news", "--only-resolved").stdout_bytes
+    assert b'"a1-0"' not in response.get_data() and b'"a1-3"' in response.get_data()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import re
+import shutil
+import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Article, Project
-from .exporting import ExportError, ExportOptions, export_records
+from .exporting import ExportError, ExportOptions, Tally, export_records
 from .text import site_of
 
 SPLIT_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -30,6 +32,7 @@ class SplitReport:
     articles: Counter = field(default_factory=Counter)
     groups: Counter = field(default_factory=Counter)
     labels: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    tally: Tally = field(default_factory=Tally)
 
 
 def parse_split(text: str) -> list[tuple[str, float]]:
@@ -87,18 +90,51 @@ def assign_splits(session: Session, project_id: int, splits: list[tuple[str, flo
 def write_splits(session: Session, project_name: str, directory: Path,
                  splits: list[tuple[str, float]], *, seed: int, group_by: str = "article",
                  options: ExportOptions = ExportOptions(),
-                 card: Callable[[SplitReport], str] | None = None) -> SplitReport:
-    """Write DIR/<split>.jsonl for every split (and DIR/README.md from `card`)."""
+                 card: Callable[[SplitReport], str] | None = None,
+                 force: bool = False) -> SplitReport:
+    """Write DIR/<split>.jsonl for every split (and DIR/README.md from `card`) into a fresh
+    folder beside DIR, renamed into place once complete: DIR then holds these files only.
+    A non-empty DIR is refused unless `force` (then replaced whole); so is an empty split."""
     if group_by not in GROUP_BY:
         raise ExportError(f"unknown --group-by {group_by!r}: use article or site")
-    records = export_records(session, project_name, options)  # checks project and annotator
+    _check_target(directory, force)
+    report = SplitReport(files={name: directory / f"{name}.jsonl" for name, _ in splits})
+    records = export_records(session, project_name, options, report.tally)  # checks names
     project_id = session.scalar(select(Project.id).where(Project.name == project_name))
     split_of, groups = assign_splits(session, project_id, splits, seed, group_by)
-    directory.mkdir(parents=True, exist_ok=True)
-    report = SplitReport(files={name: directory / f"{name}.jsonl" for name, _ in splits})
     report.groups.update(groups)
-    handles = {name: open(path.with_name(path.name + ".partial"), "wb")
-               for name, path in report.files.items()}
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    fresh = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".partial",
+                                  dir=directory.parent))
+    try:
+        _write_files(fresh, records, split_of, report)
+        empty = [name for name, _ in splits if not report.lines[name]]
+        if empty:
+            raise ExportError(
+                f"split {', '.join(empty)} would be empty ({sum(report.lines.values())} lines "
+                f"in {len(split_of)} articles): use fewer or larger splits"
+                + (", or --group-by article" if group_by == "site" else "")
+                + "; nothing was written")
+        if card is not None:
+            (fresh / "README.md").write_text(card(report), encoding="utf-8")
+        _replace(directory, fresh)
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)
+    return report
+
+
+def _check_target(directory: Path, force: bool) -> None:
+    """Refuse to write over a file, or into a non-empty folder unless forced."""
+    if directory.exists() and not directory.is_dir():
+        raise ExportError(f"{directory} is a file: -o DIR with --split names a folder")
+    if directory.is_dir() and any(directory.iterdir()) and not force:
+        raise ExportError(f"{directory} is not empty: choose a new folder, or pass --force "
+                          "to replace it and everything in it")
+
+
+def _write_files(folder: Path, records, split_of: dict[int, str], report: SplitReport) -> None:
+    """Stream the lines into folder/<split>.jsonl, counting as they go."""
+    handles = {name: open(folder / path.name, "wb") for name, path in report.files.items()}
     seen: set[int] = set()
     try:
         for line in records:
@@ -112,11 +148,17 @@ def write_splits(session: Session, project_name: str, directory: Path,
     finally:
         for handle in handles.values():
             handle.close()
-    for path in report.files.values():  # complete files appear only once all are written
-        path.with_name(path.name + ".partial").replace(path)
-    if card is not None:
-        (directory / "README.md").write_text(card(report), encoding="utf-8")
-    return report
+
+
+def _replace(directory: Path, fresh: Path) -> None:
+    """Rename `fresh` to `directory`, moving an old `directory` aside first and then away."""
+    old = None
+    if directory.exists():
+        old = fresh.with_name(fresh.name.removesuffix(".partial") + ".old")
+        directory.rename(old)
+    fresh.rename(directory)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def dataset_card(project: Project, report: SplitReport, *, options: ExportOptions,
@@ -127,6 +169,7 @@ def dataset_card(project: Project, report: SplitReport, *, options: ExportOption
     names = [name for name, _ in splits]
     label_keys = [label.key for label in project.labels] + ["(none)"]
     lines = [
+        *front_matter(names, options), "",
         f"# {project.name}: labeled paragraphs", "",
         project.description or "Paragraphs of web articles labeled by annotators.", "",
         "## Files", "",
@@ -145,6 +188,8 @@ def dataset_card(project: Project, report: SplitReport, *, options: ExportOption
         f"- Exported {now.strftime('%Y-%m-%dT%H:%M:%SZ')} by annotator from project "
         f"`{project.name}` (overlap {project.overlap}).",
         f"- Unit: {options.unit}; only labeled: {'yes' if options.only_labeled else 'no'}; "
+        f"only resolved: {'yes' if options.only_resolved else 'no'} "
+        f"({report.tally.unresolved} unresolved ties found); "
         f"annotator: {options.annotator or 'all'}.",
         "- Each entry of `annotations` has a `source`: `\"human\"` (chosen by hand) or "
         "`\"suggestion\"` (a suggestion the annotator accepted).",
@@ -156,12 +201,49 @@ def dataset_card(project: Project, report: SplitReport, *, options: ExportOption
            else ". No site (meta.site, else the URL's host) spans two splits."),
         "- `label` is the gold label if one was set (`label_source: \"gold\"`), else the label "
         "a strict majority of annotators chose (`\"majority\"`), else null.", "",
-        "## Loading", "", "```python", "from datasets import load_dataset",
+        "## Loading", "", "The front matter above declares the features: one schema for every "
+        "split, whichever values a split happens to hold (a split whose notes are all null "
+        "is not typed null). Read them from this card and load the files with them:", "",
+        "```python", "from datasets import load_dataset, load_dataset_builder",
+        "features = load_dataset_builder(\"path/to/this/folder\").info.features",
         "ds = load_dataset(\"json\", data_files={"
-        + ", ".join(f'"{name}": "{name}.jsonl"' for name in names) + "})", "```", "",
+        + ", ".join(f'"{name}": "path/to/this/folder/{name}.jsonl"' for name in names)
+        + "}, features=features)", "```", "",
+        "(`load_dataset(\"path/to/this/folder\")` reads the same card, but `datasets` then "
+        "caches by the card alone and may serve an earlier export of the folder.)", "",
         "## Guidelines given to annotators", "", project.guidelines or "None.", "",
     ]
     return "\n".join(lines)
+
+
+ANNOTATION_FEATURES = [("annotator", "string"), ("label", "string"), ("note", "string"),
+                       ("source", "string"), ("updated_at", "timestamp[us, tz=UTC]")]
+SUGGESTION_FEATURES = [("label", "string"), ("confidence", "float64"), ("reason", "string")]
+
+
+def front_matter(names: list[str], options: ExportOptions) -> list[str]:
+    """The card's YAML front matter: the split files (`configs`) and, for paragraph lines,
+    their features, so that `datasets` never infers a split's types from its values (a split
+    whose notes are all null would be typed null and clash with the others)."""
+    lines = ["---", "configs:", "- config_name: default", "  data_files:"]
+    for name in names:
+        lines += [f"  - split: {name}", f"    path: {name}.jsonl"]
+    if options.unit == "paragraph":  # an article line's `meta` is free-form: nothing to declare
+        def struct(key: str, fields: list[tuple[str, str]]) -> list[str]:
+            return [f"    {key}:", *[row for field_name, dtype in fields
+                                     for row in (f"    - name: {field_name}",
+                                                 f"      dtype: {dtype}")]]
+        lines += ["dataset_info:", "  features:"]
+        for name, dtype in [("project", "string"), ("article_id", "string"),
+                            ("title", "string"), ("url", "string"),
+                            ("paragraph_index", "int64"), ("text", "string")]:
+            lines += [f"  - name: {name}", f"    dtype: {dtype}"]
+        lines += ["  - name: annotations", *struct("list", ANNOTATION_FEATURES)]
+        lines += ["  - name: label", "    dtype: string",
+                  "  - name: label_source", "    dtype: string"]
+        if options.suggestions:
+            lines += ["  - name: suggestion", *struct("struct", SUGGESTION_FEATURES)]
+    return [*lines, "---"]
 
 
 def _cell(text: str) -> str:
@@ -171,7 +253,7 @@ def _cell(text: str) -> str:
 
 def write_dataset(session: Session, project_name: str, directory: Path,
                   splits: list[tuple[str, float]], *, seed: int, group_by: str = "article",
-                  options: ExportOptions = ExportOptions()) -> SplitReport:
+                  options: ExportOptions = ExportOptions(), force: bool = False) -> SplitReport:
     """`flask export --split`: the split files plus README.md, the dataset card."""
     project = session.scalar(select(Project).where(Project.name == project_name))
 
@@ -179,7 +261,7 @@ def write_dataset(session: Session, project_name: str, directory: Path,
         return dataset_card(project, report, options=options, splits=splits, seed=seed,
                             group_by=group_by, agreement=agreement_summary(session, project))
     return write_splits(session, project_name, directory, splits, seed=seed,
-                        group_by=group_by, options=options, card=card)
+                        group_by=group_by, options=options, card=card, force=force)
 
 
 def agreement_summary(session: Session, project: Project) -> str:

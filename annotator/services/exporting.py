@@ -27,6 +27,8 @@ class ExportError(Exception):
 class ExportOptions:
     unit: str = "paragraph"
     only_labeled: bool = False
+    only_resolved: bool = False
+    """Only paragraphs with a label (gold, or a strict majority): no ties, nothing unlabeled."""
     annotator: str | None = None
     suggestions: bool = False
     """Add each paragraph's stored suggestion (or null; null everywhere when the project has
@@ -44,6 +46,14 @@ def resolve_label(annotations: list[dict], gold: str | None) -> tuple[str | None
     return None, None
 
 
+@dataclass
+class Tally:
+    """What an export found on its way, filled in as its lines are read."""
+
+    unresolved: int = 0
+    """Paragraphs with annotations but no label (a tie, no gold), exported or left out."""
+
+
 @dataclass(frozen=True)
 class Line:
     """One exported JSONL line, with the article it belongs to and the labels it carries."""
@@ -53,15 +63,17 @@ class Line:
     labels: tuple[str | None, ...]
 
 
-def export_lines(session: Session, project_name: str,
-                 options: ExportOptions = ExportOptions()) -> Iterator[bytes]:
+def export_lines(session: Session, project_name: str, options: ExportOptions = ExportOptions(),
+                 tally: Tally | None = None) -> Iterator[bytes]:
     """Check the request, then return a generator of JSONL lines (bytes ending in \\n)."""
-    return (line.data for line in export_records(session, project_name, options))
+    return (line.data for line in export_records(session, project_name, options, tally))
 
 
 def export_records(session: Session, project_name: str,
-                   options: ExportOptions = ExportOptions()) -> Iterator[Line]:
-    """Check the request, then return a generator of Lines (for splitting into datasets)."""
+                   options: ExportOptions = ExportOptions(),
+                   tally: Tally | None = None) -> Iterator[Line]:
+    """Check the request, then return a generator of Lines (for splitting into datasets);
+    `tally` is filled in as the lines are read."""
     if options.unit not in UNITS:
         raise ExportError(f"unknown unit {options.unit!r}: use paragraph or article")
     project_id, suggestions_enabled = session.execute(
@@ -77,20 +89,22 @@ def export_records(session: Session, project_name: str,
     suggestions = None
     if options.suggestions:
         suggestions = "stored" if suggestions_enabled else "off"
-    return _lines(session, project_name, project_id, options, annotator_id, suggestions)
+    return _lines(session, project_name, project_id, options, annotator_id, suggestions,
+                  tally if tally is not None else Tally())
 
 
 def _lines(session: Session, project_name: str, project_id: int, options: ExportOptions,
-           annotator_id: int | None, suggestions: str | None) -> Iterator[Line]:
+           annotator_id: int | None, suggestions: str | None, tally: Tally) -> Iterator[Line]:
     """Render each batch of articles as paragraph lines or article lines."""
     for articles in _article_batches(session, project_id):
         items = _items(session, [article.id for article in articles], annotator_id,
-                       options.only_labeled, suggestions)
+                       options, suggestions, tally)
         heads = {article.id: {"project": project_name, "article_id": article.article_id,
                               "title": article.title, "url": article.url}
                  for article in articles}
         if options.unit == "article":
-            yield from _article_lines(articles, heads, items, options.only_labeled)
+            yield from _article_lines(articles, heads, items,
+                                      options.only_labeled or options.only_resolved)
             continue
         for article_pk, item in items:
             line = {**heads[article_pk], "paragraph_index": item.pop("index"), **item}
@@ -127,7 +141,8 @@ def _article_batches(session: Session, project_id: int) -> Iterator[Sequence[Row
 
 
 def _items(session: Session, article_ids: list[int], annotator_id: int | None,
-           only_labeled: bool, suggestions: str | None = None) -> Iterator[tuple[int, dict]]:
+           options: ExportOptions, suggestions: str | None, tally: Tally
+           ) -> Iterator[tuple[int, dict]]:
     """The articles' paragraphs in order as (article pk, item), with annotations and label,
     and with suggestions "stored" or "off", each one's suggestion (null when off)."""
     for page in _paragraph_pages(session, article_ids):
@@ -144,9 +159,13 @@ def _items(session: Session, article_ids: list[int], annotator_id: int | None,
                              .where(Suggestion.paragraph_id.in_(ids)))}
         for paragraph_id, article_pk, index, text in page:
             found = annotations.get(paragraph_id, [])
-            if only_labeled and not found:
+            if options.only_labeled and not found:
                 continue
             label, source = resolve_label(found, gold.get(paragraph_id))
+            if found and label is None:
+                tally.unresolved += 1
+            if options.only_resolved and label is None:
+                continue
             item = {"index": index, "text": text, "annotations": found,
                     "label": label, "label_source": source}
             if suggestions is not None:
