@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import distinct, func, insert, select
@@ -277,16 +279,18 @@ PHRASES = {
 }
 
 
-def shape_probability(vector: dict[str, float]) -> tuple[float, list[str]]:
-    """P(boilerplate) from the fitted weights, and the features that pushed it up most."""
+def shape_probability(vector: dict[str, float],
+                      names: bool = True) -> tuple[float, list[str]]:
+    """P(boilerplate) from the fitted weights, and (if `names`) the features that pushed it
+    up most."""
     weights = HTML_WEIGHTS if vector.get("html") else TEXT_WEIGHTS
-    score = weights["bias"] + sum(weights.get(name, 0.0) * value
-                                  for name, value in vector.items())
+    # each feature's push, in the vector's order (map: a third of a generator's cost)
+    pushes = list(map(operator.mul, map(weights.get, vector, repeat(0.0)), vector.values()))
+    score = weights["bias"] + sum(pushes)
     probability = 1 / (1 + math.exp(-max(-30.0, min(30.0, score))))
-    if probability < 0.5:
+    if probability < 0.5 or not names:
         return probability, []
-    pushes = [(weights.get(name, 0.0) * value, name) for name, value in vector.items()]
-    return probability, [name for push, name in sorted(pushes, reverse=True)[:3]
+    return probability, [name for push, name in sorted(zip(pushes, vector), reverse=True)[:3]
                          if push > 0.3 and name in PHRASES]
 
 
@@ -319,7 +323,8 @@ def score_article(article: Sequence[Seen], site: str,
         if seen.teaser:
             candidates.append((BOILERPLATE, TEASER_CONFIDENCE,
                                f"title of another article: {_shown(seen.teaser)}"))
-        probability, names = shape_probability(vector) if vector else (0.0, [])
+        # a site rule's reason wins: the shape's is only wanted without one
+        probability, names = shape_probability(vector, not candidates) if vector else (0.0, [])
         if probability >= 0.5:
             candidates.append((BOILERPLATE, round(probability, 3),
                                _shape_reason(names, seen.features)))
