@@ -104,9 +104,10 @@ def export_command(project_name, unit, only_labeled, only_resolved, annotator, s
 def _echo_unresolved(tally: Tally, options: ExportOptions) -> None:
     """Say on stderr how many labeled paragraphs have no label (a tie without gold)."""
     done = "left out" if options.only_resolved else "exported with label null"
+    hint = ("; --only-resolved leaves them out"
+            if tally.unresolved and not options.only_resolved else "")
     click.echo(f"{tally.unresolved} unresolved tie(s) (annotated, no majority, no gold): "
-               f"{done}" + ("" if options.only_resolved else "; --only-resolved leaves them out"),
-               err=True)
+               f"{done}{hint}", err=True)
 
 
 @click.command("agreement")

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -149,6 +151,24 @@ def test_the_readme_loading_commands_load_a_split_whose_notes_are_all_null(app, 
     _export(runner, out, "--seed", "4", "--force")  # a new export into the same folder
     again = _load(out, cache)
     assert sum(again[name].num_rows for name in again) == sum(1 + n % 4 for n in range(60))
+
+
+def test_the_readme_python_loads_the_readme_split_command_output(app, runner, project, tmp_path,
+                                                                 monkeypatch):
+    datasets = pytest.importorskip("datasets")
+    readme = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
+    command = re.search(r"flask export --project demo --only-resolved --split (\S+)", readme)
+    snippet = re.search(r"```python\n( *from datasets import load_dataset, load_dataset_builder\n"
+                        r".*?) *```", readme, re.S)
+    _label_all(app, seed=13, noted_split="dev", tie_article="art-03")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    splits = _export(runner, Path("dataset"), "--only-resolved", "--seed", "13",
+                     "--group-by", "site", spec=command.group(1))
+    namespace: dict = {}
+    exec(textwrap.dedent(snippet.group(1)), namespace)  # the README's lines, as written
+    assert {name: namespace["ds"][name].num_rows for name in namespace["ds"]} == {
+        name: len(lines) for name, lines in splits.items()}
 
 
 def test_the_card_declares_suggestions_when_they_are_exported(app, runner, project, tmp_path):
