@@ -156,7 +156,9 @@ def _ends_sentence(text: str) -> bool:
 
 
 def _sentence_like(text: str) -> bool:
-    return len(text) >= 40 and _weighted_length(text) >= 80 and _ends_sentence(text)
+    # 80 characters weigh 80 at least: only shorter text needs weighing
+    return len(text) >= 40 and _ends_sentence(text) and (
+        len(text) >= 80 or _weighted_length(text) >= 80)
 
 
 def _sentences(article: Sequence[Seen]) -> list[bool]:
