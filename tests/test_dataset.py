@@ -226,3 +226,18 @@ def test_a_split_export_says_how_many_ties_it_found_and_only_resolved_leaves_the
     assert all(line["label"] == "claim" for line in lines)
     assert "only resolved: yes (4 unresolved ties found)" in (
         tmp_path / "resolved" / "README.md").read_text("utf-8")
+
+
+def test_the_current_folder_as_dir_is_refused_when_not_empty_and_a_file_always(runner, project,
+                                                                               tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    result = runner.invoke(args=["export", "--project", "news", "--split", "a=0.5,b=0.5",
+                                 "-o", "."])
+    assert result.exit_code != 0 and "is not empty" in result.output
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    (tmp_path / "file").write_text("keep")
+    result = runner.invoke(args=["export", "--project", "news", "--split", "a=0.5,b=0.5",
+                                 "-o", "file", "--force"])
+    assert result.exit_code != 0 and "is a file" in result.output
+    assert (tmp_path / "file").read_text() == "keep"

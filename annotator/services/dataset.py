@@ -97,6 +97,7 @@ def write_splits(session: Session, project_name: str, directory: Path,
     A non-empty DIR is refused unless `force` (then replaced whole); so is an empty split."""
     if group_by not in GROUP_BY:
         raise ExportError(f"unknown --group-by {group_by!r}: use article or site")
+    directory = directory.resolve()  # `.` and `a/..` get a name and a parent to write beside
     _check_target(directory, force)
     report = SplitReport(files={name: directory / f"{name}.jsonl" for name, _ in splits})
     records = export_records(session, project_name, options, report.tally)  # checks names
@@ -125,6 +126,8 @@ def write_splits(session: Session, project_name: str, directory: Path,
 
 def _check_target(directory: Path, force: bool) -> None:
     """Refuse to write over a file, or into a non-empty folder unless forced."""
+    if directory == directory.parent:
+        raise ExportError(f"{directory} is a file system root: name a folder inside it")
     if directory.exists() and not directory.is_dir():
         raise ExportError(f"{directory} is a file: -o DIR with --split names a folder")
     if directory.is_dir() and any(directory.iterdir()) and not force:
