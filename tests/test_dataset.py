@@ -202,6 +202,8 @@ def test_a_non_empty_folder_is_refused_and_kept_unless_forced_then_replaced_whol
     _export(runner, out, "--force", spec="train=0.5,dev=0.5")
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "dev.jsonl", "train.jsonl"]
     assert [p.name for p in tmp_path.iterdir() if "dataset" in p.name] == ["dataset"]  # no temporary
+    (tmp_path / "plain").mkdir()  # the permissions of a folder made as usual
+    assert out.stat().st_mode & 0o777 == (tmp_path / "plain").stat().st_mode & 0o777
 
 
 def test_an_empty_existing_folder_is_written_into(runner, project, tmp_path):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 import re
+import secrets
 import shutil
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -105,8 +105,8 @@ def write_splits(session: Session, project_name: str, directory: Path,
     split_of, groups = assign_splits(session, project_id, splits, seed, group_by)
     report.groups.update(groups)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    fresh = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".partial",
-                                  dir=directory.parent))
+    fresh = directory.with_name(f".{directory.name}.{secrets.token_hex(6)}.partial")
+    fresh.mkdir()  # not mkdtemp: the folder gets the usual permissions, as DIR would
     try:
         _write_files(fresh, records, split_of, report)
         empty = [name for name, _ in splits if not report.lines[name]]
