@@ -82,6 +82,8 @@ def export_command(project_name, unit, only_labeled, only_resolved, annotator, s
                                    seed=seed, group_by=group_by, options=options, force=force)
             for name, path in report.files.items():
                 click.echo(f"{path}: {report.lines[name]} lines, {report.articles[name]} articles")
+            if (warning := report.empty_warning(group_by)) is not None:
+                click.echo(warning, err=True)
             _echo_unresolved(report.tally, options)
             return
         lines = export_lines(db.session, project_name, options, tally)

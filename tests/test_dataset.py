@@ -180,25 +180,44 @@ def test_the_card_declares_suggestions_when_they_are_exported(app, runner, proje
     assert ds["test"].features["suggestion"]["confidence"].dtype == "float64"
 
 
-def test_a_split_that_would_be_empty_is_refused_and_nothing_is_written(runner, project, tmp_path):
+def test_an_empty_split_is_a_warning_and_left_out_of_the_cards_configs(runner, project, tmp_path):
     out = tmp_path / "dataset"
     result = runner.invoke(args=["export", "--project", "news", "--split",
                                  "train=0.8,dev=0.1,test=0.1", "--group-by", "site", "-o", str(out)])
-    assert result.exit_code != 0
-    assert "split dev would be empty" in result.output and "--group-by article" in result.output
+    assert result.exit_code == 0, result.output
+    warning = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "split dev is empty" in warning[0]
+    assert "--group-by article" in warning[0]
+    assert (out / "dev.jsonl").read_bytes() == b""
+    card = (out / "README.md").read_text("utf-8")
+    configs = card[:card.index("dataset_info:")]
+    assert "split: train" in configs and "split: dev" not in configs
+    assert '"dev":' not in card  # nor in the loading code
+
+
+def test_every_split_empty_is_refused_and_nothing_is_written(runner, app, tmp_path):
+    with app.app_context():
+        import_sources(db.session, "empty", [Source("a.jsonl", json.dumps(
+            {"id": "a", "title": "T", "paragraphs": ["p"]}).encode(), "jsonl")])
+    out = tmp_path / "dataset"
+    result = runner.invoke(args=["export", "--project", "empty", "--only-labeled", "--split",
+                                 "train=0.5,dev=0.5", "-o", str(out)])
+    assert result.exit_code != 0 and "every split would be empty" in result.output
     assert not out.exists() and not [p for p in tmp_path.iterdir() if "dataset" in p.name]
 
 
-def test_a_non_empty_folder_is_refused_and_kept_unless_forced_then_replaced_whole(runner, project,
-                                                                                 tmp_path):
+def test_an_earlier_export_is_replaced_whole_and_other_files_need_force(runner, project,
+                                                                       tmp_path):
     out = tmp_path / "dataset"
-    out.mkdir()
-    (out / "test.jsonl").write_text("stale\n")
-    (out / "old.jsonl").write_text("stale\n")
+    _export(runner, out, spec="train=0.4,dev=0.3,test=0.3")
+    _export(runner, out, spec="train=0.5,dev=0.5")  # no stale test.jsonl stays behind
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "dev.jsonl", "train.jsonl"]
+    (out / "notes.txt").write_text("mine")
     result = runner.invoke(args=["export", "--project", "news", "--split", "train=0.5,dev=0.5",
                                  "-o", str(out)])
-    assert result.exit_code != 0 and "is not empty" in result.output and "--force" in result.output
-    assert sorted(p.name for p in out.iterdir()) == ["old.jsonl", "test.jsonl"]
+    assert result.exit_code != 0 and "holds files no split export wrote" in result.output
+    assert "--force" in result.output
+    assert (out / "notes.txt").read_text() == "mine"
     _export(runner, out, "--force", spec="train=0.5,dev=0.5")
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "dev.jsonl", "train.jsonl"]
     assert [p.name for p in tmp_path.iterdir() if "dataset" in p.name] == ["dataset"]  # no temporary
@@ -236,7 +255,7 @@ def test_the_current_folder_as_dir_is_refused_when_not_empty_and_a_file_always(r
     (tmp_path / "notes.txt").write_text("mine")
     result = runner.invoke(args=["export", "--project", "news", "--split", "a=0.5,b=0.5",
                                  "-o", "."])
-    assert result.exit_code != 0 and "is not empty" in result.output
+    assert result.exit_code != 0 and "holds files no split export wrote" in result.output
     assert (tmp_path / "notes.txt").read_text() == "mine"
     (tmp_path / "file").write_text("keep")
     result = runner.invoke(args=["export", "--project", "news", "--split", "a=0.5,b=0.5",

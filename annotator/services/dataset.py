@@ -33,6 +33,17 @@ class SplitReport:
     groups: Counter = field(default_factory=Counter)
     labels: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     tally: Tally = field(default_factory=Tally)
+    empty: list[str] = field(default_factory=list)  # splits no line went to
+
+    def empty_warning(self, group_by: str) -> str | None:
+        """What to say of empty splits: a loader such as `datasets` refuses an empty split."""
+        if not self.empty:
+            return None
+        return (f"warning: split {', '.join(self.empty)} is empty "
+                f"({sum(self.lines.values())} lines in {sum(self.articles.values())} articles): "
+                "use fewer or larger splits"
+                + (", or --group-by article" if group_by == "site" else "")
+                + "; the dataset card leaves it out of its configs")
 
 
 def parse_split(text: str) -> list[tuple[str, float]]:
@@ -109,13 +120,9 @@ def write_splits(session: Session, project_name: str, directory: Path,
     fresh.mkdir()  # not mkdtemp: the folder gets the usual permissions, as DIR would
     try:
         _write_files(fresh, records, split_of, report)
-        empty = [name for name, _ in splits if not report.lines[name]]
-        if empty:
-            raise ExportError(
-                f"split {', '.join(empty)} would be empty ({sum(report.lines.values())} lines "
-                f"in {len(split_of)} articles): use fewer or larger splits"
-                + (", or --group-by article" if group_by == "site" else "")
-                + "; nothing was written")
+        report.empty = [name for name, _ in splits if not report.lines[name]]
+        if len(report.empty) == len(splits):
+            raise ExportError("every split would be empty: nothing to export; nothing was written")
         if card is not None:
             (fresh / "README.md").write_text(card(report), encoding="utf-8")
         _replace(directory, fresh)
@@ -130,9 +137,16 @@ def _check_target(directory: Path, force: bool) -> None:
         raise ExportError(f"{directory} is a file system root: name a folder inside it")
     if directory.exists() and not directory.is_dir():
         raise ExportError(f"{directory} is a file: -o DIR with --split names a folder")
-    if directory.is_dir() and any(directory.iterdir()) and not force:
-        raise ExportError(f"{directory} is not empty: choose a new folder, or pass --force "
-                          "to replace it and everything in it")
+    if directory.is_dir() and not force and not _holds_only_an_export(directory):
+        raise ExportError(f"{directory} holds files no split export wrote: choose a new "
+                          "folder, or pass --force to replace it and everything in it")
+
+
+def _holds_only_an_export(directory: Path) -> bool:
+    """Empty, or only what a split export writes (README.md and *.jsonl files): such a folder
+    is replaced whole, so no stale split of the earlier export stays behind."""
+    return all(path.is_file() and (path.name == "README.md" or path.suffix == ".jsonl")
+               for path in directory.iterdir())
 
 
 def _write_files(folder: Path, records, split_of: dict[int, str], report: SplitReport) -> None:
@@ -170,9 +184,10 @@ def dataset_card(project: Project, report: SplitReport, *, options: ExportOption
     """A Markdown dataset card: what the files hold, how they were made, how to load them."""
     now = now or datetime.now(UTC)
     names = [name for name, _ in splits]
+    loadable = [name for name in names if name not in report.empty]  # `datasets` refuses empty
     label_keys = [label.key for label in project.labels] + ["(none)"]
     lines = [
-        *front_matter(names, options), "",
+        *front_matter(loadable, options), "",
         f"# {project.name}: labeled paragraphs", "",
         project.description or "Paragraphs of web articles labeled by annotators.", "",
         "## Files", "",
@@ -210,7 +225,7 @@ def dataset_card(project: Project, report: SplitReport, *, options: ExportOption
         "```python", "from datasets import load_dataset, load_dataset_builder",
         "features = load_dataset_builder(\"path/to/this/folder\").info.features",
         "ds = load_dataset(\"json\", data_files={"
-        + ", ".join(f'"{name}": "path/to/this/folder/{name}.jsonl"' for name in names)
+        + ", ".join(f'"{name}": "path/to/this/folder/{name}.jsonl"' for name in loadable)
         + "}, features=features)", "```", "",
         "(`load_dataset(\"path/to/this/folder\")` reads the same card, but `datasets` then "
         "caches by the card alone and may serve an earlier export of the folder.)", "",
