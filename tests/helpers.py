@@ -15,6 +15,16 @@ from annotator.services.users import create_token, create_user
 
 PASSWORD = "correct horse battery"
 
+# The project settings form as the page posts it, with the default label set unchanged
+SETTINGS_FORM = {
+    "description": "", "guidelines": "", "overlap": "1",
+    "label_key": ["claim", "evidence", "boilerplate", "other"],
+    "label_name": ["Claim", "Evidence", "Boilerplate", "Other"],
+    "label_color": ["#d9480f", "#1971c2", "#868e96", "#2f9e44"],
+    "label_hotkey": ["1", "2", "3", "4"],
+    "label_description": ["", "", "", ""],
+}
+
 _HIDDEN_CSRF = re.compile(r'<input[^>]*\bname="csrf_token"[^>]*>')
 _VALUE = re.compile(r'\bvalue="([^"]*)"')
 _META_CSRF = re.compile(r'<meta\s+name="csrf-token"\s+content="([^"]*)"')

@@ -17,7 +17,7 @@ from annotator.models import ApiToken, Assignment, User
 from annotator.security import hash_password, hash_token
 from annotator.services import queue
 
-from helpers import (PASSWORD, api_token, article_pks, csrf_headers, csrf_token,
+from helpers import (PASSWORD, SETTINGS_FORM, api_token, article_pks, csrf_headers, csrf_token,
                      hidden_csrf_token, import_articles, jsonl, login, make_user, paragraph_pks,
                      project_id, user_id)
 from testdb import database_url
@@ -32,14 +32,6 @@ API = "api"                  # any signed-in user; anonymous -> 401
 GOLD_API = "gold api"        # admins and reviewers; other users 403; anonymous -> 401
 ADMIN_API = "admin api"      # admins; other users 403; anonymous -> 401
 
-SETTINGS_FORM = {
-    "description": "d", "guidelines": "g", "overlap": "1",
-    "label_key": ["claim", "evidence", "boilerplate", "other"],
-    "label_name": ["Claim", "Evidence", "Boilerplate", "Other"],
-    "label_color": ["#d9480f", "#1971c2", "#868e96", "#2f9e44"],
-    "label_hotkey": ["1", "2", "3", "4"],
-    "label_description": ["", "", "", ""],
-}
 
 
 @dataclass(frozen=True)
@@ -105,7 +97,8 @@ ROUTES = [
     Route("GET", "/admin/projects/<int:project_id>/settings", ADMIN_PAGE, 200,
           url="/admin/projects/{project}/settings"),
     Route("POST", "/admin/projects/<int:project_id>/settings", ADMIN_PAGE, 302,
-          to="/admin/projects/", url="/admin/projects/{project}/settings", data=SETTINGS_FORM),
+          to="/admin/projects/", url="/admin/projects/{project}/settings",
+          data={**SETTINGS_FORM, "description": "d", "guidelines": "g"}),
     Route("GET", "/admin/projects/<int:project_id>/import", ADMIN_PAGE, 200,
           url="/admin/projects/{project}/import"),
     Route("POST", "/admin/projects/<int:project_id>/import", ADMIN_PAGE, 200,

@@ -12,17 +12,9 @@ from annotator.models import Project
 from annotator.rendering import render_markdown
 from annotator.services.demo import load_demo
 
-from helpers import article_pks, csrf_token, import_articles, login, make_user, project_id
+from helpers import (SETTINGS_FORM, article_pks, csrf_token, import_articles, login, make_user,
+                     project_id)
 from testdb import database_url
-
-SETTINGS = {
-    "description": "", "overlap": "1",
-    "label_key": ["claim", "evidence", "boilerplate", "other"],
-    "label_name": ["Claim", "Evidence", "Boilerplate", "Other"],
-    "label_color": ["#d9480f", "#1971c2", "#868e96", "#2f9e44"],
-    "label_hotkey": ["1", "2", "3", "4"],
-    "label_description": ["", "", "", ""],
-}
 
 
 def _stored(app, name: str) -> tuple[str, str]:
@@ -39,7 +31,7 @@ def test_saving_settings_stores_the_rendered_guidelines_and_pages_show_them(app)
     pid = project_id(app, "p")
     guidelines = "# Rules\n\n**Claim**: a position. <script>alert(1)</script>"
     response = admin.post(f"/admin/projects/{pid}/settings", data={
-        **SETTINGS, "guidelines": guidelines,
+        **SETTINGS_FORM, "guidelines": guidelines,
         "csrf_token": csrf_token(admin, f"/admin/projects/{pid}/settings")})
     assert response.status_code == 302
     assert _stored(app, "p") == (guidelines, str(render_markdown(guidelines)))
@@ -62,7 +54,7 @@ def test_guidelines_over_the_length_limit_are_refused_and_nothing_changes(app):
     assert login(admin, "boss").status_code == 302
     pid = project_id(app, "p")
     response = admin.post(f"/admin/projects/{pid}/settings", data={
-        **SETTINGS, "guidelines": "![" * 100_001,
+        **SETTINGS_FORM, "guidelines": "![" * 100_001,
         "csrf_token": csrf_token(admin, f"/admin/projects/{pid}/settings")})
     assert response.status_code == 200
     assert "200000" in response.get_data(as_text=True)

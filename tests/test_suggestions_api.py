@@ -19,7 +19,7 @@ from annotator.services.dashboard import project_dashboard
 from annotator.services.suggestions import store_suggestions
 from annotator.services.text import site_of, text_key
 
-from helpers import (article_pks, bearer, csrf_token, import_articles, login, make_user,
+from helpers import (SETTINGS_FORM, article_pks, bearer, csrf_token, import_articles, login, make_user,
                      paragraph_pks, project_id)
 from testdb import database_url
 
@@ -427,15 +427,6 @@ def test_the_dataset_card_says_what_source_and_suggestion_mean(world, tmp_path):
 
 # --- the project settings page -------------------------------------------------------------
 
-SETTINGS = {
-    "description": "", "guidelines": "", "overlap": "1",
-    "label_key": ["claim", "evidence", "boilerplate", "other"],
-    "label_name": ["Claim", "Evidence", "Boilerplate", "Other"],
-    "label_color": ["#d9480f", "#1971c2", "#868e96", "#2f9e44"],
-    "label_hotkey": ["1", "2", "3", "4"],
-    "label_description": ["", "", "", ""],
-}
-
 
 def _settings(app, project: int) -> tuple[bool, float]:
     with app.app_context():
@@ -455,7 +446,7 @@ def test_settings_turn_suggestions_off_and_set_the_threshold(client, world):
     assert re.search(r'name="suggestion_threshold"[^>]*value="0.8"', page)
 
     def save(**fields):
-        return client.post(url, data={**SETTINGS, **fields, "csrf_token": csrf_token(client, url)})
+        return client.post(url, data={**SETTINGS_FORM, **fields, "csrf_token": csrf_token(client, url)})
 
     def shown():
         article = client.get(f"/api/articles/{world['article']}", headers=world["li"]).get_json()
@@ -476,7 +467,7 @@ def test_a_threshold_outside_0_to_1_is_refused_and_nothing_changes(client, world
     app, project = world["app"], world["project"]
     assert login(client, "boss").status_code == 302
     url = f"/admin/projects/{project}/settings"
-    response = client.post(url, data={**SETTINGS, "overlap": "2", "suggestion_threshold": threshold,
+    response = client.post(url, data={**SETTINGS_FORM, "overlap": "2", "suggestion_threshold": threshold,
                                       "csrf_token": csrf_token(client, url)})
     assert response.status_code == 200
     assert 'class="error"' in response.get_data(as_text=True)
