@@ -16,7 +16,7 @@ from .inputs import int_arg
 from .models import Annotation, Article, Assignment, Paragraph, Project
 from .services import queue
 from .services.progress import project_progress
-from .services.suggestions import shown_suggestions
+from .services.suggestions import paragraphs_with_suggestions
 
 bp = Blueprint("annotate", __name__)
 
@@ -121,9 +121,10 @@ def article(article_id: int):
     the project shows them), driven from the keyboard."""
     article = db.get_or_404(Article, article_id)
     project = db.session.get(Project, article.project_id)
-    paragraphs = [ParagraphView(*row) for row in db.session.execute(
-        select(Paragraph.id, Paragraph.index, Paragraph.text)
-        .where(Paragraph.article_id == article.id).order_by(Paragraph.index))]
+    rows = list(paragraphs_with_suggestions(db.session, article))  # one query for both
+    paragraphs = [ParagraphView(paragraph_id, index, text)
+                  for paragraph_id, index, text, _ in rows]
+    shown = {paragraph_id: suggestion for paragraph_id, _, _, suggestion in rows if suggestion}
     mine = {row.paragraph_id: MyLabel(row.label, row.note, row.source) for row in db.session.execute(
         select(Annotation.paragraph_id, Annotation.label, Annotation.note, Annotation.source)
         .join(Paragraph).where(Paragraph.article_id == article.id,
@@ -137,7 +138,7 @@ def article(article_id: int):
         Assignment.article_id == article.id, Assignment.user_id == current_user.id))
     return render_template(
         "annotate/article.html", project=project, article=article, paragraphs=paragraphs,
-        mine=mine, suggestions=suggestion_views(shown_suggestions(db.session, article), project),
+        mine=mine, suggestions=suggestion_views(shown, project),
         previous_id=previous_id, next_id=next_id,
         finished=assignment is not None and assignment.finished_at is not None,
         guidelines=project.guidelines_markup)

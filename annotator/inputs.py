@@ -7,6 +7,8 @@ import json
 from flask import Flask, Request, abort, current_app, request
 from werkzeug.routing import IntegerConverter
 
+from .services.annotations import SOURCES
+
 # Ids are INTEGER columns: PostgreSQL's int4. SQLite could hold more, but such a row could
 # never be copied to PostgreSQL, and a larger number in a query is a 500 on either backend.
 MAX_ID = 2**31 - 1
@@ -155,7 +157,7 @@ def label_field(body: dict) -> str:
 def source_field(body: dict) -> str:
     """The body's optional "source": "human" (the default) or "suggestion", else 400."""
     source = body.get("source", "human")
-    if source not in ("human", "suggestion"):
+    if source not in SOURCES:
         abort(400, '"source" must be "human" or "suggestion"')
     return source
 

@@ -60,19 +60,11 @@ def shown_threshold(session: Session, article: Article) -> float | None:
     return project.suggestion_threshold
 
 
-def shown_suggestions(session: Session, article: Article) -> dict[int, dict[str, Any]]:
-    """The suggestions the article's page shows, by paragraph id: none when the project has
-    suggestions off, else those at or above its threshold (one indexed query)."""
-    threshold = shown_threshold(session, article)
-    if threshold is None:
-        return {}
-    return suggestions_for_article(session, article.id, threshold)
-
-
 def paragraphs_with_suggestions(session: Session, article: Article
                                 ) -> Iterator[tuple[int, int, str, dict[str, Any] | None]]:
     """The article's paragraphs in order as (id, index, text, the suggestion shown or None),
-    in one query: the paragraphs outer-joined to their suggestions (the article API)."""
+    in one query: the paragraphs outer-joined to their suggestions (the article page and
+    its API)."""
     threshold = shown_threshold(session, article)
     rows = session.execute(_PARAGRAPHS if threshold is None else _PARAGRAPHS_SUGGESTED,
                            {"article": article.id, "threshold": threshold})
@@ -84,7 +76,7 @@ def paragraphs_with_suggestions(session: Session, article: Article
 def suggestions_for_article(session: Session, article_id: int,
                             threshold: float = 0.0) -> dict[int, dict[str, Any]]:
     """The article's stored suggestions with a confidence of at least `threshold`, by
-    paragraph id (whatever the project's switch: see shown_suggestions)."""
+    paragraph id (whatever the project's switch: see shown_threshold)."""
     rows = session.execute(_ARTICLE_SUGGESTIONS, {"article": article_id, "threshold": threshold})
     return {paragraph_id: suggestion_json(label, confidence, reason)
             for paragraph_id, label, confidence, reason in rows}

@@ -27,12 +27,11 @@ from sqlalchemy.orm import Session
 from ..database import write_transaction
 from ..models import Article, Paragraph, utcnow
 from ..models import Suggestion as SuggestionRow
-from ..services.suggestions import store_suggestions
+from ..services.suggestions import MAX_REASON_CHARS, store_suggestions
 from ..services.text import nfkc, text_key
 
 BOILERPLATE = "boilerplate"
 MODEL = "signals"
-REASON_CHARS = 200
 TEASER_SHOWN = 60  # characters of a title quoted in a reason
 TEASER_CONFIDENCE = 0.9
 CHUNK = 1000  # keys or rows per statement
@@ -332,7 +331,7 @@ def score_article(article: Sequence[Seen], site: str,
                                _shape_reason(names, seen.features)))
         # the strongest confidence; the reason of a site rule when one applies (it says more)
         out.append((BOILERPLATE, max(item[1] for item in candidates),
-                    candidates[0][2][:REASON_CHARS]) if candidates else None)
+                    candidates[0][2][:MAX_REASON_CHARS]) if candidates else None)
     return out
 
 
@@ -494,19 +493,22 @@ def _refresh_older(session: Session, project_id: int, articles: Sequence[Importe
                     .outerjoin(SuggestionRow, SuggestionRow.paragraph_id == Paragraph.id)
                     .where(Article.project_id == project_id, Article.site == site,
                            Paragraph.text_key.in_(listed[start:start + CHUNK]))):
-                if article_pk in new_ids or fold(text) == fold(title):
-                    continue  # scored above; or its own headline
+                if article_pk in new_ids:
+                    continue  # scored above
+                folded = fold(text)
+                if folded == fold(title):
+                    continue  # its own headline
                 why, new_title = keys[key]
                 if why == "repeats":
                     repeats = total[(site, key)] - 1
                     best = (BOILERPLATE, repetition_confidence(repeats),
                             f"same text on {repeats + 1} pages of {site or 'this project'}")
-                elif fold(text) == fold(new_title):
+                elif folded == fold(new_title):
                     best = (BOILERPLATE, TEASER_CONFIDENCE,
                             f"title of another article: {_shown(new_title)}")
                 else:
                     continue
                 if model is None or (model == MODEL and confidence < best[1]):
                     rows.append({"paragraph_id": pk, "label": best[0], "confidence": best[1],
-                                 "reason": best[2][:REASON_CHARS], "model": MODEL})
+                                 "reason": best[2][:MAX_REASON_CHARS], "model": MODEL})
     return store_suggestions(session, rows) if rows else 0

@@ -30,7 +30,7 @@ from ..database import dialect_insert, write_transaction
 from ..extensions import db
 from ..models import (Annotation, Article, Gold, LabelCount, Paragraph, Project, Suggestion,
                       SuggestionModel, utcnow)
-from ..services.suggestions import APP_MODELS
+from ..services.suggestions import APP_MODELS, MAX_REASON_CHARS
 from .model import (Example, ProjectModel, TooFewLabels, cross_validate, fit_matrix,
                     majority_label, paragraph_signals, stack, vectorize)
 from . import signals
@@ -333,7 +333,7 @@ def propagate(session: Session, paragraph_id: int, label: str) -> int:
     with write_transaction(session):
         stored = store_app_suggestions(session, [
             {"paragraph_id": copy, "label": label, "confidence": PROPAGATED_CONFIDENCE,
-             "reason": f"labeled {label} on {where}"[:200], "model": "signals",
+             "reason": f"labeled {label} on {where}"[:MAX_REASON_CHARS], "model": "signals",
              "updated_at": now} for copy in copies], replaces="signals")
         session.commit()
     return stored

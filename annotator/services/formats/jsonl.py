@@ -103,8 +103,6 @@ def _jsonl_record(source: str, line: str, split: str, budget: Budget) -> Record:
     if not isinstance(obj, dict):
         raise Invalid(f"a record must be a JSON object, not {type(obj).__name__}")
     _check_json(obj, line)
-    if not isinstance(obj, dict):
-        raise Invalid(f"a record must be a JSON object, not {type(obj).__name__}")
     title = obj.get("title")
     if title is None:
         raise Invalid('missing "title"')
