@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -215,13 +214,6 @@ def _dump(obj: dict) -> bytes:
         return orjson.dumps(obj) + b"\n"
     except orjson.JSONEncodeError:  # integers beyond 64 bits, very deep nesting, lone surrogates
         text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-        return _escape_surrogates(text).encode("utf-8") + b"\n"
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _escape_surrogates(text: str) -> str:
-    """Write each surrogate code point as a JSON escape (`\\ud800`): UTF-8 cannot encode it,
-    and the escape reads back as the same string in Python. Outside strings JSON has none."""
-    return _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+        # each lone surrogate as its JSON escape (`\ud800`), which reads back as the same
+        # string: UTF-8 cannot encode it, and outside strings JSON has none
+        return text.encode("utf-8", "backslashreplace") + b"\n"
