@@ -101,6 +101,8 @@ class Project(db.Model):
     """Off: no suggestion is made, returned or shown (a calibration round)."""
     suggestion_threshold: Mapped[float] = mapped_column(Float, default=0.8, server_default="0.8")
     """Suggestions are shown from this confidence up."""
+    members_only: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """On: only its members (and admins) see and label it; off: every user does."""
 
     labels: Mapped[list[Label]] = relationship(
         back_populates="project", cascade="all, delete-orphan", order_by="Label.position")
@@ -134,6 +136,17 @@ class Label(db.Model):
     position: Mapped[int] = mapped_column(default=0)
 
     project: Mapped[Project] = relationship(back_populates="labels")
+
+
+class ProjectMember(db.Model):
+    """A user who works on a members-only project."""
+
+    __table_args__ = (Index("ix_project_member_user", "user_id"),)
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("project.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"),
+                                         primary_key=True)
 
 
 class Article(db.Model):
@@ -289,6 +302,8 @@ class Assignment(db.Model):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     touched_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    labeled_at: Mapped[datetime | None]
+    """The user's first label in the article: before it, the hold is only a short claim."""
     pinned: Mapped[bool] = mapped_column(default=False, server_default=false())
     """Assigned by an admin: held until finished or unassigned, never released by time."""
 
