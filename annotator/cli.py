@@ -22,12 +22,14 @@ from .services.agreement_report import as_markdown, project_agreement
 from .services.dataset import GROUP_BY, parse_split, write_dataset
 from .services.formats import FORMATS
 from .services.importing import import_paths, project_name_problem
+from .services.text import plural
 from .services.users import UserError, create_token, create_user
 
 
 @click.command("import")
 @with_appcontext
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))  # a typo is not an invalid record
 @click.option("--project", "project_name", required=True, help="Project name (created if new).")
 @click.option("--format", "fmt", type=click.Choice(("auto", *FORMATS)), default="auto",
               show_default=True, help="File format; auto goes by extension.")
@@ -44,8 +46,7 @@ def import_command(paths, project_name, fmt, split, encoding, skip_invalid):
         click.echo(error, err=True)
     if not report.stored:
         raise click.ClickException(
-            f"{len(report.errors)} invalid record(s); nothing was imported "
-            "(fix them, or pass --skip-invalid to import the valid ones)")
+            f"{report.failure()} (fix them, or pass --skip-invalid to import the valid ones)")
     click.echo(report.summary())
 
 
@@ -81,7 +82,8 @@ def export_command(project_name, unit, only_labeled, only_resolved, annotator, s
             report = write_dataset(db.session, project_name, output, parse_split(split_spec),
                                    seed=seed, group_by=group_by, options=options, force=force)
             for name, path in report.files.items():
-                click.echo(f"{path}: {report.lines[name]} lines, {report.articles[name]} articles")
+                click.echo(f"{path}: {plural(report.lines[name], 'line')}, "
+                           f"{plural(report.articles[name], 'article')}")
             if (warning := report.empty_warning(group_by)) is not None:
                 click.echo(warning, err=True)
             _echo_unresolved(report.tally, options)
@@ -108,7 +110,7 @@ def _echo_unresolved(tally: Tally, options: ExportOptions) -> None:
     done = "left out" if options.only_resolved else "exported with label null"
     hint = ("; --only-resolved leaves them out"
             if tally.unresolved and not options.only_resolved else "")
-    click.echo(f"{tally.unresolved} unresolved tie(s) (annotated, no majority, no gold): "
+    click.echo(f"{plural(tally.unresolved, 'unresolved tie')} (annotated, no majority, no gold): "
                f"{done}{hint}", err=True)
 
 
@@ -265,14 +267,14 @@ def copy_database_command(target_url, strip_nul):
         target = db.engine
         try:
             copied = copy_database(source, target,
-                                   lambda table, rows: click.echo(f"{table}: {rows} rows"),
+                                   lambda table, rows: click.echo(f"{table}: {plural(rows, 'row')}"),
                                    strip_nul=strip_nul,
                                    warn=lambda message: click.echo(f"warning: {message}", err=True))
         except CopyError as error:
             raise click.ClickException(str(error)) from None
         finally:
             target.dispose()
-    click.echo(f"copied {sum(copied.values())} rows; point ANNOTATOR_DATABASE_URL at the new "
+    click.echo(f"copied {plural(sum(copied.values()), 'row')}; point ANNOTATOR_DATABASE_URL at the new "
                "database to use it")
 
 

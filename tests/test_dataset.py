@@ -237,10 +237,10 @@ def test_a_split_export_says_how_many_ties_it_found_and_only_resolved_leaves_the
     _label_all(app, seed=0, noted_split="train", tie_article="art-03")  # 4 paragraphs, tied
     result = runner.invoke(args=["export", "--project", "news", "--split", "a=0.5,b=0.5",
                                  "-o", str(tmp_path / "all")])
-    assert result.exit_code == 0 and result.stderr.startswith("4 unresolved tie(s)")
+    assert result.exit_code == 0 and result.stderr.startswith("4 unresolved ties")
     result = runner.invoke(args=["export", "--project", "news", "--split", "a=0.5,b=0.5",
                                  "--only-resolved", "-o", str(tmp_path / "resolved")])
-    assert result.exit_code == 0 and "4 unresolved tie(s)" in result.stderr
+    assert result.exit_code == 0 and "4 unresolved ties" in result.stderr
     lines = [json.loads(line) for name in ("a", "b")
              for line in (tmp_path / "resolved" / f"{name}.jsonl").read_text("utf-8").splitlines()]
     assert len(lines) == sum(1 + n % 4 for n in range(60)) - 4

@@ -728,14 +728,27 @@ def test_unknown_extension_is_an_error(app, runner, tmp_path):
     assert "--format" in result.stderr
 
 
-def test_missing_path_and_empty_directory_are_errors(app, runner, tmp_path):
+def test_an_empty_directory_is_an_unread_path_not_an_invalid_record(app, runner, tmp_path):
     good = write_jsonl(tmp_path / "a.jsonl", VALID)
-    missing = tmp_path / "nowhere.jsonl"
     empty = tmp_path / "empty_dir"
     (empty / "sub").mkdir(parents=True)
     (empty / "sub" / "notes.csv").write_text("x\n", encoding="utf-8")
-    assert_rejected(app, run_import(runner, good, missing, empty, "--project", "news"),
-                    (f"{missing}:1", "no such file"), (f"{empty}:1", "no files to import"))
+    result = run_import(runner, good, empty, "--project", "news")
+    assert_rejected(app, result, (f"{empty}:1", "no files to import"))
+    assert "Error: 1 path not read; nothing was imported" in result.stderr
+    assert "invalid record" not in result.stderr
+
+
+@pytest.mark.parametrize("extra", [(), ("--skip-invalid",)])
+def test_a_missing_path_is_said_not_to_exist_and_nothing_is_imported(app, runner, tmp_path,
+                                                                       extra):
+    good = write_jsonl(tmp_path / "a.jsonl", VALID)
+    missing = tmp_path / "nowhere.jsonl"
+    result = run_import(runner, good, missing, "--project", "news", *extra)
+    assert result.exit_code == 2  # a usage error, even with --skip-invalid: nothing to skip
+    assert f"Path '{missing}' does not exist" in result.stderr
+    assert "invalid record" not in result.stderr and "--skip-invalid" not in result.stderr
+    assert counts(app) == (0, 0, 0, 0)
 
 
 def test_several_errors_in_one_file_are_all_reported_in_line_order(app, runner, tmp_path):

@@ -201,9 +201,10 @@ def report(items: Iterable[Item], *, labels: Sequence[str] | None = None,
 
 
 def interpret(value: float | None, observed: float | None = None) -> Interpretation:
-    """Name the Landis & Koch (1977) band of a kappa-type value, warning of the kappa paradox."""
+    """Name the Landis & Koch (1977) band of a kappa-type value, warning of the kappa paradox.
+    An undefined value gets no note here: the coefficient's own note says why."""
     if value is None:
-        return Interpretation("undefined", "the coefficient is undefined: see its note")
+        return Interpretation("undefined")
     band = _band(value)
     if observed is not None and observed >= HIGH_RAW_AGREEMENT and value <= LOW_COEFFICIENT:
         return Interpretation(band, (

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Annotation, Article, Paragraph, Project, User
 from .agreement import AgreementReport, Coefficient, report
+from .text import plural
 
 COLUMNS = (("observed", "observed agreement"), ("fleiss", "Fleiss' kappa"),
            ("alpha", "Krippendorff's alpha"), ("ac1", "Gwet's AC1"))
@@ -61,10 +62,10 @@ def as_markdown(result: AgreementReport, *, human_only: bool = False) -> str:
     info = result.bootstrap
     lines = [
         labels_used(human_only), "",
-        f"{result.n_items} paragraphs labeled by two or more of {result.n_annotators} annotators "
-        f"({result.n_single} more labeled by one), in {result.n_articles} articles. "
-        f"Brackets: {info.confidence:.0%} intervals, {info.method} ({info.resamples} resamples, "
-        f"seed {info.seed}).", "",
+        f"{plural(result.n_items, 'paragraph')} labeled by two or more of "
+        f"{plural(result.n_annotators, 'annotator')} ({result.n_single} more labeled by one), "
+        f"in {plural(result.n_articles, 'article')}. Brackets: {info.confidence:.0%} intervals, "
+        f"{info.method} ({plural(info.resamples, 'resample')}, seed {info.seed}).", "",
         "| labels | " + " | ".join(name for _, name in COLUMNS) + " |",
         "|---" * (len(COLUMNS) + 1) + "|",
         "| all | " + " | ".join(_value(getattr(result.overall, key)) for key, _ in COLUMNS) + " |",
@@ -72,11 +73,10 @@ def as_markdown(result: AgreementReport, *, human_only: bool = False) -> str:
                                                   for key, _ in COLUMNS) + " |"
           for label, coefficients in result.per_label.items()],
     ]
-    bands = [f"- {name}: {result.interpretation[key].band}"
-             + (f". {result.interpretation[key].note}" if result.interpretation[key].note else "")
-             for key, name in COLUMNS[1:] if key in result.interpretation]
-    if bands:
-        lines += ["", *bands]
+    readings = _readings(result)
+    if readings:
+        lines += ["", "Reading the overall figures (Landis & Koch bands):", "",
+                  *[f"- {reading}" for reading in readings]]
     if result.pairs:
         lines += ["", "| annotator pair | paragraphs | observed | Cohen's kappa |", "|---|---|---|---|",
                   *[f"| {pair.annotator_a} / {pair.annotator_b} | {pair.n} | "
@@ -88,9 +88,29 @@ def as_markdown(result: AgreementReport, *, human_only: bool = False) -> str:
                   "| | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|",
                   *[f"| {row} | " + " | ".join(str(result.confusion.get(row, {}).get(col, 0))
                                               for col in labels) + " |" for row in labels]]
-    notes = [note for note in result.notes]
-    notes += [f"{name}: {getattr(result.overall, key).note}" for key, name in COLUMNS
-              if getattr(result.overall, key).note]
-    if notes:
-        lines += ["", *[f"- {note}" for note in notes]]
+    if result.notes:
+        lines += ["", "Notes:", "", *[f"- {_sentence(note)}" for note in result.notes]]
     return "\n".join(lines)
+
+
+def _readings(result: AgreementReport) -> list[str]:
+    """One sentence per overall coefficient: its band, and what its note or the band's warning
+    says (an undefined coefficient: why it is undefined, said once)."""
+    readings = []
+    for key, name in COLUMNS:
+        coefficient = getattr(result.overall, key)
+        interpretation = result.interpretation.get(key)
+        band = interpretation.band if interpretation else None
+        if band == "undefined" and coefficient.note:
+            band, note = f"undefined because {coefficient.note}", None
+        else:
+            note = coefficient.note
+        said = [part for part in (band, note, interpretation and interpretation.note) if part]
+        if said:
+            readings.append(f"{name}: " + "; ".join(said) + ".")
+    return readings
+
+
+def _sentence(text: str) -> str:
+    """A note as a sentence: capital first letter, full stop at the end."""
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Article, Project
 from .exporting import ExportError, ExportOptions, Tally, export_records
-from .text import site_of
+from .text import plural, site_of
 
 SPLIT_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
 GROUP_BY = ("article", "site")
@@ -40,7 +40,8 @@ class SplitReport:
         if not self.empty:
             return None
         return (f"warning: split {', '.join(self.empty)} is empty "
-                f"({sum(self.lines.values())} lines in {sum(self.articles.values())} articles): "
+                f"({plural(sum(self.lines.values()), 'line')} in "
+                f"{plural(sum(self.articles.values()), 'article')}): "
                 "use fewer or larger splits"
                 + (", or --group-by article" if group_by == "site" else "")
                 + "; the dataset card leaves it out of its configs")
@@ -207,7 +208,7 @@ def dataset_card(project: Project, report: SplitReport, *, options: ExportOption
         f"`{project.name}` (overlap {project.overlap}).",
         f"- Unit: {options.unit}; only labeled: {'yes' if options.only_labeled else 'no'}; "
         f"only resolved: {'yes' if options.only_resolved else 'no'} "
-        f"({report.tally.unresolved} unresolved ties found); "
+        f"({plural(report.tally.unresolved, 'unresolved tie')} found); "
         f"annotator: {options.annotator or 'all'}.",
         "- Each entry of `annotations` has a `source`: `\"human\"` (chosen by hand) or "
         "`\"suggestion\"` (a suggestion the annotator accepted).",

@@ -16,7 +16,7 @@ from ..database import DatabaseBusy, dialect_insert, refresh_statistics, write_t
 from ..models import DEFAULT_LABELS, Article, Label, Paragraph, Project, utcnow
 from ..suggest.signals import Imported, suggest_imported
 from .formats import EXTENSIONS, FORMATS, Problem, Record, read_records
-from .text import site_of, text_key
+from .text import plural, site_of, text_key
 
 BATCH = 5000  # rows per INSERT round trip
 
@@ -30,11 +30,21 @@ class ImportReport:
     paragraphs: int = 0
     suggested: int = 0  # cold suggestions written (new articles and older ones refreshed)
     errors: list[str] = field(default_factory=list)
+    path_errors: int = 0  # of `errors`: paths not read (missing, unreadable, no files in them)
     stored: bool = False
 
     def summary(self) -> str:
+        """The SPEC's summary line, a fixed format for scripts (counts not inflected)."""
         return (f"imported: {self.added} articles added, {self.skipped} skipped "
                 f"(already present), {self.paragraphs} paragraphs")
+
+    def failure(self) -> str:
+        """Why nothing was stored: how many records were invalid, how many paths unread."""
+        invalid = len(self.errors) - self.path_errors
+        parts = [plural(invalid, "invalid record")] if invalid else []
+        if self.path_errors:
+            parts.append(plural(self.path_errors, "path", "paths") + " not read")
+        return "; ".join(parts) + "; nothing was imported"
 
 
 @dataclass
@@ -58,7 +68,7 @@ def sources_from_paths(paths: Iterable[Path], fmt: str = "auto") -> tuple[list[S
     errors: list[str] = []
     for path in map(Path, paths):
         if not path.exists():
-            errors.append(f"{path}:1: no such file or directory")
+            errors.append(f"{path}:1: the path does not exist")
             continue
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.is_file()
@@ -89,7 +99,7 @@ def import_sources(session: Session, project_name: str, sources: Sequence[Source
                    skip_invalid: bool = False, errors: Sequence[str] = ()) -> ImportReport:
     """Parse every record, then store the new ones in one transaction (or nothing on error)."""
     session.commit()  # end the caller's reads: no transaction stays open while files are parsed
-    report = ImportReport(errors=list(errors))
+    report = ImportReport(errors=list(errors), path_errors=len(errors))
     records: list[Record] = []
     for source in sources:
         if source.fmt not in FORMATS:

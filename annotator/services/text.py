@@ -80,3 +80,9 @@ def site_of(meta: Any, url: str | None) -> str:
     except ValueError:
         host = ""
     return host.removeprefix("www.")[:255]
+
+
+def plural(count: int, singular: str, many: str | None = None) -> str:
+    """`1 article`, `2 articles`: counts in English output (the CLI, the dataset card); the
+    web UI counts with ngettext, which the catalog translates."""
+    return f"{count} {singular if count == 1 else many or singular + 's'}"

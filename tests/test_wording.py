@@ -1,0 +1,48 @@
+"""Counts and notes read as English: no "1 paragraphs", no note that points at itself."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from annotator.extensions import db
+from annotator.models import Paragraph, User
+from annotator.services.agreement import ONE_LABEL, report
+from annotator.services.agreement_report import as_markdown
+from annotator.services.annotations import set_annotation
+from annotator.services.text import plural
+
+from helpers import import_articles, login, make_user, project_id
+
+
+def test_plural_inflects_by_count():
+    assert [plural(n, "article") for n in (0, 1, 2)] == ["0 articles", "1 article", "2 articles"]
+    assert plural(1, "path", "paths") == "1 path" and plural(3, "entry", "entries") == "3 entries"
+
+
+def test_an_undefined_coefficient_says_why_once_and_never_points_at_itself():
+    one_label = report([(i % 3, {"a": "claim", "b": "claim"}) for i in range(9)], resamples=10)
+    text = as_markdown(one_label)
+    assert "see its note" not in text
+    assert f"- Fleiss' kappa: undefined because {ONE_LABEL}." in text
+    assert text.count(ONE_LABEL) == 3  # kappa, alpha, AC1: each said once
+
+
+def test_the_agreement_summary_counts_in_the_singular_where_it_is_one():
+    text = as_markdown(report([(0, {"a": "claim", "b": "other"})], resamples=10))
+    assert "1 paragraph labeled by two or more of 2 annotators" in text
+    assert "in 1 article." in text and "1 paragraphs" not in text
+
+
+def test_the_agreement_page_gives_the_reason_and_not_a_circular_note(app, client):
+    make_user(app, "boss", "admin")
+    import_articles(app, "news", [{"title": "t", "paragraphs": ["p1", "p2", "p3"]}])
+    for name in ("amy", "bob"):
+        make_user(app, name)
+    with app.app_context():
+        for paragraph in db.session.scalars(select(Paragraph)):
+            for name in ("amy", "bob"):
+                user = db.session.scalar(select(User.id).where(User.username == name))
+                set_annotation(db.session, paragraph, user, "claim")
+    login(client, "boss")
+    page = client.get(f"/admin/projects/{project_id(app, 'news')}/agreement").get_data(as_text=True)
+    assert "see its note" not in page
+    assert "only one label was used" in page
