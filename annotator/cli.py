@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import with_appcontext
+from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
@@ -52,8 +52,9 @@ def import_command(paths, project_name, fmt, split, encoding, skip_invalid):
 
 @click.command("export")
 @with_appcontext
-@click.option("--project", "project_name", required=True)
-@click.option("--unit", type=click.Choice(UNITS), default="paragraph", show_default=True)
+@click.option("--project", "project_name", required=True, help="Project name.")
+@click.option("--unit", type=click.Choice(UNITS), default="paragraph", show_default=True,
+              help="One JSONL line per paragraph, or per article.")
 @click.option("--only-labeled", is_flag=True, help="Leave out paragraphs nobody labeled.")
 @click.option("--only-resolved", is_flag=True,
               help="Only paragraphs with a label (gold or a strict majority): no ties.")
@@ -116,11 +117,12 @@ def _echo_unresolved(tally: Tally, options: ExportOptions) -> None:
 
 @click.command("agreement")
 @with_appcontext
-@click.option("--project", "project_name", required=True)
+@click.option("--project", "project_name", required=True, help="Project name.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 @click.option("--resamples", type=click.IntRange(0, 100_000), default=1000, show_default=True,
               help="Bootstrap resamples of articles for the confidence intervals.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the bootstrap resampling (the same seed, the same intervals).")
 @click.option("--human-only", is_flag=True,
               help="Count labels chosen by hand only, leaving out accepted suggestions.")
 def agreement_command(project_name, as_json, resamples, seed, human_only):
@@ -139,7 +141,7 @@ def agreement_command(project_name, as_json, resamples, seed, human_only):
 
 @click.command("suggest")
 @with_appcontext
-@click.option("--project", "project_name", required=True)
+@click.option("--project", "project_name", required=True, help="Project name.")
 @click.option("--evaluate", is_flag=True,
               help="Also score the model by cross-validation by article: per label P/R/F1.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -207,7 +209,8 @@ def create_token_command(username, name):
 
 @click.command("load-demo")
 @with_appcontext
-@click.option("--project", "project_name", default=demo.DEMO_PROJECT, show_default=True)
+@click.option("--project", "project_name", default=demo.DEMO_PROJECT, show_default=True,
+              help="Name of the demo project (created if new).")
 @click.option("--team", type=click.IntRange(0, len(demo.SAMPLE_ANNOTATORS)), default=0,
               metavar="N", help="Also have N sample annotators (deactivated users) label every "
                                 "paragraph, to try the dashboard, agreement and review pages.")
@@ -221,7 +224,8 @@ def load_demo_command(project_name, team):
         except ValueError as error:
             raise click.ClickException(str(error)) from None
         click.echo(f"{project_name}: labeled by {', '.join(names)} (sample users who cannot "
-                   f"sign in); annotators per article set to at least {team}")
+                   f"sign in); annotators per article set to at least {team + 1}, which "
+                   f"leaves a place in every article for you")
 
 
 @click.command("backup")
@@ -308,6 +312,27 @@ COMMANDS = tuple(map(_busy_is_a_message, (
     agreement_command, suggest_command)))
 
 
+HELP = """annotator: label the paragraphs of scraped web articles (claim, evidence,
+boilerplate, other) and export them for training.
+
+\b
+Start with:  run (the web app), load-demo, import, export.
+Each command's options: annotator COMMAND --help (or flask COMMAND --help in the
+repository root, where .flaskenv names the app)."""
+
+
 def init_app(app: Flask) -> None:
+    app.cli.help = HELP
     for command in COMMANDS:
         app.cli.add_command(command)
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root().command if ctx is not None else None
+    if isinstance(root, FlaskGroup) and root.help != HELP:
+        # `flask --help` prints Flask's generic text, then loads the app: ours goes below it
+        root.epilog = HELP
+
+
+def main() -> None:
+    """The `annotator` console script: the flask commands of this app, from any folder."""
+    from . import create_app
+    FlaskGroup(name="annotator", help=HELP, create_app=create_app, load_dotenv=False).main()
