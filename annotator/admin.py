@@ -13,7 +13,7 @@ from wtforms import SelectChoice
 from .auth import admin_required
 from .database import reads_first
 from .extensions import db
-from .i18n import ROLE_NAMES
+from .i18n import ROLE_NAMES, translated
 from .forms import ActionForm, AssignForm, ImportForm, ProjectForm, ResetPasswordForm, RoleForm, TokenForm, UserForm
 from .models import ApiToken, Article, Assignment, Label, Project, User, utcnow
 from .security import hash_password
@@ -141,7 +141,7 @@ def new_project():
             project = get_or_create_project(db.session, name)
             db.session.commit()
             return redirect(url_for("admin.project_settings", project_id=project.id))
-        flash(problem, "error")
+        flash(translated(problem), "error")
     return render_template("admin/new_project.html", form=ActionForm(), name=name)
 
 

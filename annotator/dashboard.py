@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from . import charts
 from .auth import admin_required
 from .extensions import db
+from .i18n import label_text
 from .models import Project, utcnow
 from .services.agreement import AgreementReport, interpret
 from .services.agreement_report import project_agreement
@@ -100,7 +101,7 @@ def _progress_charts(data: Dashboard) -> dict:
             for annotator in data.annotators],
         "labels": charts.distribution_bars(
             [(annotator.username,
-              [charts.Segment(label.name, annotator.labels.get(label.key, 0), label.color)
+              [charts.Segment(label_text(label.name), annotator.labels.get(label.key, 0), label.color)
                for label in data.labels]) for annotator in data.annotators],
             title=_("Share of each label in each annotator's labels")),
     }
@@ -124,7 +125,7 @@ def agreement(project_id: int):
                 notes.append(f"{row['name']}: {note}")
     return render_template(
         "dashboard/agreement.html", project=project, result=result, resamples=resamples,
-        names={label.key: label.name for label in project.labels}, overall=overall,
+        names={label.key: label_text(label.name) for label in project.labels}, overall=overall,
         notes=notes, band_names=BAND_NAMES, heat=_heat_levels(result),
         pairs=[(pair, interpret(pair.kappa.value, pair.observed)) for pair in result.pairs],
         pair_intervals=any(pair.kappa.low is not None for pair in result.pairs),

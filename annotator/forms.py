@@ -8,7 +8,7 @@ from wtforms import (BooleanField, FloatField, IntegerField, PasswordField, Sele
                      SelectField, StringField, TextAreaField)
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, ValidationError
 
-from .i18n import ROLE_NAMES
+from .i18n import ROLE_NAMES, translated
 from .services.users import MIN_PASSWORD_LENGTH, UserError, check_username
 
 
@@ -21,7 +21,7 @@ def _valid_username(_form, field) -> None:
     try:
         check_username(field.data or "")
     except UserError as error:
-        raise ValidationError(str(error)) from None
+        raise ValidationError(translated(error.args[0])) from None
 
 
 class LoginForm(FlaskForm):

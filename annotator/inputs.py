@@ -8,6 +8,7 @@ from flask import Flask, Request, abort, current_app, request
 from werkzeug.routing import IntegerConverter
 
 from .services.annotations import SOURCES
+from .services.messages import N_
 
 # Ids are INTEGER columns: PostgreSQL's int4. SQLite could hold more, but such a row could
 # never be copied to PostgreSQL, and a larger number in a query is a 500 on either backend.
@@ -57,10 +58,14 @@ def too_large_message() -> str:
     """Why a body was refused with 413, naming the limit and the setting that sets it."""
     config = current_app.config
     if request.endpoint in UPLOAD_ENDPOINTS:
-        return (f"the upload is larger than the limit of {config['MAX_UPLOAD_MB']} MB "
-                "(ANNOTATOR_MAX_UPLOAD_MB)")
-    return (f"the request body is larger than the limit of {config['MAX_BODY_KB']} KB "
-            "(ANNOTATOR_MAX_BODY_KB)")
+        return N_("the upload is larger than the limit of %(mb)s MB (ANNOTATOR_MAX_UPLOAD_MB)",
+                  mb=config["MAX_UPLOAD_MB"]).on_web(N_(
+                      "The file is larger than the upload limit of %(mb)s MB. An admin can raise "
+                      "the limit with the ANNOTATOR_MAX_UPLOAD_MB setting.", mb=config["MAX_UPLOAD_MB"]))
+    return N_("the request body is larger than the limit of %(kb)s KB (ANNOTATOR_MAX_BODY_KB)",
+              kb=config["MAX_BODY_KB"]).on_web(N_(
+                  "What was sent is larger than the limit of %(kb)s KB. An admin can raise the "
+                  "limit with the ANNOTATOR_MAX_BODY_KB setting.", kb=config["MAX_BODY_KB"]))
 
 
 def init_app(app: Flask) -> None:
@@ -88,11 +93,16 @@ def int_arg(name: str, default: int, *, minimum: int = 0, maximum: int = MAX_ID)
     if raw is None:
         return default
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
-        abort(400, f"{name} must be a whole number between {minimum} and {maximum}")
+        abort(400, _whole_number(name, minimum, maximum))
     value = int(raw)
     if not minimum <= value <= maximum:
-        abort(400, f"{name} must be a whole number between {minimum} and {maximum}")
+        abort(400, _whole_number(name, minimum, maximum))
     return value
+
+
+def _whole_number(name: str, minimum: int, maximum: int) -> str:
+    return N_("%(name)s must be a whole number between %(minimum)s and %(maximum)s",
+              name=name, minimum=minimum, maximum=maximum)
 
 
 def json_body() -> dict:

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from .auth import reviewer_required
 from .extensions import db
+from .i18n import label_text
 from .inputs import int_arg
 from .models import Article, Project, User
 from .services.review import (ONLY, PAGE_SIZE, ReviewError, ReviewFilters, ReviewPage,
@@ -46,7 +47,7 @@ def disagreements(project_id: int):
                              **filtered) if result.next_after else None)
     return render_template(
         "review/disagreements.html", project=project, labels=project.labels,
-        label_names={label.key: label.name for label in project.labels}, items=result.items,
+        label_names={label.key: label_text(label.name) for label in project.labels}, items=result.items,
         next_page_url=next_page_url, form=form, filtered=filtered, error=error,
         counts=review_counts(db.session, project.id), only_choices=_only_choices(),
         usernames=list(db.session.scalars(select(User.username).order_by(User.username))),

@@ -7,6 +7,7 @@ import re
 from flask import Flask, current_app, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, ServiceUnavailable
 from werkzeug.wsgi import LimitedStream
@@ -14,6 +15,7 @@ from werkzeug.wsgi import LimitedStream
 from .database import RETRY_AFTER_SECONDS, WRITE_INTENT, DatabaseBusy, is_locked_error
 from .extensions import db
 from .inputs import UPLOAD_ENDPOINTS, too_large_message
+from .services.messages import Text
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
@@ -94,7 +96,36 @@ def _error_page(error: HTTPException):
         else:
             message = error.description or error.name
         return jsonify(error=message), code
-    return render_template("errors/error.html", error=error), error.code
+    title, explanation = _page_text(error)
+    return render_template("errors/error.html", error=error, title=title,
+                           explanation=explanation), error.code
+
+
+def _page_text(error: HTTPException) -> tuple[str, str]:
+    """An error page's title and explanation in the UI's language (werkzeug's are English):
+    a message of ours (services.messages.Text) is shown translated, werkzeug's default
+    description is replaced with ours for its status."""
+    from .i18n import translated  # i18n imports this module
+
+    titles = {400: _("Bad request"), 403: _("Not allowed"), 404: _("Not found"),
+              405: _("Not allowed here"), 413: _("Too large"), 429: _("Too many requests"),
+              503: _("Busy")}
+    explanations = {
+        400: _("The request could not be understood."),
+        403: _("Your account may not open this page. Ask an admin if you need it."),
+        404: _("There is nothing at this address: the link may be old or mistyped."),
+        405: _("This address does not take that kind of request."),
+        429: _("Too many attempts. Wait a moment and try again."),
+        503: _("The server is busy. Try again in a moment."),
+    }
+    title = titles.get(error.code, _("Error"))
+    if error.code == 413:  # our message names the limit and how an admin raises it
+        return title, translated(too_large_message())
+    if isinstance(error, CSRFError):
+        return title, _("The form has expired or came from elsewhere: reload the page and send it again.")
+    if isinstance(error.description, Text) or error.description != type(error).description:
+        return title, translated(error.description)  # our own message
+    return title, explanations.get(error.code, _("Something went wrong."))
 
 
 def local_path(target: str) -> str | None:

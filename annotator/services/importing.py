@@ -16,6 +16,7 @@ from ..database import DatabaseBusy, dialect_insert, refresh_statistics, write_t
 from ..models import DEFAULT_LABELS, Article, Label, Paragraph, Project, utcnow
 from ..suggest.signals import Imported, suggest_imported
 from .formats import EXTENSIONS, FORMATS, Problem, Record, read_records
+from .messages import N_
 from .text import plural, site_of, text_key
 
 BATCH = 5000  # rows per INSERT round trip
@@ -156,7 +157,7 @@ def import_paths(session: Session, project_name: str, paths: Iterable[Path | str
 def project_name_problem(name: str) -> str | None:
     """Why a project name cannot be used, or None: 1-100 characters, not only spaces."""
     if not name.strip() or len(name) > 100:
-        return "a project name is 1 to 100 characters, not only spaces"
+        return N_("a project name is 1 to 100 characters, not only spaces")
     return None
 
 

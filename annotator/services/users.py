@@ -8,22 +8,24 @@ from sqlalchemy.orm import Session
 
 from ..models import ROLES, ApiToken, User
 from ..security import hash_password, new_token
+from .messages import N_
 
 MIN_PASSWORD_LENGTH = 8
 
 
 class UserError(ValueError):
-    """A username, role or password that cannot be used; the message says why."""
+    """A username, role or password that cannot be used; the message (a messages.Text where
+    a form shows it) says why."""
 
 
 def check_username(username: str) -> str:
     """1-64 characters of any script, none of them whitespace or control characters."""
     if not 1 <= len(username) <= 64:
-        raise UserError("a username is 1 to 64 characters")
+        raise UserError(N_("a username is 1 to 64 characters"))
     for char in username:
         if char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Zs"):
-            raise UserError(f"a username cannot contain whitespace or control characters "
-                            f"(found U+{ord(char):04X})")
+            raise UserError(N_("a username cannot contain whitespace or control characters "
+                               "(found %(char)s)", char="U+%04X" % ord(char)))
     return username
 
 

@@ -1,0 +1,45 @@
+"""Messages the services write in English that the web shows in the UI's language.
+
+A `Text` is the English string itself (the CLI prints it, the API returns it, tests compare
+it), and it keeps its template and values, so that `i18n.translated` can look the template up
+in the catalog and fill in the values there. `N_` (a keyword `pybabel extract` knows) makes
+one: `N_("no paragraphs")`, `N_("%(count)s bytes", count=n)`; `ngettext` the plural kind."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class Text(str):
+    """An English message that can be shown translated (see the module's docstring)."""
+
+    template: str
+    plural: str | None
+    values: dict[str, Any]
+    web: Text | None  # what a browser user is told instead (no command-line options)
+
+    def __new__(cls, template: str, values: dict[str, Any], plural: str | None = None) -> Text:
+        chosen = plural if plural is not None and values.get("num") != 1 else template
+        self = super().__new__(cls, chosen % {k: str(v) for k, v in values.items()} if values else chosen)
+        self.template, self.plural, self.values, self.web = template, plural, values, None
+        return self
+
+    def on_web(self, text: Text) -> Text:
+        """Say `text` instead to a browser user."""
+        self.web = text
+        return self
+
+
+def N_(template: str, /, **values: Any) -> Text:  # noqa: N802 - the name pybabel looks for
+    """A translatable message; `%(name)s` placeholders take `values`."""
+    return Text(template, values)
+
+
+def ngettext(singular: str, plural: str, num: int, /, **values: Any) -> Text:
+    """A translatable message with a count: `%(num)s` is the count."""
+    return Text(singular, {"num": num, **values}, plural)
+
+
+def joined(*parts: str, separator: str = "; ") -> Text:
+    """Messages joined in one (each part translated on its own)."""
+    return Text(separator.join(f"%(part{i})s" for i in range(len(parts))),
+                {f"part{i}": part for i, part in enumerate(parts)})
