@@ -260,14 +260,27 @@ def assignments(project_id: int):
         count = queue.assign(db.session, list(article_ids), user.id)
         flash(_("%(count)s articles assigned to %(name)s.", count=count, name=user.username))
         return redirect(url_for("admin.assignments", project_id=project.id))
-    cutoff = utcnow() - queue.release_after(current_app.config)
-    holds = db.session.execute(
-        select(Assignment, Article.title, Article.article_id, User.username)
-        .join(Article, Article.id == Assignment.article_id).join(User, User.id == Assignment.user_id)
-        .where(Article.project_id == project.id, Assignment.finished_at.is_(None))
-        .order_by(Assignment.article_id, User.username)).all()
+    hold, now = queue.hold_times(current_app.config), utcnow()
+    holds = [(assignment, title, article_id, username, _hold_status(assignment, active, hold, now))
+             for assignment, title, article_id, username, active in db.session.execute(
+                 select(Assignment, Article.title, Article.article_id, User.username, User.active)
+                 .join(Article, Article.id == Assignment.article_id)
+                 .join(User, User.id == Assignment.user_id)
+                 .where(Article.project_id == project.id, Assignment.finished_at.is_(None))
+                 .order_by(Assignment.article_id, User.username))]
     return render_template("admin/assignments.html", project=project, form=form, holds=holds,
-                           cutoff=cutoff, action=ActionForm())
+                           hold=hold, action=ActionForm())
+
+
+def _hold_status(assignment: Assignment, active: bool, hold: queue.HoldTimes, now) -> str:
+    """How the queue sees an unfinished hold, in words."""
+    if not active:
+        return _("released (user deactivated)")
+    if not queue.holds(assignment, active, hold, now):
+        return _("released (idle)")
+    if assignment.pinned:
+        return _("assigned")
+    return _("in progress") if assignment.labeled_at else _("claimed, nothing labeled yet")
 
 
 @bp.post("/assignments/<int:assignment_id>/release")

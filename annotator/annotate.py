@@ -64,12 +64,18 @@ def suggestion_views(suggestions: dict[int, dict], project: Project) -> dict[int
 @bp.get("/")
 @login_required
 def projects():
-    """Every project with its progress: the caller's own, or overall for admins."""
+    """Every project with the caller's progress (admins: the overall one too) and what their
+    queue holds: Start only where it has an article, else why not."""
     items = db.session.scalars(select(Project).order_by(Project.name)).all()
-    progress = {project.id: project_progress(db.session, project,
-                                             None if current_user.is_admin else current_user.id)
+    progress = {project.id: project_progress(db.session, project, current_user.id)
                 for project in items}
-    return render_template("annotate/projects.html", projects=items, progress=progress)
+    overall = ({project.id: project_progress(db.session, project) for project in items}
+               if current_user.is_admin else {})
+    hold = queue.hold_times(current_app.config)
+    states = {project.id: queue.queue_state(db.session, project, current_user.id, hold)
+              for project in items}
+    return render_template("annotate/projects.html", projects=items, progress=progress,
+                           overall=overall, states=states)
 
 
 @bp.get("/projects/<int:project_id>")
@@ -95,6 +101,8 @@ def project(project_id: int):
         "annotate/project.html", project=project, articles=articles, labeled=labeled,
         finished=finished, page=page, guidelines=project.guidelines_markup,
         progress=project_progress(db.session, project, current_user.id),
+        state=queue.queue_state(db.session, project, current_user.id,
+                                queue.hold_times(current_app.config)),
         has_next_page=len(articles) == ARTICLES_PER_PAGE)
 
 
@@ -108,10 +116,11 @@ def start(project_id: int):
     project = db.get_or_404(Project, project_id)
     if request.method == "GET":
         return redirect(url_for("annotate.project", project_id=project.id))
-    article_id = queue.claim_next(db.session, project, current_user.id,
-                                  queue.release_after(current_app.config))
+    hold = queue.hold_times(current_app.config)
+    article_id = queue.claim_next(db.session, project, current_user.id, hold)
     if article_id is None:
-        return render_template("annotate/all_done.html", project=project)
+        return render_template("annotate/all_done.html", project=project,
+                               state=queue.queue_state(db.session, project, current_user.id, hold))
     return redirect(url_for("annotate.article", article_id=article_id))
 
 

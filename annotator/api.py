@@ -62,7 +62,7 @@ def next_article(project_id: int):
     """Claim the article the caller should work on next (null when none is left)."""
     project = db.get_or_404(Project, project_id)
     article_id = queue.claim_next(db.session, project, current_user.id,
-                                  queue.release_after(current_app.config))
+                                  queue.hold_times(current_app.config))
     return jsonify(article_id=article_id)
 
 
@@ -73,7 +73,7 @@ def peek_next_article(project_id: int):
     prefetch or a crawler takes no work (the first label saved in it claims it)."""
     project = db.get_or_404(Project, project_id)
     return jsonify(article_id=queue.next_article(db.session, project, current_user.id,
-                                                 queue.release_after(current_app.config)))
+                                                 queue.hold_times(current_app.config)))
 
 
 def article_json(article: Article, user_id: int) -> dict:

@@ -27,7 +27,8 @@ class Defaults:
     REMEMBER_COOKIE_DURATION = timedelta(days=14)  # "keep me signed in"; seconds from the env
     REMEMBER_COOKIE_SAMESITE = "Lax"
     AUTO_MIGRATE = True
-    RELEASE_AFTER_MINUTES = 120  # an opened, untouched, unfinished article is freed after this
+    RELEASE_AFTER_MINUTES = 120  # an unfinished article labeled in, then left, is freed after this
+    CLAIM_MINUTES = 10  # an article handed out by Start and not labeled in is freed after this
     WRITE_WAIT_SECONDS = 5  # a writer waits this long for the database, then gets a 503
     SQLITE_BUSY_TIMEOUT_MS = 5_000  # the same bound, for waits on writers outside the app
     HTTPS = False  # served over HTTPS: cookies are sent only over it

@@ -4,7 +4,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from annotator.models import Annotation, Article, Assignment, Paragraph, Project, User
-from annotator.services import demo
+from annotator.services import demo, queue
+from annotator.services.users import create_user
 
 
 def _count(session, model) -> int:
@@ -34,7 +35,19 @@ def test_team_labels_every_paragraph_by_each_sample_annotator(runner, session):
     finished = session.scalar(select(func.count()).select_from(Assignment)
                               .where(Assignment.finished_at.is_not(None)))
     assert finished == 3 * len(demo.answer_key())
-    assert session.scalar(select(Project.overlap).where(Project.name == "demo")) == 3
+    assert session.scalar(select(Project.overlap).where(Project.name == "demo")) == 4
+
+
+def test_after_the_team_a_new_annotator_still_gets_every_article(runner, session):
+    """The team's finished work fills three places of each article, not all of them."""
+    assert runner.invoke(args=["load-demo", "--team", "3"]).exit_code == 0
+    project = session.scalar(select(Project).where(Project.name == "demo"))
+    newcomer = create_user(session, "newcomer", "a long password").id
+    seen = []
+    while (article_id := queue.claim_next(session, project, newcomer)) is not None:
+        seen.append(article_id)
+        queue.set_finished(session, article_id, newcomer, True)
+    assert len(seen) == len(demo.answer_key())
 
 
 def test_team_labels_follow_the_answer_key_with_some_confusions(runner, session):

@@ -149,8 +149,78 @@ def test_an_admin_assignment_is_held_until_finished_or_unassigned(app, session):
     first = session.scalar(select(func.min(Article.id)))
     assert queue.assign(session, [first], bo) == 1
     # pinned: bo's next even when every timed hold has expired, and never given to ann
-    assert queue.next_article(session, project, bo, release_after=timedelta(0)) == first
-    assert queue.next_article(session, project, ann, release_after=timedelta(0)) != first
+    assert queue.next_article(session, project, bo, hold=queue.HoldTimes(timedelta(0), timedelta(0))) == first
+    assert queue.next_article(session, project, ann, hold=queue.HoldTimes(timedelta(0), timedelta(0))) != first
     held = session.scalars(select(Assignment).where(Assignment.user_id == bo)).one()
     queue.unassign(session, held.id)
-    assert queue.next_article(session, project, ann, release_after=timedelta(0)) == first
+    assert queue.next_article(session, project, ann, hold=queue.HoldTimes(timedelta(0), timedelta(0))) == first
+
+
+def _deactivate(session, name: str) -> None:
+    session.get(User, _user_id(session, name)).active = False
+    session.commit()
+
+
+def test_a_deactivated_users_hold_blocks_nobody(app, session):
+    project_id, _ = _seed(app, articles=1, overlap=1, users=["ann", "pinned", "bo"])
+    project = session.get(Project, project_id)
+    only = queue.claim_next(session, project, _user_id(session, "ann"))
+    queue.assign(session, [only], _user_id(session, "pinned"))
+    assert queue.next_article(session, project, _user_id(session, "bo")) is None
+    _deactivate(session, "ann")
+    _deactivate(session, "pinned")
+    assert queue.claim_next(session, project, _user_id(session, "bo")) == only
+
+
+def test_finished_work_of_a_deactivated_user_still_fills_its_slot(app, session):
+    project_id, _ = _seed(app, articles=1, overlap=1, users=["ann", "bo"])
+    project = session.get(Project, project_id)
+    only = queue.claim_next(session, project, _user_id(session, "ann"))
+    queue.set_finished(session, only, _user_id(session, "ann"), True)
+    _deactivate(session, "ann")
+    state = queue.queue_state(session, project, _user_id(session, "bo"))
+    assert (state.next_id, state.reason) == (None, "done")
+
+
+def test_a_claim_without_a_label_is_short_and_the_first_label_makes_it_a_hold(tmp_path, server_for):
+    """Start hands out an article for CLAIM_MINUTES; labeling in it holds it for
+    RELEASE_AFTER_MINUTES."""
+    app = _make_app(tmp_path, CLAIM_MINUTES=1 / 60, RELEASE_AFTER_MINUTES=120)
+    project_id, tokens = _seed(app, articles=3, overlap=1, users=["ann", "bo", "cy", "dee", "eve"])
+    server = server_for(app)
+    next_for = lambda name: server.call(tokens[name], "POST", f"/api/projects/{project_id}/next")["article_id"]
+    opened = next_for("ann")  # and never labeled in
+    labeled = next_for("bo")
+    paragraph = server.call(tokens["bo"], "GET", f"/api/articles/{labeled}")["paragraphs"][0]
+    server.call(tokens["bo"], "PUT", f"/api/paragraphs/{paragraph['id']}/annotation",
+                {"label": "claim"})
+    time.sleep(1.3)
+    assert next_for("cy") == opened
+    third = next_for("dee")
+    assert third not in (opened, labeled)
+    assert next_for("eve") is None  # bo's labeled hold outlives the claim time
+    with app.app_context():
+        holds = {row.article_id: row.labeled_at for row in db.session.scalars(select(Assignment))
+                 if row.user_id in (_user_id(db.session, "ann"), _user_id(db.session, "bo"))}
+    assert holds[opened] is None and holds[labeled] is not None
+
+
+def test_the_queue_says_why_it_is_empty(app, session):
+    project_id, _ = _seed(app, articles=2, overlap=1, users=["ann", "bo", "cy"])
+    project = session.get(Project, project_id)
+    ann, bo, cy = (_user_id(session, name) for name in ("ann", "bo", "cy"))
+    first = queue.claim_next(session, project, ann)
+    queue.set_finished(session, first, ann, True)
+    second = queue.claim_next(session, project, bo)
+    state = queue.queue_state(session, project, cy, queue.HoldTimes(claim_for=timedelta(minutes=10)))
+    assert (state.next_id, state.reason, state.waiting) == (None, "held", 1)
+    touched = session.get(Assignment, session.scalar(
+        select(Assignment.id).where(Assignment.article_id == second)))
+    assert state.free_at == touched.touched_at + timedelta(minutes=10)
+    queue.set_finished(session, second, bo, True)
+    assert queue.queue_state(session, project, cy).reason == "done"
+    assert queue.queue_state(session, project, ann).reason == "done"
+    empty = Project(name="empty")
+    session.add(empty)
+    session.commit()
+    assert queue.queue_state(session, empty, cy).reason == "empty"

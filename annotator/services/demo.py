@@ -49,7 +49,8 @@ def label_as_team(session: Session, project_name: str = DEMO_PROJECT,
                   annotators: int = 3) -> list[str]:
     """Have sample annotators label every demo paragraph and mark each article done, so the
     dashboard, agreement and review pages have something to show; raises the project's
-    overlap to their number. The sample users are deactivated: nobody can sign in as them.
+    overlap to one more than their number, so whoever tries the demo still gets every article
+    from Start. The sample users are deactivated: nobody can sign in as them.
     Returns their usernames; running it again changes nothing."""
     if not 1 <= annotators <= len(SAMPLE_ANNOTATORS):
         raise ValueError(f"the demo team has 1 to {len(SAMPLE_ANNOTATORS)} annotators")
@@ -76,8 +77,8 @@ def label_as_team(session: Session, project_name: str = DEMO_PROJECT,
                 label = CONFUSED_WITH[truth] if (index + len(name)) % stride == 0 else truth
                 save_annotation(session, paragraph_id, users[name], label)
             queue.set_finished(session, article_pk, users[name], True)
-    if project.overlap < annotators:
-        project.overlap = annotators
+    if project.overlap <= annotators:  # their finished work fills `annotators` slots
+        project.overlap = annotators + 1
     session.commit()
     return [name for name, _stride in team]
 

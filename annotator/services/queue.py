@@ -3,45 +3,79 @@ from __future__ import annotations
 
 import time
 import weakref
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..database import dialect_insert, write_transaction
-from ..models import Article, Assignment, Project, utcnow
-
-DEFAULT_RELEASE_AFTER = timedelta(hours=2)
+from ..models import Article, Assignment, Project, User, utcnow
 
 
-def release_after(config) -> timedelta:
-    """The app's release time for abandoned articles."""
-    return timedelta(minutes=float(config["RELEASE_AFTER_MINUTES"]))
+@dataclass(frozen=True)
+class HoldTimes:
+    """How long an unfinished hold that no admin pinned lasts without activity."""
+
+    release_after: timedelta = timedelta(hours=2)
+    """Once its annotator labeled in the article."""
+    claim_for: timedelta = timedelta(minutes=10)
+    """Before their first label (Start pressed, the article merely opened): never longer
+    than release_after."""
+
+    @property
+    def claim(self) -> timedelta:
+        return min(self.claim_for, self.release_after)
 
 
-def _holding(cutoff):
-    """An assignment holds its article if finished, pinned by an admin, or touched since `cutoff`."""
-    return or_(Assignment.finished_at.is_not(None), Assignment.pinned,
-               Assignment.touched_at > cutoff)
+DEFAULT_HOLD = HoldTimes()
+
+
+def hold_times(config) -> HoldTimes:
+    """The app's hold times (RELEASE_AFTER_MINUTES, CLAIM_MINUTES)."""
+    return HoldTimes(release_after=timedelta(minutes=float(config["RELEASE_AFTER_MINUTES"])),
+                     claim_for=timedelta(minutes=float(config["CLAIM_MINUTES"])))
+
+
+def _holding(hold: HoldTimes, now: datetime | None = None):
+    """An assignment holds its article if finished, or if its annotator is active and it is
+    pinned by an admin or touched lately: within the release time once they labeled in the
+    article, within the shorter claim time before. A deactivated user's hold never blocks."""
+    now = now or utcnow()
+    active = Assignment.user_id.in_(select(User.id).where(User.active))
+    return or_(Assignment.finished_at.is_not(None), and_(active, or_(
+        Assignment.pinned, Assignment.touched_at > now - hold.claim,
+        and_(Assignment.labeled_at.is_not(None), Assignment.touched_at > now - hold.release_after))))
+
+
+def holds(assignment: Assignment, user_active: bool, hold: HoldTimes,
+          now: datetime | None = None) -> bool:
+    """`_holding` for one loaded assignment (the admin's list of holds)."""
+    now = now or utcnow()
+    if assignment.finished_at is not None:
+        return True
+    idle = now - assignment.touched_at
+    return user_active and (assignment.pinned or idle < hold.claim or (
+        assignment.labeled_at is not None and idle < hold.release_after))
 
 
 def next_article(session: Session, project: Project, user_id: int,
-                 release_after: timedelta = DEFAULT_RELEASE_AFTER) -> int | None:
+                 hold: HoldTimes = DEFAULT_HOLD) -> int | None:
     """The article to open: one the user holds and has not finished, else the first (in
     import order) that still needs an annotator and that the user does not hold or finish."""
-    cutoff = utcnow() - release_after
+    holding = _holding(hold)
     held = session.scalar(
         select(Assignment.article_id).join(Article)
         .where(Article.project_id == project.id, Assignment.user_id == user_id,
-               Assignment.finished_at.is_(None), _holding(cutoff))
+               Assignment.finished_at.is_(None), holding)
         .order_by(Assignment.pinned.desc(), Assignment.article_id).limit(1))
     if held is not None:
         return held
     holders = (select(func.count(Assignment.id))
-               .where(Assignment.article_id == Article.id, _holding(cutoff))
+               .where(Assignment.article_id == Article.id, holding)
                .scalar_subquery())
     held_by_user = exists().where(and_(Assignment.article_id == Article.id,
-                                       Assignment.user_id == user_id, _holding(cutoff)))
+                                       Assignment.user_id == user_id, holding))
     return session.scalar(  # finished_count skips done articles without looking at holders
         select(Article.id)
         .where(Article.project_id == project.id, Article.finished_count < project.overlap,
@@ -49,33 +83,87 @@ def next_article(session: Session, project: Project, user_id: int,
         .order_by(Article.id).limit(1))
 
 
+@dataclass(frozen=True)
+class QueueState:
+    """What the user's queue holds: the next article, and if none, why."""
+
+    next_id: int | None
+    articles: int = 0
+    """In the project."""
+    waiting: int = 0
+    """Articles that still need annotators and that the user has not finished, but that
+    others hold (all of them when next_id is None)."""
+    free_at: datetime | None = None
+    """When the first hold by someone else on such an article runs out (None: only holds
+    that never expire by time: pinned, or kept alive)."""
+
+    @property
+    def reason(self) -> str | None:
+        """None (an article is there), "empty" (no articles), "held" (the rest are held by
+        others) or "done" (every article is finished by the user or by enough others)."""
+        if self.next_id is not None:
+            return None
+        if not self.articles:
+            return "empty"
+        return "held" if self.waiting else "done"
+
+
+def queue_state(session: Session, project: Project, user_id: int,
+                hold: HoldTimes = DEFAULT_HOLD) -> QueueState:
+    """The next article the user's queue gives, claiming nothing; if none, why not."""
+    next_id = next_article(session, project, user_id, hold)
+    if next_id is not None:
+        return QueueState(next_id)
+    articles = session.scalar(select(func.count(Article.id))
+                              .where(Article.project_id == project.id))
+    finished_by_user = exists().where(and_(Assignment.article_id == Article.id,
+                                           Assignment.user_id == user_id,
+                                           Assignment.finished_at.is_not(None)))
+    open_articles = (select(Article.id).where(
+        Article.project_id == project.id, Article.finished_count < project.overlap,
+        ~finished_by_user))
+    waiting = session.scalar(select(func.count()).select_from(open_articles.subquery()))
+    free_at = None
+    if waiting:
+        now = utcnow()
+        timed = (select(func.min(Assignment.touched_at)).where(
+            Assignment.article_id.in_(open_articles), Assignment.user_id != user_id,
+            Assignment.finished_at.is_(None), ~Assignment.pinned, _holding(hold, now)))
+        claimed = session.scalar(timed.where(Assignment.labeled_at.is_(None)))
+        labeled = session.scalar(timed.where(Assignment.labeled_at.is_not(None)))
+        ends = [moment + span for moment, span in ((claimed, hold.claim),
+                                                   (labeled, hold.release_after)) if moment]
+        free_at = min(ends, default=None)
+    return QueueState(None, articles, waiting, free_at)
+
+
 def claim_next(session: Session, project: Project, user_id: int,
-               release_after: timedelta = DEFAULT_RELEASE_AFTER) -> int | None:
+               hold: HoldTimes = DEFAULT_HOLD) -> int | None:
     """Choose the user's next article and hold it, one claimant per project at a time, so two
     annotators never both take an article's last slot."""
     with write_transaction(session):
         # PostgreSQL: the project row is the lock; SQLite: the IMMEDIATE transaction is
         session.execute(select(Project.id).where(Project.id == project.id).with_for_update())
-        article_id = next_article(session, project, user_id, release_after)
+        article_id = next_article(session, project, user_id, hold)
         if article_id is not None:
             touch(session, article_id, user_id)
         session.commit()
     return article_id
 
 
-def touch(session: Session, article_id: int, user_id: int, *, create: bool = True) -> None:
-    """Start (or keep alive) the user's hold on an article; with create=False only keep alive.
-    One statement, so concurrent saves on the same article never collide."""
+def touch(session: Session, article_id: int, user_id: int, *, labeled: bool = False) -> None:
+    """Start (or keep alive) the user's hold on an article; `labeled` (a label saved in it)
+    turns a short claim into a hold for the release time. One statement, so concurrent
+    saves on the same article never collide."""
     now = utcnow()
-    if create:
-        insert = dialect_insert(session)(Assignment).values(
-            article_id=article_id, user_id=user_id, started_at=now, touched_at=now, pinned=False)
-        session.execute(insert.on_conflict_do_update(
-            index_elements=[Assignment.article_id, Assignment.user_id], set_={"touched_at": now}))
-    else:
-        session.execute(update(Assignment).where(
-            Assignment.article_id == article_id, Assignment.user_id == user_id,
-            Assignment.finished_at.is_(None)).values(touched_at=now))
+    insert = dialect_insert(session)(Assignment).values(
+        article_id=article_id, user_id=user_id, started_at=now, touched_at=now, pinned=False,
+        labeled_at=now if labeled else None)
+    changes = {"touched_at": now}
+    if labeled:
+        changes["labeled_at"] = func.coalesce(Assignment.labeled_at, now)
+    session.execute(insert.on_conflict_do_update(
+        index_elements=[Assignment.article_id, Assignment.user_id], set_=changes))
 
 
 _recent_touches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -84,11 +172,11 @@ KEEP_ALIVE_EVERY = 60.0  # seconds; far shorter than any release time
 
 def keep_alive(session: Session, article_id: int, user_id: int) -> None:
     """`touch` for every label save, but at most once a minute per article and user in this
-    process: the hold only has to outlive the release time."""
+    process (the first save included): the hold only has to outlive the release time."""
     seen = _recent_touches.setdefault(session.get_bind(), {})
     now = time.monotonic()
     if now - seen.get((article_id, user_id), -KEEP_ALIVE_EVERY) >= KEEP_ALIVE_EVERY:
-        touch(session, article_id, user_id)
+        touch(session, article_id, user_id, labeled=True)
         seen[(article_id, user_id)] = now
 
 
