@@ -17,7 +17,7 @@ from .i18n import ROLE_NAMES, translated
 from .forms import ActionForm, AssignForm, ImportForm, ProjectForm, ResetPasswordForm, RoleForm, TokenForm, UserForm
 from .models import ApiToken, Article, Assignment, Label, Project, User, utcnow
 from .security import hash_password
-from .services import queue
+from .services import members, queue
 from .services.formats import format_for_name
 from .services.importing import Source, get_or_create_project, import_sources, project_name_problem
 from .services.users import create_token, create_user
@@ -150,16 +150,21 @@ def project_settings(project_id: int):
     project = db.get_or_404(Project, project_id)
     form = ProjectForm(obj=project)
     label_errors: list[str] = []
+    people = db.session.scalars(select(User).where(User.role != "admin")
+                                .order_by(User.username)).all()
     if form.validate_on_submit():
         label_errors = _update_labels(project, request.form)
         if not label_errors:
             form.populate_obj(project)
+            chosen = {int(value) for value in request.form.getlist("member") if value.isdigit()}
+            members.set_members(db.session, project, chosen & {person.id for person in people})
             db.session.commit()
             flash(_("Settings saved."))
             return redirect(url_for("admin.project_settings", project_id=project.id))
         db.session.rollback()
     return render_template("admin/settings.html", project=project, form=form,
-                           label_errors=label_errors, blank_rows=2)
+                           label_errors=label_errors, blank_rows=2, people=people,
+                           member_ids=members.member_ids(db.session, project))
 
 
 def _update_labels(project: Project, form) -> list[str]:
@@ -249,8 +254,8 @@ def assignments(project_id: int):
     """Who holds which article; pin a range of articles (in import order) to an annotator."""
     project = db.get_or_404(Project, project_id)
     form = AssignForm()
-    form.username.choices = [SelectChoice(name) for name in db.session.scalars(
-        select(User.username).where(User.active).order_by(User.username))]
+    form.username.choices = [SelectChoice(user.username) for user in db.session.scalars(
+        members.workers(project).where(User.active))]
     if form.validate_on_submit():
         user = db.session.scalar(select(User).where(User.username == form.username.data))
         first, last = sorted((form.first.data, form.last.data))

@@ -15,7 +15,7 @@ from .extensions import db
 from .i18n import label_text
 from .inputs import int_arg
 from .models import Annotation, Article, Assignment, Paragraph, Project
-from .services import queue
+from .services import members, queue
 from .services.progress import project_progress
 from .services.suggestions import paragraphs_with_suggestions
 
@@ -64,9 +64,9 @@ def suggestion_views(suggestions: dict[int, dict], project: Project) -> dict[int
 @bp.get("/")
 @login_required
 def projects():
-    """Every project with the caller's progress (admins: the overall one too) and what their
-    queue holds: Start only where it has an article, else why not."""
-    items = db.session.scalars(select(Project).order_by(Project.name)).all()
+    """Every project the caller works on, with their progress (admins: the overall one too)
+    and what their queue holds: Start only where it has an article, else why not."""
+    items = db.session.scalars(members.visible_projects(current_user)).all()
     progress = {project.id: project_progress(db.session, project, current_user.id)
                 for project in items}
     overall = ({project.id: project_progress(db.session, project) for project in items}

@@ -14,7 +14,7 @@ from .extensions import db
 from .inputs import MAX_ID, int_arg, json_body, label_field, note_field, source_field
 from .models import Annotation, Article, Paragraph, Project, isoformat
 from .openapi import build_openapi
-from .services import queue
+from .services import members, queue
 from .services.annotations import (KEEP, LabelError, ParagraphMissing, Saved, clear_annotation,
                                    clear_annotations, clear_gold, paragraph_for_label,
                                    save_annotation, set_gold)
@@ -40,7 +40,8 @@ def project_json(project: Project) -> dict:
 @bp.get("/projects")
 @login_required
 def list_projects():
-    projects = db.session.scalars(select(Project).order_by(Project.id))
+    projects = db.session.scalars(select(Project).where(members.works_on(current_user))
+                                  .order_by(Project.id))
     return jsonify([project_json(project) for project in projects])
 
 

@@ -16,7 +16,7 @@ from .extensions import csrf, db, login_manager
 from .forms import LoginForm, SetupForm
 from .models import ApiToken, User
 from .security import check_password, hash_token
-from .services import throttle
+from .services import members, throttle
 from .services.users import create_user
 from .web import local_path
 
@@ -95,6 +95,19 @@ def protect_and_set_up():
     if request.endpoint in ("auth.setup", "static") or _has_users():
         return None
     return redirect(url_for("auth.setup"))
+
+
+@bp.before_app_request
+def check_membership():
+    """403 for a route that names a project, article or paragraph (routing arguments) of a
+    members-only project the signed-in caller is not a member of: one place for every
+    page and API route, run after authentication and before the view."""
+    if not current_user.is_authenticated or current_user.is_admin or not request.view_args:
+        return
+    for argument in members.ARGUMENTS:
+        value = request.view_args.get(argument)
+        if value is not None and not members.may_reach(db.session, current_user, argument, value):
+            abort(403, "you are not a member of this project")
 
 
 def _has_users() -> bool:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from .extensions import db
 from .models import Project, User
 from .database import DatabaseBusy, is_locked_error, upgrade_database
-from .services import backup, demo
+from .services import backup, demo, members
 from .services.copying import CopyError, copy_database
 from .services.exporting import UNITS, ExportError, ExportOptions, Tally, export_lines
 from .services.agreement_report import as_markdown, project_agreement
@@ -228,6 +228,33 @@ def load_demo_command(project_name, team):
                    f"leaves a place in every article for you")
 
 
+@click.command("members")
+@with_appcontext
+@click.option("--project", "project_name", required=True, help="Project name.")
+@click.option("--add", "add", multiple=True, metavar="USERNAME",
+              help="Make USERNAME a member (repeat for several).")
+@click.option("--remove", "remove", multiple=True, metavar="USERNAME",
+              help="Take USERNAME off the members (repeat for several).")
+@click.option("--only/--everyone", "members_only", default=None,
+              help="Only the members work on the project, or every user does (the default "
+                   "for a new project). Without either, left as it is.")
+def members_command(project_name, add, remove, members_only):
+    """Choose who works on a project, and print who does."""
+    project = db.session.scalar(select(Project).where(Project.name == project_name))
+    if project is None:
+        raise click.ClickException(f"no project named {project_name!r}")
+    try:
+        members.change_members(db.session, project, add=add, remove=remove)
+    except members.MemberError as error:
+        raise click.ClickException(str(error)) from None
+    if members_only is not None:
+        project.members_only = members_only
+        db.session.commit()
+    names = ", ".join(members.member_names(db.session, project)) or "none"
+    click.echo(f"{project.name}: members only; members: {names}" if project.members_only else
+               f"{project.name}: open to every user; members (used with --only): {names}")
+
+
 @click.command("backup")
 @with_appcontext
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
@@ -309,7 +336,7 @@ def _busy_is_a_message(command: click.Command) -> click.Command:
 COMMANDS = tuple(map(_busy_is_a_message, (
     import_command, export_command, create_user_command, create_token_command,
     load_demo_command, backup_command, restore_command, copy_database_command,
-    agreement_command, suggest_command)))
+    agreement_command, suggest_command, members_command)))
 
 
 HELP = """annotator: label the paragraphs of scraped web articles (claim, evidence,

@@ -72,6 +72,7 @@ class ProjectForm(FlaskForm):
     suggestions_enabled = BooleanField(_l("Suggestions on"), default=True)
     suggestion_threshold = FloatField(_l("Show suggestions from confidence"), default=0.8,
                                       validators=[NumberRange(min=0, max=1)])
+    members_only = BooleanField(_l("Only the members chosen below work on it"), default=False)
 
 
 class ImportForm(FlaskForm):

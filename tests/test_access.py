@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from annotator import create_app
 from annotator.extensions import db
-from annotator.models import ApiToken, Assignment, User
+from annotator.models import ApiToken, Assignment, Project, User
 from annotator.security import hash_password, hash_token
-from annotator.services import queue
+from annotator.services import members, queue
 
 from helpers import (PASSWORD, SETTINGS_FORM, api_token, article_pks, csrf_headers, csrf_token,
                      hidden_csrf_token, import_articles, jsonl, login, make_user, paragraph_pks,
@@ -192,7 +192,13 @@ CALLERS = [
     Caller("admin token", token="boss", user="boss", role="admin", bearer=True),
     Caller("revoked token", token="revoked", bearer=True),
     Caller("deactivated user's token", token="gone", bearer=True),
+    Caller("non-member annotator", session="out", user="out", role="annotator"),
+    Caller("non-member reviewer token", token="outrev", user="outrev", role="reviewer",
+           bearer=True),
 ]
+
+
+NON_MEMBERS = ("out", "outrev")
 
 
 def expected(route: Route, caller: Caller) -> tuple[int, str | None]:
@@ -203,6 +209,9 @@ def expected(route: Route, caller: Caller) -> tuple[int, str | None]:
     signed_in = caller.user is not None and (on_api or not caller.bearer)  # tokens: /api only
     if not signed_in:
         return (401, None) if on_api else (302, "/login")
+    if caller.user in NON_MEMBERS and any(
+            f"{{{name}}}" in (route.url or "") for name in ("project", "article", "paragraph")):
+        return 403, None  # every target project is members-only, without them
     allowed = {PAGE: True, API: True, ADMIN_PAGE: caller.role == "admin",
                REVIEW_PAGE: caller.role in ("admin", "reviewer"),
                ADMIN_API: caller.role == "admin",
@@ -238,7 +247,7 @@ def world(tmp_path_factory):
                       "SQLALCHEMY_DATABASE_URI": database_url(tmp_path_factory.mktemp("access"))})
     world = World(app, password_hash=hash_password(PASSWORD))
     for name, role in (("boss", "admin"), ("li", "annotator"), ("rev", "reviewer"),
-                       ("gone", "annotator")):
+                       ("gone", "annotator"), ("out", "annotator"), ("outrev", "reviewer")):
         make_user(app, name, role)
         client = app.test_client()
         assert login(client, name).status_code == 302
@@ -247,7 +256,7 @@ def world(tmp_path_factory):
     anonymous = app.test_client()
     world.csrf[""] = csrf_token(anonymous)
     world.cookies[""] = _session_of(anonymous)
-    world.tokens = {name: api_token(app, name) for name in ("boss", "li", "gone")}
+    world.tokens = {name: api_token(app, name) for name in ("boss", "li", "gone", "outrev")}
     world.tokens["revoked"] = api_token(app, "li", "to revoke")
 
     admin = _client(world, CALLERS[3])
@@ -300,6 +309,12 @@ def fresh_targets(world: World) -> dict[str, Any]:
         db.session.add(ApiToken(user_id=dummy_id, token_hash=token_hash, name="dummy"))
         db.session.commit()
         token = db.session.scalar(select(ApiToken.id).where(ApiToken.token_hash == token_hash))
+        project_row = db.session.scalar(select(Project).where(Project.name == project))
+        project_row.members_only = True  # every caller but the non-members is a member
+        members.set_members(db.session, project_row, [dummy_id, *(
+            user.id for user in db.session.scalars(select(User).where(
+                User.username.in_(("li", "rev", "gone")))))])
+        db.session.commit()
         queue.assign(db.session, [article], dummy_id)
         assignment = db.session.scalar(select(Assignment.id).where(
             Assignment.article_id == article, Assignment.user_id == dummy_id))
