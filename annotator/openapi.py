@@ -26,7 +26,10 @@ SUGGESTION_PROPERTIES = {
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": {
         "type": "object", "required": ["error"], "additionalProperties": False,
-        "properties": {"error": {"type": "string", "description": "What went wrong."}},
+        "properties": {"error": {"type": "string", "description": "What went wrong."},
+                       "reason": {"const": "csrf", "description": (
+                           "Only on a refused CSRF token: the page is older than its session "
+                           "(signed in again elsewhere), so it should reload, keeping its changes.")}},
     },
     "ImportError": {
         "type": "object", "required": ["error", "errors"], "additionalProperties": False,

@@ -95,6 +95,8 @@ def _error_page(error: HTTPException):
             message = too_large_message()
         else:
             message = error.description or error.name
+        if isinstance(error, CSRFError):  # the page is stale (a new session): it keeps its changes
+            return jsonify(error=message, reason="csrf"), code
         return jsonify(error=message), code
     title, explanation = _page_text(error)
     return render_template("errors/error.html", error=error, title=title,

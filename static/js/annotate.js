@@ -1,5 +1,6 @@
 // annotate.js: label the paragraphs of one article from the keyboard.
-// Only the paragraph that changes is touched in the DOM, so long articles stay instant.
+// Only the paragraph that changes is touched in the DOM, so long articles stay instant: each
+// paragraph shows its label as a tag, and one toolbar (the label buttons) moves to the current one.
 import { SaveQueue, request } from "./api.js";
 
 const page = JSON.parse(document.getElementById("page-data").textContent);
@@ -7,6 +8,12 @@ const text = page.text;
 const paragraphs = [...document.querySelectorAll(".para")];
 const byId = new Map(paragraphs.map((p) => [p.dataset.paragraphId, p]));
 const labelByHotkey = new Map(page.hotkeys.map((key, i) => [key, page.labels[i]]));
+const labelInfo = new Map(page.labels.map((key, i) => [key, { hotkey: page.hotkeys[i], name: page.names[i] }]));
+const toolbar = document.getElementById("para-tools");
+const articleState = document.getElementById("article-state");
+const imeHint = document.getElementById("ime-hint");
+const confirmDone = document.getElementById("confirm-done");
+const doneButton = document.getElementById("mark-done");
 const banner = document.getElementById("save-banner");
 const labeledCount = document.getElementById("labeled-count");
 const progress = document.getElementById("progress");
@@ -29,14 +36,15 @@ const queue = new SaveQueue(`annotator.pending.${page.userId}`, {
       banner.dataset.kind = "refused";
     }
     para.dataset.state = state;
-    para.querySelector(".save-state").textContent = text[state === "signed-out" ? "failed" : state] ?? "";
-    para.querySelector(".save-state").title = state === "signed-out" ? text.signedOut : "";
+    para.querySelector(".save-state").textContent = text[state] ?? "";
   },
-  onCount(waiting, failing) {
-    if (failing > 0) {
+  onCount(waiting, failing, stopped) {
+    if (stopped) {
+      showStopped(stopped, waiting);
+    } else if (failing > 0) {
       banner.textContent = text.waiting.replace("{count}", waiting);
       banner.dataset.kind = "warning";
-    } else if (waiting === 0 && banner.dataset.kind === "warning") {
+    } else if (waiting === 0 && (banner.dataset.kind === "warning" || banner.dataset.kind === "stopped")) {
       banner.textContent = text.allSaved;
       banner.dataset.kind = "ok";
     }
@@ -55,12 +63,48 @@ for (const [paragraphId, entry] of queue.entries()) {
 queue.flush();
 updateProgress();
 
+/** Signed out, or the page outlived its session: say so plainly, with the way back. */
+function showStopped(why, waiting) {
+  const signedOut = why === "signed-out";
+  const action = document.createElement(signedOut ? "a" : "button");
+  if (signedOut) {
+    const back = window.location.pathname + window.location.hash;
+    action.href = `${page.loginUrl}?next=${encodeURIComponent(back)}`;
+  } else {
+    action.type = "button";
+    action.className = "small";
+    action.addEventListener("click", () => window.location.reload());
+  }
+  action.id = "stopped-action";
+  action.textContent = signedOut ? text.signIn : text.reload;
+  banner.replaceChildren((signedOut ? text.signedOut : text.stalePage).replace("{count}", waiting), " ", action);
+  banner.dataset.kind = "stopped";
+}
+
 // --- labels ------------------------------------------------------------------------
+
+/** The tag a paragraph shows for its label: hotkey and name (a removed label: its key). */
+function fillTag(tag, label) {
+  tag.dataset.label = label ?? "";
+  const info = labelInfo.get(label);
+  if (!label) tag.replaceChildren();
+  else if (!info) tag.replaceChildren(label);
+  else {
+    const kbd = document.createElement("kbd");
+    kbd.textContent = info.hotkey;
+    tag.replaceChildren(kbd, ` ${info.name}`);
+  }
+}
 
 function showLabel(para, label, source = "human") {
   para.dataset.label = label ?? "";
   para.dataset.source = label ? source : "";
-  for (const button of para.querySelectorAll(".label-button")) {
+  fillTag(para.querySelector(".label-tag"), label);
+  if (para === paragraphs[current]) pressButtons(label);
+}
+
+function pressButtons(label) {
+  for (const button of toolbar.querySelectorAll(".label-button")) {
     button.setAttribute("aria-pressed", String(button.dataset.label === label));
   }
 }
@@ -70,6 +114,16 @@ function updateProgress() {
   labeledCount.textContent = labeled;
   progress.setAttribute("aria-valuenow", labeled);
   progress.querySelector("progress").value = labeled;
+  showArticleState(labeled);
+}
+
+/** "Finished." once marked done, else "All labeled: Shift+Enter to finish." when it is. */
+function showArticleState(labeled = paragraphs.filter((p) => p.dataset.label).length) {
+  const finished = doneButton.getAttribute("aria-pressed") === "true";
+  const kind = finished ? "done" : labeled === paragraphs.length ? "labeled" : "";
+  if (articleState.dataset.kind === kind) return;
+  articleState.dataset.kind = kind;
+  articleState.textContent = kind === "done" ? text.finished : kind === "labeled" ? text.allLabeled : "";
 }
 
 function stateOf(para) {
@@ -186,8 +240,21 @@ function select(index, extend = false) {
   current = index;
   const para = paragraphs[current];
   para.setAttribute("aria-selected", "true");
-  para.scrollIntoView({ block: "nearest" });
+  para.querySelector(".note").before(toolbar);
+  toolbar.hidden = false;
+  pressButtons(para.dataset.label || null);
+  keepInUpperPart(para);
   if (extend) showRange();
+}
+
+/** Scroll so the current paragraph sits in the upper part of the screen, with what follows it
+ * below: only when it is out of the band between the sticky header and 60% down. */
+function keepInUpperPart(para) {
+  const top = document.querySelector(".article-head").getBoundingClientRect().bottom;
+  const rect = para.getBoundingClientRect();
+  const room = window.innerHeight - top;
+  if (rect.top >= top && rect.bottom <= top + room * 0.6) return;
+  window.scrollBy({ top: rect.top - (top + room * 0.2), behavior: "instant" });
 }
 
 // Shift+arrows select the paragraphs from the anchor to the current one; a label key labels them.
@@ -225,8 +292,33 @@ function openNote(para) {
   note.focus();
 }
 
+/** Shift+Enter and the button: mark done, asking first while paragraphs are unlabeled. */
+function askDone() {
+  const unlabeled = paragraphs.filter((p) => !p.dataset.label).length;
+  if (unlabeled === 0) return markDone();
+  document.getElementById("confirm-done-text").textContent = text.unlabeledLeft
+    .replace("{count}", unlabeled).replace("{total}", paragraphs.length);
+  confirmDone.returnValue = "";
+  confirmDone.showModal();
+  document.getElementById("confirm-done-yes").focus();
+}
+
+confirmDone.addEventListener("keydown", (event) => {
+  if (event.key === "y" || event.key === "Y") confirmDone.close("yes");
+  else if (event.key === "n" || event.key === "N") confirmDone.close("no");
+  else return;
+  event.preventDefault();
+  event.stopPropagation(); // closed now: the page's own shortcuts must not see this key
+});
+
+confirmDone.addEventListener("close", () => {
+  if (confirmDone.returnValue === "yes") markDone();
+  else advanceFrom(-1); // Esc or "no": to the first unlabeled paragraph
+});
+
 async function markDone() {
   const response = await request("PUT", `/api/articles/${page.articleId}/done`).catch(() => null);
+  if (response?.status === 401) return showStopped("signed-out", queue.entries().length);
   if (!response?.ok) {
     banner.textContent = text.doneFailed; // not retried: the reader presses again
     banner.dataset.kind = "warning";
@@ -236,12 +328,12 @@ async function markDone() {
 }
 
 async function toggleDone() {
-  const button = document.getElementById("mark-done");
-  if (button.getAttribute("aria-pressed") !== "true") return markDone();
+  if (doneButton.getAttribute("aria-pressed") !== "true") return askDone();
   const response = await request("DELETE", `/api/articles/${page.articleId}/done`).catch(() => null);
+  if (response?.status === 401) return showStopped("signed-out", queue.entries().length);
   if (response?.ok) {
-    button.setAttribute("aria-pressed", "false");
-    button.classList.remove("secondary");
+    doneButton.setAttribute("aria-pressed", "false");
+    showArticleState();
     banner.textContent = text.reopened;
     banner.dataset.kind = "info";
   } else {
@@ -256,16 +348,42 @@ function go(url) {
 
 // --- keyboard and mouse ------------------------------------------------------------
 
+// An input method (Pinyin...) turns keys into "Process" (keyCode 229) or composing key events,
+// whose `key` is not the letter: such keys are read by their position (event.code) instead.
+const POSITION_KEYS = { Enter: "Enter", NumpadEnter: "Enter", Escape: "Escape", Backspace: "Backspace",
+  ArrowDown: "ArrowDown", ArrowUp: "ArrowUp", Period: ".", Space: " " };
+const viaInputMethod = (event) => event.isComposing || event.key === "Process" || event.keyCode === 229;
+
+function byPosition(event) {
+  if (event.code.startsWith("Key")) {
+    const letter = event.code.slice(3).toLowerCase();
+    return event.shiftKey ? letter.toUpperCase() : letter;
+  }
+  if (event.code.startsWith("Digit")) return event.code.slice(5);
+  if (event.code === "Slash" && event.shiftKey) return "?";
+  return POSITION_KEYS[event.code] ?? event.key;
+}
+
+function noticeInputMethod() {
+  imeHint.hidden = false;
+}
+document.addEventListener("compositionstart", (event) => {
+  if (!isTyping(event.target)) noticeInputMethod();
+});
+
 document.addEventListener("keydown", (event) => {
   if (isTyping(event.target)) {
-    if (event.key === "Escape" && !(event.ctrlKey || event.metaKey || event.altKey)) {
-      event.target.blur();
+    if (event.key === "Escape" && !event.isComposing && !(event.ctrlKey || event.metaKey || event.altKey)) {
+      event.target.blur(); // Esc while composing cancels the composition, not the note
       if (event.target.classList.contains("note") && !event.target.value) event.target.hidden = true;
     }
     return;
   }
-  if (help.open) return; // the dialog handles its own keys
-  if ((event.ctrlKey || event.metaKey) && !event.altKey && !event.shiftKey && event.key === "z") {
+  if (document.querySelector("dialog[open]")) return; // a dialog handles its own keys
+  const imeKey = viaInputMethod(event);
+  if (imeKey) noticeInputMethod();
+  const key = imeKey ? byPosition(event) : event.key;
+  if ((event.ctrlKey || event.metaKey) && !event.altKey && !event.shiftKey && key === "z") {
     undo();
     event.preventDefault();
     return;
@@ -273,44 +391,51 @@ document.addEventListener("keydown", (event) => {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
   // Shift+hotkey (whichever character the layout makes of it) labels to the end
   const toEnd = event.shiftKey ? labelByHotkey.get(unshifted(event)) : undefined;
-  const label = toEnd ? undefined : labelByHotkey.get(event.key);
+  const label = toEnd ? undefined : labelByHotkey.get(key);
   let handled = true;
   if (toEnd) labelRange(toEnd, rangeAnchor !== null ? rangeBounds() : [current, paragraphs.length - 1]);
   else if (label) labelAndAdvance(label);
-  else if (event.key === "Enter" && event.shiftKey) markDone();
-  else if (event.shiftKey && (event.key === "ArrowDown" || event.key === "J")) select(current + 1, true);
-  else if (event.shiftKey && (event.key === "ArrowUp" || event.key === "K")) select(current - 1, true);
-  else if (event.key === "j" || event.key === "ArrowDown") select(current + 1);
-  else if (event.key === "k" || event.key === "ArrowUp") select(current - 1);
-  else if (event.key === "a") acceptCurrent();
-  else if (event.key === "A") acceptAll();
-  else if (event.key === "u") undo();
-  else if (event.key === "i") toggleReason();
-  else if (event.key === "Escape" && rangeAnchor !== null) clearRange();
-  else if (event.key === "0" || event.key === "Backspace") {
+  else if (key === "Enter" && event.shiftKey) askDone();
+  else if (event.shiftKey && (key === "ArrowDown" || key === "J")) select(current + 1, true);
+  else if (event.shiftKey && (key === "ArrowUp" || key === "K")) select(current - 1, true);
+  else if (key === "j" || key === "ArrowDown") select(current + 1);
+  else if (key === "k" || key === "ArrowUp") select(current - 1);
+  else if (key === "a") acceptCurrent();
+  else if (key === "A") acceptAll();
+  else if (key === "u") undo();
+  else if (key === "i") toggleReason();
+  else if (key === "Escape" && rangeAnchor !== null) clearRange();
+  else if (key === "0" || key === "Backspace") {
     if (rangeAnchor !== null) labelRange(null, rangeBounds());
     else if (current >= 0) setLabel(paragraphs[current], null);
   }
-  else if (event.key === ".") {
+  else if (key === ".") {
     const previous = paragraphs[current - 1]?.dataset.label;
     if (previous) labelAndAdvance(previous);
   }
-  else if (event.key === "e") openNote(paragraphs[current]);
-  else if (event.key === "n") go(page.nextUrl);
-  else if (event.key === "p") go(page.previousUrl);
-  else if (event.key === "g") toggleGuidelines();
-  else if (event.key === "?") help.showModal();
+  else if (key === "e") openNote(paragraphs[current]);
+  else if (key === "n") go(page.nextUrl);
+  else if (key === "p") go(page.previousUrl);
+  else if (key === "g") toggleGuidelines();
+  else if (key === "?") help.showModal();
   else handled = false;
   if (handled) event.preventDefault();
+});
+
+help.addEventListener("keydown", (event) => {
+  if (event.key !== "?" && !(viaInputMethod(event) && byPosition(event) === "?")) return;
+  help.close(); // "?" opens and closes it
+  event.preventDefault();
+  event.stopPropagation(); // closed now: the page's "?" would open it again
 });
 
 document.getElementById("paragraphs").addEventListener("click", (event) => {
   const para = event.target.closest(".para");
   if (!para) return;
-  select(paragraphs.indexOf(para));
   const button = event.target.closest(".label-button");
-  if (button) labelAndAdvance(button.dataset.label);
-  else if (event.target.closest(".note-toggle")) openNote(para);
+  if (button) return labelAndAdvance(button.dataset.label); // the toolbar: the current paragraph
+  if (event.target.closest(".note-toggle")) return openNote(para);
+  select(paragraphs.indexOf(para));
 });
 
 document.getElementById("paragraphs").addEventListener("input", (event) => {
@@ -321,17 +446,39 @@ document.getElementById("paragraphs").addEventListener("input", (event) => {
   }
 });
 
-function toggleGuidelines() {
-  const button = document.getElementById("toggle-guidelines");
-  const open = document.body.classList.toggle("guidelines-hidden");
-  button.setAttribute("aria-expanded", String(!open));
+// The guidelines stay as the reader left them, across articles and reloads (this browser).
+const GUIDELINES_KEY = "annotator.guidelines-hidden";
+
+function showGuidelines(hidden) {
+  document.body.classList.toggle("guidelines-hidden", hidden);
+  document.getElementById("toggle-guidelines").setAttribute("aria-expanded", String(!hidden));
 }
 
+function toggleGuidelines() {
+  const hidden = !document.body.classList.contains("guidelines-hidden");
+  showGuidelines(hidden);
+  try {
+    if (hidden) localStorage.setItem(GUIDELINES_KEY, "1");
+    else localStorage.removeItem(GUIDELINES_KEY);
+  } catch {
+    // storage full or disabled: remembered for this page only
+  }
+}
+
+try {
+  showGuidelines(localStorage.getItem(GUIDELINES_KEY) === "1");
+} catch {
+  showGuidelines(false);
+}
 document.getElementById("toggle-guidelines").addEventListener("click", toggleGuidelines);
 document.getElementById("show-help").addEventListener("click", () => help.showModal());
 document.getElementById("mark-done").addEventListener("click", toggleDone);
 document.getElementById("accept-all")?.addEventListener("click", acceptAll);
 
-// Start where the reader left off: the paragraph in the URL, else the first unlabeled one.
-const fromHash = paragraphs.findIndex((p) => `#p${p.dataset.index}` === window.location.hash);
-select(fromHash !== -1 ? fromHash : Math.max(0, nextUnlabeled(-1)));
+// Start where the reader left off: the paragraph in the URL, else the first unlabeled one;
+// a later #p<index> (a link, the address bar) selects that paragraph.
+const fromHash = () => paragraphs.findIndex((p) => `#p${p.dataset.index}` === window.location.hash);
+window.addEventListener("hashchange", () => {
+  if (fromHash() !== -1) select(fromHash());
+});
+select(fromHash() !== -1 ? fromHash() : Math.max(0, nextUnlabeled(-1)));

@@ -22,7 +22,10 @@ export class SaveQueue {
    * `<prefix>.<paragraphId>`, so tabs never overwrite each other's changes and a reload finds them.
    * onState(paragraphId, state, entry, error): state is saved|pending|failed|signed-out|rejected;
    * a rejected change comes with the server's reason (e.g. a note over the limit).
-   * onCount(waiting, failing): how many changes wait, and how many of them failed.
+   * onCount(waiting, failing, stopped): how many changes wait, how many of them failed, and
+   * why retrying stopped: null, "signed-out" (401) or "stale-page" (the session was renewed
+   * elsewhere, so this page's CSRF token is refused). Stopped changes are kept, not retried on
+   * a timer: the next visit (after signing in) sends them; a tab shown again tries once.
    */
   constructor(prefix, { onState, onCount }) {
     this.prefix = `${prefix}.`;
@@ -34,6 +37,7 @@ export class SaveQueue {
     this.delay = 1000;
     this.timer = null;
     this.storageWorks = true;
+    this.stopped = null;
     for (let i = 0; i < localStorage.length; i++) {
       const key = localStorage.key(i);
       if (key?.startsWith(this.prefix)) {
@@ -42,6 +46,9 @@ export class SaveQueue {
       }
     }
     window.addEventListener("online", () => this.retryNow());
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden && this.stopped) this.retryNow(); // signed in again in another tab?
+    });
     window.addEventListener("storage", (event) => this.#fromOtherTab(event));
   }
 
@@ -125,14 +132,16 @@ export class SaveQueue {
     } catch {
       response = null; // network error: the server is unreachable
     }
-    const retry = !response || response.status >= 500 || RETRY_STATUSES.has(response.status);
-    const error = retry || response.ok ? null : await response.json().then((b) => b?.error ?? null, () => null);
+    const body = response && !response.ok ? await response.json().catch(() => null) : null;
+    const stopped = response?.status === 401 ? "signed-out" : body?.reason === "csrf" ? "stale-page" : null;
+    const retry = !response || stopped !== null || response.status >= 500 || RETRY_STATUSES.has(response.status);
+    const error = retry ? null : body?.error ?? null;
     const again = [];
     for (const [changedId, sent] of changes) {
       this.inFlight.delete(changedId);
       if (retry) {
         this.failing.add(changedId);
-        this.onState(changedId, response?.status === 401 ? "signed-out" : "failed", sent);
+        this.onState(changedId, stopped === "signed-out" ? "signed-out" : "failed", sent);
       } else {
         this.failing.delete(changedId);
         if (this.pending.get(changedId)?.at === sent.at) {
@@ -144,7 +153,11 @@ export class SaveQueue {
         }
       }
     }
-    if (retry) {
+    this.stopped = stopped;
+    if (stopped) {
+      clearTimeout(this.timer); // retrying cannot help: the reader has to sign in or reload
+      this.timer = null;
+    } else if (retry) {
       this.#scheduleRetry();
     } else {
       this.delay = 1000;
@@ -192,7 +205,7 @@ export class SaveQueue {
   }
 
   #count() {
-    this.onCount(this.pending.size, this.failing.size);
+    this.onCount(this.pending.size, this.failing.size, this.stopped);
   }
 
   #read(key) {

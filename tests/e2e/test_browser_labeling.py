@@ -29,18 +29,23 @@ def para(page, index: int):
     return page.locator(f"#p{index}")
 
 
+NAMES = {"claim": "Claim", "evidence": "Evidence", "boilerplate": "Ads/Boilerplate", "other": "Other"}
+
+
 def expect_label(page, index: int, label: str, state: str = "saved") -> None:
-    """The paragraph shows the label (attribute and pressed button) and its save state."""
+    """The paragraph shows the label (attribute, and a tag with its hotkey and name) and its
+    save state."""
     paragraph = para(page, index)
     expect(paragraph).to_have_attribute("data-label", label)
     if state is not None:
         expect(paragraph).to_have_attribute("data-state", state)
-    pressed = paragraph.locator('.label-button[aria-pressed="true"]')
+    tag = paragraph.locator(".label-tag")
     if label:
-        expect(pressed).to_have_count(1)
-        expect(pressed).to_have_attribute("data-label", label)
+        expect(tag).to_be_visible()
+        expect(tag).to_have_attribute("data-label", label)
+        expect(tag).to_contain_text(NAMES[label])
     else:
-        expect(pressed).to_have_count(0)
+        expect(tag).to_be_hidden()
 
 
 def expect_selected(page, index: int) -> None:
@@ -121,6 +126,8 @@ def test_labels_made_while_the_server_is_down_are_saved_when_it_returns(
     # Marking done while the server is down says so, and stays on the article.
     live_server.stop()
     page.keyboard.press("Shift+Enter")
+    expect(page.locator("#confirm-done")).to_be_visible()  # paragraphs are unlabeled: it asks
+    page.keyboard.press("y")
     expect(banner).to_have_text(re.compile(r"^Could not mark the article done"))
     expect(page).to_have_url(re.compile(rf"/articles/{pk}(#p\d+)?$"))
 
@@ -226,8 +233,11 @@ def test_the_other_shortcuts(admin_page, demo, helpers):
     expect(para(page, 0).locator(".note")).to_have_value("1234 jk . 0?")
     expect(page.locator("#mark-done")).to_have_attribute("aria-pressed", "false")
 
-    # Shift+Enter: mark done, then open the next article of the queue.
+    # Shift+Enter: mark done (after saying how many paragraphs are unlabeled), then open the
+    # next article of the queue.
     page.keyboard.press("Shift+Enter")
+    expect(page.locator("#confirm-done-text")).to_have_text(re.compile(r"^Not labeled yet: \d+ of \d+"))
+    page.keyboard.press("Enter")
     page.wait_for_url(lambda url: ARTICLE_URL.search(url) and ARTICLE_URL.search(url).group(1) != str(pk))
     expect(page).to_have_url(ARTICLE_URL)
     expect_selected(page, 0)
