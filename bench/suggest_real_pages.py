@@ -5,9 +5,10 @@ import, read the stored suggestions, and score them with the set's score.py.
     python bench/suggest_real_pages.py [--data DIR] [--only html|text] [--fit]
 
 `--fit` fits the text-shape/structure weights of annotator/suggest/signals.py (a logistic
-regression on its generic features, one weight set per variant) and prints them to paste
-there; it also scores the weights fitted on half of the sites against the other half
-(2-fold by site), the honest figure for pages the weights never saw.
+regression on its generic features, one weight set per variant, on the paragraphs the shape
+scores: not running text, not the headline) and prints them to paste there; it also scores
+the whole cold scorer (site rules, running text, the shape with weights fitted on the other
+half of the sites: 2-fold by site), the honest figure for pages the weights never saw.
 """
 from __future__ import annotations
 
@@ -33,9 +34,12 @@ from annotator.services.encodings import html_encoding
 from annotator.services.formats.html import html_page
 from annotator.services.formats.records import decode
 from annotator.services.importing import Source, import_sources
+from annotator.services.text import text_key
 from annotator.suggest import signals
 
 _SPACE = re.compile(r"[\s\u200b\u200c\u200d\u2060\ufeff\u00ad]+")
+_REPEATS = re.compile(r"same text on (\d+) pages")
+SHOWN = 0.8  # the project's default threshold: what the page shows
 
 
 def records(data: Path, variant: str) -> list[dict]:
@@ -83,20 +87,30 @@ def aligned(gold_texts: list[str], ours: list[str]) -> list[int]:
     return out
 
 
-def stored(app) -> dict[str, list[tuple[str, dict | None, float, str]]]:
-    """Per article id: its paragraphs' text, features, boilerplate confidence and reason."""
+def stored(app) -> dict[str, list[tuple[str, dict | None, float, str, bool]]]:
+    """Per article id: its paragraphs' text, features, boilerplate confidence, reason and
+    whether it is the article's headline."""
     out: dict[str, list] = {}
     with app.app_context():
         rows = db.session.execute(
-            select(Article.article_id, Paragraph.text, Paragraph.features, Suggestion.label,
-                   Suggestion.confidence, Suggestion.reason)
+            select(Article.article_id, Article.title, Paragraph.text, Paragraph.features,
+                   Suggestion.label, Suggestion.confidence, Suggestion.reason)
             .join(Paragraph, Paragraph.article_id == Article.id)
             .outerjoin(Suggestion, Suggestion.paragraph_id == Paragraph.id)
             .order_by(Article.id, Paragraph.index))
-        for article_id, text, features, label, confidence, reason in rows:
+        for article_id, title, text, features, label, confidence, reason in rows:
             score = confidence if label == signals.BOILERPLATE else 0.0
-            out.setdefault(article_id, []).append((text, features, score or 0.0, reason or ""))
+            out.setdefault(article_id, []).append((text, features, score or 0.0, reason or "",
+                                                   text_key(text) == text_key(title)))
     return out
+
+
+def rule_confidence(reason: str) -> float:
+    """The confidence a site rule (repetition, teaser) gave, read back from its reason."""
+    repeated = _REPEATS.match(reason)
+    if repeated:
+        return signals.repetition_confidence(int(repeated.group(1)) - 1)
+    return signals.TEASER_CONFIDENCE if reason.startswith("title of another") else 0.0
 
 
 def run_variant(data: Path, variant: str, workdir: Path) -> tuple[dict, list[dict]]:
@@ -124,54 +138,65 @@ def predictions(ours: dict, pages: list[dict]) -> list[dict]:
 def score(data: Path, preds: list[dict], path: Path) -> str:
     path.write_text("".join(json.dumps(p) + "\n" for p in preds))
     result = subprocess.run([sys.executable, str(data / "score.py"), str(path), "--pages",
-                             str(data / "pages_text.jsonl"), "--threshold", "0.8"],
+                             str(data / "pages_text.jsonl"), "--threshold", str(SHOWN)],
                             capture_output=True, text=True, check=True)
     keep = ("pred=", "group", "---", "ALL", "CORE", "lang=zh", "lang=en")
     return "\n".join(line for line in result.stdout.splitlines() if line.startswith(keep))
 
 
 def fit(ours: dict, pages: list[dict], variant: str, data: Path, workdir: Path) -> None:
-    """Fit the shape weights on these pages; score 2-fold by site; print the weights."""
+    """Fit the shape weights on these pages; score the cold scorer 2-fold by site with them;
+    print the weights. Boilerplate rows weigh SHOWN / (1 - SHOWN) (4): a suggestion is
+    shown at SHOWN, and the weighted model reaches it where the plain one reaches 0.5."""
     from sklearn.linear_model import LogisticRegression
 
-    rows, golds, groups, keys = [], [], [], []
-    for page in pages:
+    rows, golds, groups = [], [], []
+    scored: list[tuple[int, int]] = []  # (page, paragraph) the shape scores
+    vectors, rules = [], []
+    for number, page in enumerate(pages):
         mine = ours.get(page["id"], [])
-        if not mine:
-            continue
-        vectors = signals.vectors([signals.Seen(text, features) for text, features, *_ in mine])
+        seen = [signals.Seen(text, features) for text, features, *_ in mine]
+        skip = [running or headline for running, (*_, headline)
+                in zip(signals.running_text(seen), mine)]
+        vectors.append(signals.vectors(seen, skip))
+        rules.append([rule_confidence(reason) for _, _, _, reason, _ in mine])
+        scored += [(number, index) for index, vector in enumerate(vectors[-1]) if vector]
+        group = zlib.crc32((page.get("site") or page["id"]).encode()) % 2
         where = aligned([p["text"] for p in page["paragraphs"]], [text for text, *_ in mine])
         for gold, index in zip(page["paragraphs"], where):
-            if index < 0:
-                continue
-            rows.append(vectors[index])
-            golds.append(gold["gold"] == "boilerplate")
-            groups.append(zlib.crc32((page.get("site") or page["id"]).encode()) % 2)
-            keys.append((page["id"], len(keys)))
+            if index >= 0 and vectors[-1][index]:
+                rows.append(vectors[-1][index])
+                golds.append(gold["gold"] == "boilerplate")
+                groups.append(group)
     names = sorted({name for row in rows for name in row})
-    matrix = [[row.get(name, 0.0) for name in names] for row in rows]
+
+    def matrix(items):
+        return [[row.get(name, 0.0) for name in names] for row in items]
 
     def fitted(indices):
-        model = LogisticRegression(C=1.0, max_iter=2000)
-        model.fit([matrix[i] for i in indices], [golds[i] for i in indices])
+        model = LogisticRegression(C=1.0, max_iter=3000,
+                                   class_weight={True: SHOWN / (1 - SHOWN), False: 1.0})
+        model.fit(matrix([rows[i] for i in indices]), [golds[i] for i in indices])
         return model
 
-    probability = [0.0] * len(rows)
+    shape = [[0.0] * len(vector) for vector in vectors]
     for fold in (0, 1):
         model = fitted([i for i, g in enumerate(groups) if g != fold])
-        held = [i for i, g in enumerate(groups) if g == fold]
-        for i, p in zip(held, model.predict_proba([matrix[i] for i in held])[:, 1]):
-            probability[i] = float(p)
-    by_page: dict[str, list[float]] = {}
-    for (page_id, _), p in zip(keys, probability):
-        by_page.setdefault(page_id, []).append(p)
+        held = [(n, i) for n, i in scored
+                if zlib.crc32((pages[n].get("site") or pages[n]["id"]).encode()) % 2 == fold]
+        if held:
+            for (n, i), p in zip(held, model.predict_proba(
+                    matrix([vectors[n][i] for n, i in held]))[:, 1]):
+                shape[n][i] = float(p)
     preds = []
-    for page in pages:  # rebuild full-length predictions (unaligned gold paragraphs: 0)
+    for number, page in enumerate(pages):  # as score_article combines: the stronger
         mine = ours.get(page["id"], [])
         where = aligned([p["text"] for p in page["paragraphs"]], [text for text, *_ in mine])
-        values = iter(by_page.get(page["id"], []))
-        preds.append({"id": page["id"], "pred": [next(values) if i >= 0 else 0.0 for i in where]})
-    print(f"\n{variant}: shape only, weights fitted on the other half of the sites (2-fold)")
+        cold = [max(rule, p if p >= 0.5 else 0.0)
+                for rule, p in zip(rules[number], shape[number])]
+        preds.append({"id": page["id"], "pred": [cold[i] if i >= 0 else 0.0 for i in where]})
+    print(f"\n{variant}: cold suggestions, shape weights fitted on the other half of the sites"
+          " (2-fold)")
     print(score(data, preds, workdir / f"{variant}-cv.jsonl"))
     model = fitted(range(len(rows)))
     weights = {"bias": round(float(model.intercept_[0]), 3)}

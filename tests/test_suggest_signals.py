@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 
+from helpers import import_articles
 from sqlalchemy import select
 
 from annotator.extensions import db
@@ -12,12 +13,16 @@ from annotator.models import Article, Paragraph, Suggestion
 from annotator.services.formats.html import html_page
 from annotator.services.importing import Source, import_sources
 from annotator.services.suggestions import store_suggestions
-from annotator.suggest.signals import Seen, Titles, repetition_confidence, score_article
+from annotator.suggest.signals import (
+    Seen,
+    Titles,
+    repetition_confidence,
+    score_article,
+    vectors,
+)
+from annotator.suggest.structure import mark_extracted
 
-from helpers import import_articles
-
-EN = ("the council said the new plan would cut travel times across the city while critics "
-      "argued that the budget was far too small for what it promised to deliver").split()
+EN = ["the", "council", "said", "the", "new", "plan", "would", "cut", "travel", "times", "across", "the", "city", "while", "critics", "argued", "that", "the", "budget", "was", "far", "too", "small", "for", "what", "it", "promised", "to", "deliver"]
 PROMO = ("Sign up for our weekly newsletter and get the best of our reporting on the city, "
          "its politics and its people delivered to your inbox every Friday morning.")
 ZH = "市政府表示新的交通计划将缩短全市通勤时间但批评者认为预算远远不够实现承诺的目标".replace("", " ").split()
@@ -160,6 +165,37 @@ def test_html_structure_a_footer_link_list_is_suggested_and_the_article_text_is_
         assert "footer" in reason or "link" in reason, reason
     for text in bodies:
         assert by_text[text][1] is None or by_text[text][1] < 0.8
+
+
+def test_extracted_is_the_share_of_a_paragraph_in_readabilitys_text_matched_by_runs_of_words():
+    """readability reflows and trims what it keeps: a paragraph counts by the runs of 4 words
+    (6 CJK characters) it shares with that text, a short one only when it is a block of it."""
+    main = "The council met on Tuesday to discuss the new plan for the park.\nShare"
+    paragraphs = [
+        "The council met on Tuesday — to discuss the NEW plan for the park!",  # reflowed
+        "The council met on Tuesday. Read more: the ten best parks of the city this year",
+        "Share", "plan for", "Tuesday", "Sign up for our weekly newsletter today"]
+    structure: list[dict] = [{} for _ in paragraphs]
+    mark_extracted(paragraphs, structure, main)
+    shares = [seen["extracted"] for seen in structure]
+    assert shares[0] == 1.0 and shares[2] == 1 and shares[5] == 0
+    assert 0.2 < shares[1] < 0.5  # "The council met on Tuesday": 5 of 16 words
+    assert shares[3] == shares[4] == 0  # short, inside the text, but no block of its own
+    chinese = [{}, {}]
+    mark_extracted(["市政府表示新的交通计划", "相关文章：市政府表示新"], chinese,
+                   "市政府表示新的交通计划将缩短全市通勤时间。")
+    assert chinese[0]["extracted"] == 1.0 and chinese[1]["extracted"] < 0.7  # 6 of 10 characters
+    # readability kept nothing: every paragraph is outside; it could not read: no verdict
+    nothing: list[dict] = [{} for _ in paragraphs]
+    mark_extracted(paragraphs, nothing, "")
+    assert [seen["extracted"] for seen in nothing] == [0] * len(paragraphs)
+    unknown: list[dict] = [{} for _ in paragraphs]
+    mark_extracted(paragraphs, unknown, None)
+    assert unknown == [{} for _ in paragraphs]
+    # the scorer reads the share left out; no verdict pushes neither way
+    pushed = vectors([Seen(text, seen) for text, seen in zip(paragraphs, structure)])
+    assert [vector["not_extracted"] for vector in pushed[:3]] == [0.0, 1 - shares[1], 0.0]
+    assert vectors([Seen("Share", {"link": 0.0})])[0]["not_extracted"] == 0.0
 
 
 def test_txt_import_gets_text_shape_signals(app, tmp_path):

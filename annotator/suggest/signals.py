@@ -237,7 +237,9 @@ def vectors(article: Sequence[Seen], skip: Sequence[bool] = ()) -> list[dict[str
                 **{f"in_{landmark}": float(landmark in landmarks)
                    for landmark in LANDMARK_FEATURES},
                 "in_main": float(bool(landmarks & {"main", "article"})),
-                "not_extracted": float(structure.get("extracted") == 0),
+                # the share of its text readability-lxml leaves out (0 when it cannot tell)
+                "not_extracted": 1.0 - float(structure.get("extracted") or 0.0)
+                if structure.get("extracted") is not None else 0.0,
                 "furniture_words": min(len(names & FURNITURE_WORDS), 3) / 3,
                 "content_words": min(len(names & CONTENT_WORDS), 3) / 3,
                 "heading": float(tag in HEADINGS),
@@ -249,21 +251,22 @@ def vectors(article: Sequence[Seen], skip: Sequence[bool] = ()) -> list[dict[str
 
 
 # the learned part: fitted by `bench/suggest_real_pages.py --fit` (logistic regression on
-# the features above, see bench/README.md); "bias" is the intercept
-HTML_WEIGHTS: dict[str, float] = {"bias": -0.071, "all_link": -0.241,
-    "body_neighbours": -1.196, "content_words": -1.457, "copyright": 0.782, "date": 0.518,
-    "digits": -0.068, "furniture_words": 7.066, "heading": -1.198, "html": -0.053,
-    "in_aside": 3.397, "in_footer": 1.113, "in_form": 0.531, "in_header": -0.702,
-    "in_main": -0.592, "in_nav": 1.861, "labelled": -0.36, "link": 2.536, "list_item": 0.177,
-    "list_marker": -0.105, "log_length": -1.449, "no_end_punct": -0.033,
-    "not_extracted": 2.615, "outside_body": 0.444, "position": 0.693, "sentence_marks": 0.004,
-    "separators": 1.752, "short": 0.183, "table_cell": -0.185, "title_case": 0.044,
-    "url": 0.71}
-TEXT_WEIGHTS: dict[str, float] = {"bias": 3.981, "body_neighbours": -2.969, "copyright": 1.4,
-    "date": 2.234, "digits": -1.718, "labelled": -1.115, "list_marker": -0.254,
-    "log_length": -3.727, "no_end_punct": -0.511, "outside_body": 0.706, "position": 0.75,
-    "sentence_marks": -0.559, "separators": 2.704, "short": 0.326, "title_case": 0.77,
-    "url": 2.042}
+# the features above, see bench/README.md); "bias" is the intercept. Boilerplate weighs 4 in
+# the fit (0.8 / 0.2): a suggestion is shown at 0.8, where even odds would be unweighted.
+HTML_WEIGHTS: dict[str, float] = {"bias": 0.433, "all_link": -0.651,
+    "body_neighbours": -0.547, "content_words": -1.375, "copyright": 0.674, "date": 0.68,
+    "digits": -0.567, "furniture_words": 7.479, "heading": -1.279, "html": 0.393,
+    "in_aside": 2.739, "in_footer": 0.697, "in_form": 0.388, "in_header": -0.27,
+    "in_main": -0.285, "in_nav": 1.163, "labelled": -0.613, "link": 2.853,
+    "list_item": -0.122, "list_marker": -0.022, "log_length": -1.343, "no_end_punct": 0.142,
+    "not_extracted": 3.005, "outside_body": 0.461, "position": 0.569,
+    "sentence_marks": -0.036, "separators": 1.477, "short": 0.1, "table_cell": -0.142,
+    "title_case": 0.053, "url": 0.185}
+TEXT_WEIGHTS: dict[str, float] = {"bias": 4.951, "body_neighbours": -2.952, "copyright": 1.06,
+    "date": 2.413, "digits": -1.632, "labelled": -1.07, "list_marker": -0.33,
+    "log_length": -3.392, "no_end_punct": -0.32, "outside_body": 0.626, "position": 0.737,
+    "sentence_marks": -0.463, "separators": 2.238, "short": 0.388, "title_case": 0.805,
+    "url": 2.25}
 
 # why, in words, a feature pushed a paragraph towards boilerplate
 PHRASES = {

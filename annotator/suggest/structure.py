@@ -7,8 +7,11 @@
 - `words`: class and id words of its ancestors, nearest first, split on - _ and camelCase
   ("relatedPosts" -> related, posts), at most 12;
 - `link`: the share of its (non-space) characters inside `<a>`, two decimals;
-- `extracted`: 1 when readability-lxml (a main-content extractor, the best of those measured
-  on real pages) keeps its text as the article's, else 0; absent if it could not tell.
+- `extracted`: the share (0 to 1, two decimals) of its text that readability-lxml (a
+  main-content extractor, the best of those measured on real pages) keeps as the article's:
+  the characters of its words inside a run of 4 words (6 CJK characters) of that text; a
+  shorter paragraph counts whole when it equals one of that text's blocks, else 0; absent if
+  readability could not tell.
 
 Position (index / count) is not stored: the paragraph row has it.
 """
@@ -19,6 +22,8 @@ import re
 from typing import Any
 
 import lxml.html
+
+from ..services.text import nfkc
 
 LANDMARKS = {"nav", "header", "footer", "aside", "form", "main", "article"}
 ROLES = {"navigation": "nav", "menu": "nav", "menubar": "nav", "banner": "header",
@@ -58,25 +63,57 @@ def features(frames: list[Frame], link_chars: int, chars: int) -> dict[str, Any]
             "link": round(link_chars / chars, 2) if chars else 0.0}
 
 
-_SPACE = re.compile(r"\s+")
+# a word: one CJK character, or a run of other letters and digits (the dev set's tokens)
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0002ffff"
+_TOKEN = re.compile(f"[{_CJK}]|[^\\W_{_CJK}]+")
+_CJK_TOKEN = re.compile(f"[{_CJK}]")
+_BLOCK_TAGS = {"p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "th", "tr", "br",
+               "pre", "blockquote", "dd", "dt", "section", "article", "table", "ul", "ol",
+               "figcaption", "header", "footer"}
+RUN_WORDS, RUN_CJK = 4, 6  # words in a run that counts as kept
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(nfkc(text).lower())
 
 
 def extracted_text(html: str) -> str | None:
-    """The page's main text as readability-lxml finds it, whitespace removed (to look
-    paragraphs up in), or None when it cannot tell."""
+    """The page's main text as readability-lxml finds it, one block a line (to look
+    paragraphs up in; "" when it keeps nothing), or None when it cannot read the page."""
     from readability import Document  # imported on first use: commands start without it
     logging.getLogger("readability.readability").setLevel(logging.ERROR)
     try:
-        summary = Document(html).summary(html_partial=True)
-        return _SPACE.sub("", lxml.html.fromstring(summary).text_content()) or None
+        root = lxml.html.fromstring(Document(html).summary(html_partial=True))
+        for element in root.iter():
+            if isinstance(element.tag, str) and element.tag in _BLOCK_TAGS:
+                element.tail = "\n" + (element.tail or "")
+        return root.text_content().strip()
     except Exception:  # noqa: BLE001 - any page it cannot read: no signal, not a failed import
         return None
 
 
 def mark_extracted(paragraphs: list[str], structure: list[dict[str, Any]],
                    main: str | None) -> None:
-    """Set `extracted` on each paragraph's features: is its text inside `main`?"""
+    """Set `extracted` on each paragraph's features: the share of its text inside `main`
+    (extracted_text's), matched by runs of words as the dev set's gold is (readability
+    reflows and trims text: a paragraph is seldom a verbatim part of it)."""
     if main is None:
         return
-    for text, seen in zip(paragraphs, structure):
-        seen["extracted"] = int(_SPACE.sub("", text) in main)
+    lines = [words for words in map(_tokens, main.split("\n")) if words]
+    kept = [word for words in lines for word in words]
+    texts = [_tokens(text) for text in paragraphs]
+    sample = kept[:2000]
+    run = RUN_CJK if sample and 2 * len(_CJK_TOKEN.findall("".join(sample))) >= len(
+        sample) else RUN_WORDS
+    runs = {tuple(kept[i:i + run]) for i in range(len(kept) - run + 1)}
+    whole = set(map(tuple, lines))
+    for words, seen in zip(texts, structure):
+        if len(words) < run:
+            seen["extracted"] = int(bool(words) and tuple(words) in whole)
+            continue
+        hit = [False] * len(words)
+        for i in range(len(words) - run + 1):
+            if tuple(words[i:i + run]) in runs:
+                hit[i:i + run] = [True] * run
+        seen["extracted"] = round(sum(len(word) for word, inside in zip(words, hit) if inside)
+                                  / sum(map(len, words)), 2)
