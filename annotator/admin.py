@@ -6,6 +6,7 @@ import re
 from flask import (Blueprint, abort, current_app, flash, make_response, redirect,
                    render_template, request, url_for)
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_user
 from sqlalchemy import delete, select
 from wtforms import SelectChoice
@@ -236,8 +237,17 @@ def import_articles(project_id: int):
                                     encoding=form.encoding.data or None, split=form.split.data,
                                     skip_invalid=form.skip_invalid.data)
             if report.stored:
-                flash(report.summary())
+                flash(_import_summary(report))
     return render_template("admin/import.html", project=project, form=form, report=report)
+
+
+def _import_summary(report) -> str:
+    """The import's summary line (ImportReport.summary), counted in the UI's language."""
+    return " ".join([
+        ngettext("Imported: %(num)s article added,", "Imported: %(num)s articles added,",
+                 report.added),
+        _("%(num)s skipped (already present),", num=report.skipped),
+        ngettext("%(num)s paragraph.", "%(num)s paragraphs.", report.paragraphs)])
 
 
 @bp.get("/projects/<int:project_id>/export")

@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from . import charts
 from .auth import admin_required
 from .extensions import db
-from .i18n import label_text
+from .i18n import label_text, translated
 from .models import Project, utcnow
 from .services.agreement import AgreementReport, interpret
 from .services.agreement_report import project_agreement
@@ -118,11 +118,11 @@ def agreement(project_id: int):
          "reading": result.interpretation.get(key)}
         for key, name in (("observed", _("Observed agreement")), ("fleiss", _("Fleiss' kappa")),
                           ("alpha", _("Krippendorff's alpha")), ("ac1", _("Gwet's AC1")))]
-    notes = list(result.notes)
+    notes = [translated(note) for note in result.notes]
     for row in overall:
         for note in (row["coefficient"].note, row["reading"] and row["reading"].note):
             if note:
-                notes.append(f"{row['name']}: {note}")
+                notes.append(f"{row['name']}: {translated(note)}")
     return render_template(
         "dashboard/agreement.html", project=project, result=result, resamples=resamples,
         names={label.key: label_text(label.name) for label in project.labels}, overall=overall,

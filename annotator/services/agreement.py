@@ -31,22 +31,26 @@ from dataclasses import asdict, dataclass
 from itertools import combinations
 from typing import Any
 
+from .messages import N_, joined, ngettext
+
 Item = tuple[Hashable, Mapping[Hashable, str]]
 Ratings = tuple[tuple[Hashable, str], ...]  # one item's (annotator, label) pairs
 Matrix = dict[str, dict[str, int]]
 
 NAMES = ("observed", "fleiss", "alpha", "ac1")
 
-NO_ITEMS = "no paragraph has two or more annotations: there is nothing to compare"
-TOO_FEW_ITEMS = ("only one paragraph has two or more annotations: chance-corrected coefficients "
-                 "need at least two")
-ONE_LABEL = ("only one label was used: agreement is perfect but chance-corrected coefficients "
-             "are undefined")
-AC1_ONE_LABEL = ("only one label was used: agreement is perfect, and AC1 (whose chance agreement "
-                 "is then 0) is 1.0; kappa-type coefficients are undefined")
-ONE_ARTICLE = ("all paragraphs are in one article: resampling articles cannot measure "
-               "uncertainty, so there is no interval")
-NO_USABLE = "no bootstrap resample gave a value, so there is no interval"
+# The notes are messages.Text: English here (the CLI, the API, the dataset card), translated
+# where the dashboard shows them.
+NO_ITEMS = N_("no paragraph has two or more annotations: there is nothing to compare")
+TOO_FEW_ITEMS = N_("only one paragraph has two or more annotations: chance-corrected "
+                   "coefficients need at least two")
+ONE_LABEL = N_("only one label was used: agreement is perfect but chance-corrected coefficients "
+               "are undefined")
+AC1_ONE_LABEL = N_("only one label was used: agreement is perfect, and AC1 (whose chance "
+                   "agreement is then 0) is 1.0; kappa-type coefficients are undefined")
+ONE_ARTICLE = N_("all paragraphs are in one article: resampling articles cannot measure "
+                 "uncertainty, so there is no interval")
+NO_USABLE = N_("no bootstrap resample gave a value, so there is no interval")
 
 HIGH_RAW_AGREEMENT = 0.80  # with a coefficient at or below LOW_COEFFICIENT: the kappa paradox
 LOW_COEFFICIENT = 0.40
@@ -207,11 +211,11 @@ def interpret(value: float | None, observed: float | None = None) -> Interpretat
         return Interpretation("undefined")
     band = _band(value)
     if observed is not None and observed >= HIGH_RAW_AGREEMENT and value <= LOW_COEFFICIENT:
-        return Interpretation(band, (
-            f"raw agreement is high ({observed:.0%}) but the coefficient is only {value:.2f}: "
-            "when one label dominates, chance agreement is high and kappa-type coefficients "
-            "fall (the \"kappa paradox\"); see Gwet's AC1, which is less affected by skewed "
-            "label frequencies"))
+        return Interpretation(band, N_(
+            "raw agreement is high (%(observed)s) but the coefficient is only %(value)s: when "
+            "one label dominates, chance agreement is high and kappa-type coefficients fall (the "
+            "\"kappa paradox\"); see Gwet's AC1, which is less affected by skewed label "
+            "frequencies", observed=f"{observed:.0%}", value=f"{value:.2f}"))
     return Interpretation(band)
 
 
@@ -376,24 +380,25 @@ def _explain(c: _Counts, name: str, raters: set[int], label: str | None) -> str 
     if c.items == 0:
         return NO_ITEMS
     if name == "observed":
-        return "based on one paragraph only" if c.items == 1 else None
+        return N_("based on one paragraph only") if c.items == 1 else None
     if c.items == 1:
         return TOO_FEW_ITEMS
     if name == "fleiss" and len(raters) > 1:
-        return (f"paragraphs have between {min(raters)} and {max(raters)} annotations: Fleiss' "
-                "kappa needs the same number on every paragraph; Krippendorff's alpha allows "
-                "missing annotations")
+        return N_("paragraphs have between %(low)s and %(high)s annotations: Fleiss' kappa "
+                  "needs the same number on every paragraph; Krippendorff's alpha allows missing "
+                  "annotations", low=min(raters), high=max(raters))
     if name == "ac1" and len(c.count) < 2:
         return ONE_LABEL
     if _one_label_used(c):
         if label is None:
             return AC1_ONE_LABEL if name == "ac1" else ONE_LABEL
         used = c.count[0] > 0
-        what = (f"every annotation was {label!r}" if used else
-                f"{label!r} was not used on any paragraph with two or more annotations")
-        tail = ("agreement on it is perfect, and AC1 is 1.0" if name == "ac1" else
-                "agreement on it is perfect but chance-corrected coefficients are undefined")
-        return f"{what}: {tail}"
+        what = (N_("every annotation was %(label)s", label=repr(label)) if used else
+                N_("%(label)s was not used on any paragraph with two or more annotations",
+                   label=repr(label)))
+        tail = (N_("agreement on it is perfect, and AC1 is 1.0") if name == "ac1" else
+                N_("agreement on it is perfect but chance-corrected coefficients are undefined"))
+        return joined(what, tail, separator=": ")
     return None
 
 
@@ -527,8 +532,11 @@ def _coefficient(value: float | None, note: str | None, samples: list[float],
     tail = (1.0 - info.confidence) / 2.0
     dropped = info.resamples - len(ordered)
     if dropped:
-        note = _join(note, f"{dropped} of {info.resamples} bootstrap resamples were degenerate "
-                           "(the coefficient was undefined on them) and were left out")
+        note = _join(note, ngettext(
+            "%(num)s of %(resamples)s bootstrap resamples was degenerate (the coefficient was "
+            "undefined on it) and was left out",
+            "%(num)s of %(resamples)s bootstrap resamples were degenerate (the coefficient was "
+            "undefined on them) and were left out", dropped, resamples=info.resamples))
     return Coefficient(value, _percentile(ordered, tail), _percentile(ordered, 1.0 - tail),
                        note, len(ordered))
 
@@ -536,7 +544,7 @@ def _coefficient(value: float | None, note: str | None, samples: list[float],
 def _join(*notes: str | None) -> str | None:
     """Join the notes that are present."""
     present = [note for note in notes if note]
-    return "; ".join(present) if present else None
+    return joined(*present) if len(present) > 1 else present[0] if present else None
 
 
 def _coefficients(total: _Counts, view: tuple[int, str] | None, raters: set[int],
@@ -587,11 +595,14 @@ def _pair(a: Hashable, b: Hashable, cells: Counter[tuple[str, str]],
     per_label = {}
     for label in labels:
         row, column, both = rows[label], columns[label], cells[label, label]
-        constant = (f"{a} and {b} both used {label!r} on every paragraph they share" if row else
-                    f"neither {a} nor {b} used {label!r} on the paragraphs they share")
+        who = {"a": a, "b": b, "label": repr(label)}
+        constant = (N_("%(a)s and %(b)s both used %(label)s on every paragraph they share: "
+                       "agreement on it is perfect but kappa is undefined", **who) if row else
+                    N_("neither %(a)s nor %(b)s used %(label)s on the paragraphs they share: "
+                       "agreement on it is perfect but kappa is undefined", **who))
         per_label[label] = _cohen(
             n, n - row - column + 2 * both, row * column + (n - row) * (n - column), a, b,
-            f"{constant}: agreement on it is perfect but kappa is undefined")
+            constant)
     return PairAgreement(a, b, n, agree / n if n else None, overall, per_label,
                          {x: {y: cells[x, y] for y in labels} for x in labels})
 
@@ -600,10 +611,11 @@ def _cohen(n: int, agree: int, chance: int, a: Hashable, b: Hashable,
            one_label: str) -> Coefficient:
     """Return Cohen's kappa (n*agree - chance) / (n^2 - chance), where chance = sum row*column."""
     if n == 0:
-        return Coefficient(None, note=f"{a} and {b} annotated no paragraph in common")
+        return Coefficient(None, note=N_("%(a)s and %(b)s annotated no paragraph in common",
+                                         a=a, b=b))
     if n == 1:
-        return Coefficient(None, note=f"{a} and {b} annotated only one paragraph in common: "
-                                      "Cohen's kappa needs at least two")
+        return Coefficient(None, note=N_("%(a)s and %(b)s annotated only one paragraph in "
+                                         "common: Cohen's kappa needs at least two", a=a, b=b))
     if chance == n * n:  # both annotators used one and the same label throughout
         return Coefficient(None, note=one_label)
     return Coefficient((n * agree - chance) / (n * n - chance))
@@ -635,9 +647,12 @@ def _report_notes(total: _Counts, raters: set[int]) -> list[str]:
     notes = []
     single = total.annotated - total.items
     if single:
-        have = "paragraph has" if single == 1 else "paragraphs have"
-        notes.append(f"{single} {have} one annotation only: not compared, but counted in the "
-                     "label frequencies of Gwet's AC1")
+        notes.append(ngettext(
+            "%(num)s paragraph has one annotation only: not compared, but counted in the label "
+            "frequencies of Gwet's AC1",
+            "%(num)s paragraphs have one annotation only: not compared, but counted in the label "
+            "frequencies of Gwet's AC1", single))
     if len(raters) > 1:
-        notes.append(f"paragraphs have between {min(raters)} and {max(raters)} annotations")
+        notes.append(N_("paragraphs have between %(low)s and %(high)s annotations",
+                        low=min(raters), high=max(raters)))
     return notes

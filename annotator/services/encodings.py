@@ -8,6 +8,8 @@ import re
 
 import charset_normalizer
 
+from .messages import N_
+
 # WHATWG Encoding Standard (https://encoding.spec.whatwg.org/encodings.json): name, the
 # Python codec that decodes it, its labels (an indented line continues the one above). Left
 # out: "replacement" (iso-2022-kr, hz-gb-2312 ...: browsers refuse those too) and
@@ -95,8 +97,9 @@ def user_encoding(label: str) -> str:
     """The encoding a user named (`--encoding`, the upload form), or UnknownEncoding."""
     name = for_label(label)
     if name is None:
-        raise UnknownEncoding(f"unknown encoding {label!r}: give the name of a text encoding, "
-                              "such as utf-8, gb18030, windows-1252 or shift_jis")
+        raise UnknownEncoding(N_("unknown encoding %(label)s: give the name of a text encoding, "
+                                 "such as utf-8, gb18030, windows-1252 or shift_jis",
+                                 label=repr(label)))
     return name
 
 

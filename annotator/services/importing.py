@@ -109,7 +109,7 @@ def import_sources(session: Session, project_name: str, sources: Sequence[Source
         for item in read_records(source.data, source.name, source.fmt,
                                  encoding=encoding, split=split):
             if isinstance(item, Problem):
-                report.errors.append(str(item))
+                report.errors.append(item.message())
             else:
                 records.append(item)
     if report.errors and not skip_invalid:

@@ -23,6 +23,9 @@ class Text(str):
         self.template, self.plural, self.values, self.web = template, plural, values, None
         return self
 
+    def __getnewargs__(self) -> tuple:  # copy, deepcopy (dataclasses.asdict) and pickle
+        return self.template, self.values, self.plural
+
     def on_web(self, text: Text) -> Text:
         """Say `text` instead to a browser user."""
         self.web = text

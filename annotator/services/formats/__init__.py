@@ -9,6 +9,7 @@ from ..encodings import UTF_16, UnknownEncoding, bom_encoding, html_encoding, us
 from .html import html_page
 from .jsonl import jsonl_records
 from .markdown import md_article
+from ..messages import N_
 from .records import PARSE_SECONDS, Budget, Invalid, Problem, Record, checked, decode, is_blank
 from .txt import txt_article
 
@@ -25,7 +26,7 @@ def format_for_name(name: str) -> str | None:
     return EXTENSIONS.get(f".{suffix}")
 
 
-_WHAT = {"txt": "text", "md": "Markdown", "html": "HTML"}
+_WHAT = {"txt": N_("text"), "md": "Markdown", "html": "HTML"}
 
 
 def read_records(data: bytes, name: str, fmt: str, *, encoding: str | None = None,
@@ -33,12 +34,12 @@ def read_records(data: bytes, name: str, fmt: str, *, encoding: str | None = Non
                  ) -> Iterator[Record | Problem]:
     """Turn one file's bytes into records, yielding a Problem for each bad one."""
     if is_blank(data):
-        yield Problem(f"{name}:1", "file is empty")
+        yield Problem(f"{name}:1", N_("file is empty"))
         return
     try:
         user = user_encoding(encoding) if encoding else None
     except UnknownEncoding as error:
-        yield Problem(f"{name}:1", str(error))
+        yield Problem(f"{name}:1", error.args[0])
         return
     wide = user or (bom_encoding(data) if fmt == "html" else None)
     if b"\x00" in data and wide not in UTF_16:
@@ -60,12 +61,14 @@ def read_records(data: bytes, name: str, fmt: str, *, encoding: str | None = Non
             record = Record(f"{name}:1", title, paragraphs)
         yield checked(record)
     except Invalid as error:
-        yield Problem(f"{name}:1", str(error))
+        yield Problem(f"{name}:1", error.reason)
 
 
 def _nul_reason(data: bytes) -> str:
     """Why bytes holding NULs are refused; UTF-16 text (Windows "Unicode") gets a hint."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return ("the file is UTF-16 text (it starts with a UTF-16 byte-order mark); "
-                "pass --encoding utf-16")
-    return "binary file, not text (it contains NUL bytes)"
+        return N_("the file is UTF-16 text (it starts with a UTF-16 byte-order mark); pass "
+                  "--encoding utf-16").on_web(N_(
+                      "the file is UTF-16 text (it starts with a UTF-16 byte-order mark): enter "
+                      "utf-16 in the Encoding field"))
+    return N_("binary file, not text (it contains NUL bytes)")

@@ -9,6 +9,7 @@ import lxml.html
 from lxml import etree
 
 from ...suggest.structure import Frame, extracted_text, features, mark_extracted
+from ..messages import N_
 from ..text import normalise
 from .records import PARSE_SECONDS, Budget, Invalid
 
@@ -46,17 +47,19 @@ def html_page(text: str, budget: Budget | None = None,
     parser = lxml.html.HTMLParser(encoding="utf-8", huge_tree=True)
     data = text.encode("utf-8")
     if len(data) > MAX_PAGE_BYTES:
-        raise Invalid(f"the HTML page is {len(data) / 2**20:.1f} MB; pages over "
-                      f"{MAX_PAGE_BYTES // 2**20} MB are refused (parsing one takes about 30 "
-                      "times its size in memory): split it or strip what is not text")
+        raise Invalid(N_("the HTML page is %(size)s MB; pages over %(limit)s MB are refused "
+                         "(parsing one takes about 30 times its size in memory): split it or "
+                         "strip what is not text", size=f"{len(data) / 2**20:.1f}",
+                         limit=MAX_PAGE_BYTES // 2**20))
     try:
         root = lxml.html.document_fromstring(data, parser=parser)
     except (etree.ParserError, ValueError) as error:
-        raise Invalid(f"cannot parse HTML ({error})") from None
+        raise Invalid(N_("cannot parse HTML (%(error)s)", error=error)) from None
     fatal = [error for error in parser.error_log if error.level_name == "FATAL"]
     if fatal:
-        raise Invalid(f"the HTML cannot be read whole (line {fatal[0].line}, column "
-                      f"{fatal[0].column}: {fatal[0].message})")
+        raise Invalid(N_("the HTML cannot be read whole (line %(line)s, column %(column)s: "
+                         "%(error)s)", line=fatal[0].line, column=fatal[0].column,
+                         error=fatal[0].message))
     budget.check()
     paragraphs: list[str] = []
     structure: list[dict[str, Any]] = []

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..encodings import UTF_16
+from ..messages import N_
 from ..text import SPLITTERS
 from .html import html_page
 from .records import Budget, Invalid, Problem, Record, check_storable, checked, decode, is_blank
@@ -27,7 +28,7 @@ def jsonl_records(data: bytes, name: str, encoding: str, split: str,
         try:
             lines = _LINE_END.split(decode(data, encoding).encode("utf-8"))
         except Invalid as error:
-            yield Problem(f"{name}:1", str(error))
+            yield Problem(f"{name}:1", error.reason)
             return
         encoding = "utf-8"
     else:
@@ -38,26 +39,28 @@ def jsonl_records(data: bytes, name: str, encoding: str, split: str,
         source = f"{name}:{number}"
         try:
             yield _jsonl_record(source, decode(raw, encoding), split,
-                                Budget(parse_seconds, "JSONL record"))
+                                Budget(parse_seconds, N_("JSONL record")))
         except Invalid as error:
-            yield Problem(source, str(error))
+            yield Problem(source, error.reason)
 
 
 def _not_json(constant: str):
     """Python's json reads NaN and Infinity; JSON (and PostgreSQL) do not."""
-    raise Invalid(f"not valid JSON ({constant} is not a JSON value)")
+    raise Invalid(N_("not valid JSON (%(constant)s is not a JSON value)", constant=constant))
 
 
 def _json_int(literal: str) -> int:
     if len(literal.lstrip("-")) > 4300:  # Python's own limit for int(str)
-        raise Invalid(f"a number has {len(literal.lstrip('-'))} digits (4300 at most)")
+        raise Invalid(N_("a number has %(digits)s digits (4300 at most)",
+                         digits=len(literal.lstrip("-"))))
     return int(literal)
 
 
 def _json_float(literal: str) -> float:
     number = float(literal)
     if not math.isfinite(number):  # 1e999: JSON has no infinity, PostgreSQL refuses it
-        raise Invalid(f"a number is too large ({literal[:20]}{'...' if len(literal) > 20 else ''})")
+        raise Invalid(N_("a number is too large (%(number)s)",
+                         number=literal[:20] + ("..." if len(literal) > 20 else "")))
     return number
 
 
@@ -71,11 +74,12 @@ def _check_json(obj: dict, line: str) -> None:
     if not _SUSPECT_ESCAPE.search(line) and line.count("[") + line.count("{") <= MAX_DEPTH:
         return
     stack: list[tuple[Any, str, int]] = [(value, f'"{key}"', 1) for key, value in obj.items()]
-    stack += [(key, "a key", 1) for key in obj]
+    stack += [(key, N_("a key"), 1) for key in obj]
     while stack:
         value, where, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise Invalid(f"{where} nests deeper than {MAX_DEPTH} levels")
+            raise Invalid(N_("%(where)s nests deeper than %(depth)s levels", where=where,
+                             depth=MAX_DEPTH))
         if isinstance(value, str):
             check_storable(value, where)
         elif isinstance(value, dict):
@@ -89,7 +93,7 @@ def _check_url(url: str) -> None:
     try:
         urlsplit(url).hostname
     except ValueError as error:
-        raise Invalid(f'"url" is not a valid URL ({error})') from None
+        raise Invalid(N_('"url" is not a valid URL (%(error)s)', error=error)) from None
 
 
 def _jsonl_record(source: str, line: str, split: str, budget: Budget) -> Record:
@@ -97,43 +101,45 @@ def _jsonl_record(source: str, line: str, split: str, budget: Budget) -> Record:
         obj = json.loads(line, parse_constant=_not_json, parse_int=_json_int,
                          parse_float=_json_float)
     except json.JSONDecodeError as error:
-        raise Invalid(f"not valid JSON ({error.msg} at column {error.colno})") from None
+        raise Invalid(N_("not valid JSON (%(error)s at column %(column)s)", error=error.msg,
+                         column=error.colno)) from None
     except RecursionError:
-        raise Invalid(f"the record nests deeper than {MAX_DEPTH} levels") from None
+        raise Invalid(N_("the record nests deeper than %(depth)s levels", depth=MAX_DEPTH)) from None
     if not isinstance(obj, dict):
-        raise Invalid(f"a record must be a JSON object, not {type(obj).__name__}")
+        raise Invalid(N_("a record must be a JSON object, not %(type)s", type=type(obj).__name__))
     _check_json(obj, line)
     title = obj.get("title")
     if title is None:
-        raise Invalid('missing "title"')
+        raise Invalid(N_('missing "title"'))
     if not isinstance(title, str):
-        raise Invalid('"title" must be a string')
+        raise Invalid(N_('"title" must be a string'))
     bodies = [key for key in ("paragraphs", "text", "html") if key in obj]
     if len(bodies) != 1:
-        which = "none" if not bodies else " and ".join(f'"{key}"' for key in bodies)
-        raise Invalid(f'a record needs exactly one of "paragraphs", "text" or "html" (has {which})')
+        which = N_("none") if not bodies else " and ".join(f'"{key}"' for key in bodies)
+        raise Invalid(N_('a record needs exactly one of "paragraphs", "text" or "html" (has '
+                         '%(which)s)', which=which))
     body = obj[bodies[0]]
     structure = None
     if bodies[0] == "paragraphs":
         if not isinstance(body, list) or not all(isinstance(item, str) for item in body):
-            raise Invalid('"paragraphs" must be a list of strings')
+            raise Invalid(N_('"paragraphs" must be a list of strings'))
         paragraphs = body
     elif not isinstance(body, str):
-        raise Invalid(f'"{bodies[0]}" must be a string')
+        raise Invalid(N_('%(key)s must be a string', key=f'"{bodies[0]}"'))
     elif bodies[0] == "text":
         paragraphs = SPLITTERS[split](body)
     else:
         _, paragraphs, structure = html_page(body, budget)
     for key in ("id", "url"):
         if obj.get(key) is not None and not isinstance(obj[key], str):
-            raise Invalid(f'"{key}" must be a string')
+            raise Invalid(N_('%(key)s must be a string', key=f'"{key}"'))
     article_id = obj.get("id")
     if article_id is not None and not 1 <= len(article_id) <= 255:
-        raise Invalid('"id" must be 1 to 255 characters')
+        raise Invalid(N_('"id" must be 1 to 255 characters'))
     if obj.get("url"):
         _check_url(obj["url"])
     meta = obj.get("meta")
     if meta is not None and not isinstance(meta, dict):
-        raise Invalid('"meta" must be a JSON object')
+        raise Invalid(N_('"meta" must be a JSON object'))
     return checked(Record(source, title, paragraphs, article_id, obj.get("url") or None,
                           meta or {}, structure))

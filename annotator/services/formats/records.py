@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..encodings import CODECS
+from ..messages import N_, Text
 from ..text import normalise, paragraphs_of
 
 PARSE_SECONDS = 10.0  # CPU time one file may take to parse
@@ -34,14 +35,22 @@ class Problem:
     """A record or file that cannot be imported, and why."""
 
     source: str
-    reason: str
+    reason: str  # a messages.Text where the web shows it translated
 
     def __str__(self) -> str:
-        return f"{self.source}: {self.reason}"
+        return self.message()
+
+    def message(self) -> Text:
+        """FILE:LINE: reason, translatable as its reason is."""
+        return Text("%(source)s: %(reason)s", {"source": self.source, "reason": self.reason})
 
 
 class Invalid(Exception):
-    """Raised inside a parser; becomes a Problem at the record's source."""
+    """Raised inside a parser with a messages.Text; becomes a Problem at the record's source."""
+
+    @property
+    def reason(self) -> str:
+        return self.args[0]
 
 
 class Budget:
@@ -55,8 +64,9 @@ class Budget:
 
     def check(self) -> None:
         if time.thread_time() > self.deadline:
-            raise Invalid(f"the {self.what} is too complex to parse (more than "
-                          f"{self.seconds:g} s of CPU time); split or simplify the file")
+            raise Invalid(N_("the %(what)s is too complex to parse (more than %(seconds)s s of "
+                             "CPU time); split or simplify the file",
+                             what=self.what, seconds=f"{self.seconds:g}"))
 
 
 def is_blank(data: bytes) -> bool:
@@ -68,7 +78,7 @@ def checked(record: Record) -> Record:
     """Normalise a record's title and paragraphs, refusing one with neither."""
     record.title = normalise(record.title)
     if not record.title:
-        raise Invalid("missing or empty title")
+        raise Invalid(N_("missing or empty title"))
     if record.features is None:
         record.paragraphs = paragraphs_of(record.paragraphs)
     else:  # drop the empty paragraphs and their features alike
@@ -77,21 +87,21 @@ def checked(record: Record) -> Record:
         record.paragraphs = [text for text, _ in kept]
         record.features = [seen for _, seen in kept]
     if not record.paragraphs:
-        raise Invalid("no paragraphs")
+        raise Invalid(N_("no paragraphs"))
     for text in (record.title, *record.paragraphs):
         check_storable(text)
     return record
 
 
-def check_storable(text: str, where: str = "text") -> None:
+def check_storable(text: str, where: str = N_("text")) -> None:
     """Refuse what no database can hold: NUL characters and lone surrogates (from JSON escapes)."""
     if "\x00" in text:
-        raise Invalid(f"{where} contains a NUL character (U+0000)")
+        raise Invalid(N_("%(where)s contains a NUL character (U+0000)", where=where))
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as error:
-        raise Invalid(f"{where} contains a lone surrogate (U+{ord(text[error.start]):04X}), "
-                      "which is not valid Unicode") from None
+        raise Invalid(N_("%(where)s contains a lone surrogate (%(char)s), which is not valid "
+                         "Unicode", where=where, char="U+%04X" % ord(text[error.start]))) from None
 
 
 def decode(data: bytes, encoding: str, errors: str = "strict") -> str:
@@ -102,6 +112,10 @@ def decode(data: bytes, encoding: str, errors: str = "strict") -> str:
         return codecs.decode(data, "utf-8-sig" if codec == "utf-8" else codec, errors)
     except UnicodeDecodeError as error:
         bad = data[error.start:error.start + 1].hex()
-        raise Invalid(f"bytes do not decode as {encoding} (byte 0x{bad} at offset "
-                      f"{error.start}); pass --encoding if the file uses another one") from None
+        where = {"encoding": encoding, "byte": f"0x{bad}", "offset": error.start}
+        raise Invalid(N_("bytes do not decode as %(encoding)s (byte %(byte)s at offset "
+                         "%(offset)s); pass --encoding if the file uses another one", **where)
+                      .on_web(N_("bytes do not decode as %(encoding)s (byte %(byte)s at offset "
+                                 "%(offset)s): if the file uses another encoding, name it in the "
+                                 "Encoding field", **where))) from None
 
