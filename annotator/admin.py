@@ -18,7 +18,7 @@ from .i18n import ROLE_NAMES, translated
 from .forms import ActionForm, AssignForm, ImportForm, ProjectForm, ResetPasswordForm, RoleForm, TokenForm, UserForm
 from .models import ApiToken, Article, Assignment, Label, Project, User, utcnow
 from .security import hash_password
-from .services import members, queue
+from .services import labels, members, queue
 from .services.formats import format_for_name
 from .services.importing import Source, get_or_create_project, import_sources, project_name_problem
 from .services.users import create_token, create_user
@@ -154,22 +154,43 @@ def project_settings(project_id: int):
     people = db.session.scalars(select(User).where(User.role != "admin")
                                 .order_by(User.username)).all()
     if form.validate_on_submit():
-        label_errors = _update_labels(project, request.form)
+        label_errors, relabeled = _update_labels(project, request.form)
         if not label_errors:
             form.populate_obj(project)
             chosen = {int(value) for value in request.form.getlist("member") if value.isdigit()}
             members.set_members(db.session, project, chosen & {person.id for person in people})
             db.session.commit()
-            flash(_("Settings saved."))
+            flash(" ".join([_("Settings saved."), *relabeled]))
             return redirect(url_for("admin.project_settings", project_id=project.id))
         db.session.rollback()
-    return render_template("admin/settings.html", project=project, form=form,
-                           label_errors=label_errors, blank_rows=2, people=people,
-                           member_ids=members.member_ids(db.session, project))
+    uses = labels.label_uses(db.session, project.id)
+    return render_template(
+        "admin/settings.html", project=project, form=form, label_errors=label_errors,
+        blank_rows=2, people=people, member_ids=members.member_ids(db.session, project),
+        uses={key: _uses_text(use) for key, use in uses.items()},
+        orphans=[key for key in uses if key not in project.label_keys()],
+        removed=set(request.form.getlist("label_remove")), relabel_to=_relabel_targets(request.form))
 
 
-def _update_labels(project: Project, form) -> list[str]:
-    """Apply the label table: edit rows by key, add new ones, refuse duplicates."""
+def _uses_text(use: labels.LabelUse) -> str:
+    """"12 annotations, 1 gold label, 3 suggestions" (the parts that are not 0)."""
+    parts = [ngettext("%(num)s annotation", "%(num)s annotations", use.annotations),
+             ngettext("%(num)s gold label", "%(num)s gold labels", use.gold),
+             ngettext("%(num)s suggestion", "%(num)s suggestions", use.suggestions)]
+    return ", ".join(part for part, count in zip(
+        parts, (use.annotations, use.gold, use.suggestions)) if count)
+
+
+def _relabel_targets(form) -> dict[str, str]:
+    """{key: the key its uses become} from the settings form's relabel choices."""
+    return {old: new for old, new in zip(form.getlist("relabel_from"), form.getlist("relabel_to"))
+            if new}
+
+
+def _update_labels(project: Project, form) -> tuple[list[str], list[str]]:
+    """Apply the label table: edit rows by key, add new ones, refuse duplicates; a label in
+    use is removed only with a label its uses are relabeled as (so is a key in use that the
+    set no longer has). Returns the errors (nothing changed) or what was relabeled."""
     keys = form.getlist("label_key")
     names, colors = form.getlist("label_name"), form.getlist("label_color")
     hotkeys, descriptions = form.getlist("label_hotkey"), form.getlist("label_description")
@@ -202,9 +223,24 @@ def _update_labels(project: Project, form) -> list[str]:
             seen.add(row[field])
     if not wanted:
         errors.append(_("A project needs at least one label."))
+    kept = {row[0] for row in wanted}
+    leaving = set(existing) - kept
+    uses, targets = labels.label_uses(db.session, project.id), _relabel_targets(form)
+    moves: dict[str, str] = {}
+    for key in sorted(leaving | (set(uses) - set(existing))):  # removed, or already orphaned
+        use, target = uses.get(key, labels.LabelUse()), targets.get(key)
+        if target is None:
+            if use.in_use and key in existing:
+                errors.append(_("Label “%(key)s” is in use (%(uses)s): choose a label to "
+                                "relabel them as, or keep it.", key=key, uses=_uses_text(use)))
+        elif target not in kept or target == key:
+            errors.append(_("“%(key)s” cannot be relabeled as “%(target)s”: that is not one of "
+                            "the labels the project keeps.", key=key, target=target))
+        else:
+            moves[key] = target
     if errors:
-        return errors
-    for key in set(existing) - {row[0] for row in wanted}:
+        return errors, []
+    for key in leaving:
         project.labels.remove(existing[key])
     db.session.flush()
     for key, name, color, hotkey, description, position in wanted:
@@ -213,7 +249,15 @@ def _update_labels(project: Project, form) -> list[str]:
         label.description, label.position = description, position
         if key not in existing:
             project.labels.append(label)
-    return []
+    relabeled = []
+    for key, target in moves.items():
+        labels.relabel(db.session, project.id, key, target, current_user.id)
+        if moved := _uses_text(uses.get(key, labels.LabelUse())):
+            relabeled.append(_("%(uses)s relabeled from “%(key)s” to “%(target)s”.",
+                               uses=moved, key=key, target=target))
+    for key in leaving - set(moves):
+        labels.drop_suggestions(db.session, project.id, key)
+    return [], relabeled
 
 
 @bp.route("/projects/<int:project_id>/import", methods=["GET", "POST"])
