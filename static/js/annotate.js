@@ -2,6 +2,7 @@
 // Only the paragraph that changes is touched in the DOM, so long articles stay instant: each
 // paragraph shows its label as a tag, and one toolbar (the label buttons) moves to the current one.
 import { SaveQueue, request } from "./api.js";
+import { shortcutKey, unshifted, viaInputMethod } from "./keys.js";
 
 const page = JSON.parse(document.getElementById("page-data").textContent);
 const text = page.text;
@@ -274,13 +275,6 @@ function clearRange() {
   for (const para of document.querySelectorAll(".para.in-range")) para.classList.remove("in-range");
 }
 
-/** The unshifted key of a Shift+key press ("1" for Shift+1, "x" for Shift+x), from its position. */
-function unshifted(event) {
-  if (event.code.startsWith("Digit")) return event.code.slice(5);
-  if (event.code.startsWith("Key")) return event.code.slice(3).toLowerCase();
-  return event.key;
-}
-
 function openNote(para) {
   if (!para.dataset.label) {
     banner.textContent = text.noLabel;
@@ -304,8 +298,9 @@ function askDone() {
 }
 
 confirmDone.addEventListener("keydown", (event) => {
-  if (event.key === "y" || event.key === "Y") confirmDone.close("yes");
-  else if (event.key === "n" || event.key === "N") confirmDone.close("no");
+  const key = shortcutKey(event).toLowerCase();
+  if (key === "y") confirmDone.close("yes");
+  else if (key === "n") confirmDone.close("no");
   else return;
   event.preventDefault();
   event.stopPropagation(); // closed now: the page's own shortcuts must not see this key
@@ -348,22 +343,7 @@ function go(url) {
 
 // --- keyboard and mouse ------------------------------------------------------------
 
-// An input method (Pinyin...) turns keys into "Process" (keyCode 229) or composing key events,
-// whose `key` is not the letter: such keys are read by their position (event.code) instead.
-const POSITION_KEYS = { Enter: "Enter", NumpadEnter: "Enter", Escape: "Escape", Backspace: "Backspace",
-  ArrowDown: "ArrowDown", ArrowUp: "ArrowUp", Period: ".", Space: " " };
-const viaInputMethod = (event) => event.isComposing || event.key === "Process" || event.keyCode === 229;
-
-function byPosition(event) {
-  if (event.code.startsWith("Key")) {
-    const letter = event.code.slice(3).toLowerCase();
-    return event.shiftKey ? letter.toUpperCase() : letter;
-  }
-  if (event.code.startsWith("Digit")) return event.code.slice(5);
-  if (event.code === "Slash" && event.shiftKey) return "?";
-  return POSITION_KEYS[event.code] ?? event.key;
-}
-
+// With an input method on, keys are read by their position (keys.js), and the page says so.
 function noticeInputMethod() {
   imeHint.hidden = false;
 }
@@ -380,9 +360,8 @@ document.addEventListener("keydown", (event) => {
     return;
   }
   if (document.querySelector("dialog[open]")) return; // a dialog handles its own keys
-  const imeKey = viaInputMethod(event);
-  if (imeKey) noticeInputMethod();
-  const key = imeKey ? byPosition(event) : event.key;
+  if (viaInputMethod(event)) noticeInputMethod();
+  const key = shortcutKey(event);
   if ((event.ctrlKey || event.metaKey) && !event.altKey && !event.shiftKey && key === "z") {
     undo();
     event.preventDefault();
@@ -423,7 +402,7 @@ document.addEventListener("keydown", (event) => {
 });
 
 help.addEventListener("keydown", (event) => {
-  if (event.key !== "?" && !(viaInputMethod(event) && byPosition(event) === "?")) return;
+  if (shortcutKey(event) !== "?") return;
   help.close(); // "?" opens and closes it
   event.preventDefault();
   event.stopPropagation(); // closed now: the page's "?" would open it again

@@ -2,15 +2,44 @@
 // so a save that fails (server down, network gone) is retried until the server confirms it,
 // across page reloads.
 
-const csrfToken = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+let csrfToken = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 
+/**
+ * A JSON API call with the session's CSRF token. A token refused because the session was
+ * renewed since the page loaded (signed in again in another tab) is fetched anew from a page
+ * of this session, once, and the call sent again: the page goes on without a reload.
+ */
 export async function request(method, url, body) {
-  const options = { method, headers: { "X-CSRFToken": csrfToken }, credentials: "same-origin" };
-  if (body !== undefined) {
-    options.headers["Content-Type"] = "application/json";
-    options.body = JSON.stringify(body);
+  const send = () => {
+    const options = { method, headers: { "X-CSRFToken": csrfToken }, credentials: "same-origin" };
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    return fetch(url, options);
+  };
+  const response = await send();
+  if (response.status !== 400) return response;
+  const reason = await response.clone().json().then((b) => b?.reason, () => null);
+  if (reason !== "csrf" || !(await renewCsrfToken())) return response;
+  return send();
+}
+
+/** The current session's CSRF token, read from the sign-in page and put in this page's forms;
+ * true if it changed. */
+async function renewCsrfToken() {
+  try {
+    const html = await (await fetch("/login", { credentials: "same-origin" })).text();
+    const token = new DOMParser().parseFromString(html, "text/html")
+      .querySelector('meta[name="csrf-token"]')?.content;
+    if (!token || token === csrfToken) return false;
+    csrfToken = token; // and the page's forms (Shift+Enter's next article, sign out) with it
+    for (const field of document.querySelectorAll('input[name="csrf_token"]')) field.value = token;
+    document.querySelector('meta[name="csrf-token"]')?.setAttribute("content", token);
+    return true;
+  } catch {
+    return false; // unreachable: the caller keeps the change and says so
   }
-  return fetch(url, options);
 }
 
 const RETRY_STATUSES = new Set([401, 408, 425, 429]);

@@ -2,6 +2,7 @@
 // Each card keeps its state in the DOM: data-gold (what the server has), data-wanted (what the
 // reviewer chose), data-state (pending|saved|failed|signed-out|rejected).
 import { request } from "./api.js";
+import { shortcutKey } from "./keys.js";
 
 const page = JSON.parse(document.getElementById("page-data").textContent);
 const text = page.text;
@@ -23,8 +24,7 @@ const isTyping = (el) => el instanceof Element && el.closest("input, textarea, s
 function showState(card, state) {
   card.dataset.state = state;
   const line = card.querySelector(".save-state");
-  line.textContent = text[state === "signed-out" ? "failed" : state] ?? "";
-  line.title = state === "signed-out" ? text.signedOut : "";
+  line.textContent = state === "signed-out" ? text.signedOutState : text[state] ?? "";
 }
 
 function showGold(card, label) {
@@ -64,8 +64,11 @@ async function send(card) {
   } else if (response && response.status < 500 && !RETRY_STATUSES.has(response.status)) {
     retries.delete(id);
     showState(card, "rejected"); // bad label, no right, paragraph gone: retrying cannot help
+  } else if (response?.status === 401) {
+    retries.delete(id); // no retrying until signed in again: the tab shown again tries once
+    showState(card, "signed-out");
   } else {
-    showState(card, response?.status === 401 ? "signed-out" : "failed");
+    showState(card, "failed");
     const delay = Math.min((retries.get(id)?.delay ?? 500) * 2, MAX_DELAY_MS);
     retries.set(id, { delay, timer: setTimeout(() => send(card), delay) });
   }
@@ -90,11 +93,20 @@ function unsaved() {
   return cards.filter((card) => ["pending", "failed", "signed-out"].includes(card.dataset.state));
 }
 
-/** One line above the cards: unsaved gold first, else whether the page is all done. */
+/** One line above the cards: signed out, else unsaved gold, else whether the page is all done. */
 function updateBanner() {
   const failing = cards.some((card) => ["failed", "signed-out"].includes(card.dataset.state));
   const pageDone = cards.length > 0 && cards.every((card) => card.dataset.wanted);
-  if (failing) {
+  if (cards.some((card) => card.dataset.state === "signed-out")) {
+    // The gold chosen here lives in this page only: sign in in another tab, then come back.
+    const link = document.createElement("a");
+    link.id = "sign-in-link";
+    link.href = `${page.loginUrl}?next=${encodeURIComponent(window.location.pathname + window.location.search)}`;
+    link.target = "_blank";
+    link.textContent = text.signIn;
+    status.replaceChildren(text.signedOut, " ", link);
+    status.dataset.kind = "warning";
+  } else if (failing) {
     status.textContent = text.unsaved;
     status.dataset.kind = "warning";
   } else if (pageDone) {
@@ -134,17 +146,25 @@ function goldAndAdvance(label) {
 document.addEventListener("keydown", (event) => {
   if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
   if (help.open) return; // the dialog handles its own keys (Esc closes it)
-  const label = labelByHotkey.get(event.key);
+  const key = shortcutKey(event); // an input method's keys by their position (keys.js)
+  const label = labelByHotkey.get(key);
   let handled = true;
   if (label) goldAndAdvance(label);
-  else if (event.key === "j" || event.key === "ArrowDown") select(current + 1);
-  else if (event.key === "k" || event.key === "ArrowUp") select(current - 1);
-  else if (event.key === "0" || event.key === "Backspace") { if (current >= 0) setGold(cards[current], ""); }
-  else if (event.key === "o" && current >= 0) window.location.href = cards[current].querySelector(".review-title").href;
-  else if (event.key === "n" && page.nextPageUrl) window.location.href = page.nextPageUrl;
-  else if (event.key === "?") help.showModal();
+  else if (key === "j" || key === "ArrowDown") select(current + 1);
+  else if (key === "k" || key === "ArrowUp") select(current - 1);
+  else if (key === "0" || key === "Backspace") { if (current >= 0) setGold(cards[current], ""); }
+  else if (key === "o" && current >= 0) window.location.href = cards[current].querySelector(".review-title").href;
+  else if (key === "n" && page.nextPageUrl) window.location.href = page.nextPageUrl;
+  else if (key === "?") help.showModal();
   else handled = false;
   if (handled) event.preventDefault();
+});
+
+help.addEventListener("keydown", (event) => {
+  if (shortcutKey(event) !== "?") return;
+  help.close(); // "?" opens and closes it
+  event.preventDefault();
+  event.stopPropagation(); // closed now: the page's "?" would open it again
 });
 
 document.getElementById("review-list").addEventListener("click", (event) => {
@@ -158,6 +178,9 @@ document.getElementById("review-list").addEventListener("click", (event) => {
 
 document.getElementById("show-help").addEventListener("click", () => help.showModal());
 window.addEventListener("online", retryNow);
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden) retryNow(); // signed in again in another tab?
+});
 window.addEventListener("beforeunload", (event) => {
   if (unsaved().length > 0) event.preventDefault(); // the browser asks before leaving
 });

@@ -141,3 +141,41 @@ def test_gold_set_while_the_server_is_down_is_kept_failed_and_saved_when_it_retu
     exported = {line["paragraph_index"]: line for line in map(json.loads, live_server.cli(
         "export", "--project", "demo").splitlines()) if line["article_id"] == EN}
     assert (exported[5]["label"], exported[5]["label_source"]) == (answers[5], "gold")
+
+
+def test_gold_set_while_signed_out_says_so_and_is_saved_once_signed_in_elsewhere(
+        admin_page, live_server, demo, helpers):
+    page = admin_page
+    answers = demo["key"][EN]
+    project, paragraphs = _make_disagreements(live_server, demo)
+    hotkeys = helpers.labels(page)
+    page.goto(f"/review/projects/{project}")
+    first = page.locator(f"#r{paragraphs[5]}")
+    expect(first).to_have_attribute("aria-selected", "true")
+    token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    assert page.request.post("/logout", headers={"X-CSRFToken": token}).ok
+
+    calls = []
+    page.on("request", lambda request: calls.append(request.url) if "/gold" in request.url else None)
+    page.keyboard.press(hotkeys[answers[5]])
+    expect(first).to_have_attribute("data-state", "signed-out")
+    expect(first.locator(".save-state")).to_have_text("not saved: signed out")
+    status = page.locator("#review-status")
+    expect(status).to_contain_text("You are signed out: sign in again in another tab")
+    expect(page.locator("#sign-in-link")).to_have_attribute("target", "_blank")
+    page.wait_for_timeout(2500)  # it retried every 1, 2, 4 s before, saying "retrying"
+    assert len(calls) == 1, calls
+
+    tab = page.context.new_page()  # what the link opens
+    helpers.sign_in(tab)
+    tab.close()
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")  # back to this tab
+    expect(first).to_have_attribute("data-state", "saved")  # the CSRF token renewed, sent again
+    expect(first).to_have_attribute("data-gold", answers[5])
+    expect(status).to_have_text("")
+
+    help_dialog = page.locator("#help")  # and "?" opens and closes the shortcuts
+    page.keyboard.press("?")
+    expect(help_dialog).to_be_visible()
+    page.keyboard.press("?")
+    expect(help_dialog).to_be_hidden()

@@ -207,30 +207,54 @@ def test_signed_out_says_so_keeps_the_changes_and_saves_them_after_sign_in(
     assert stored == {0: answers[0], 1: answers[1]}
 
 
-def test_a_page_older_than_its_session_keeps_its_changes_and_asks_for_a_reload(
-        admin_page, demo, helpers):
-    page = admin_page
-    hotkeys = helpers.labels(page)
-    answers = demo["key"][EN]
-    pk = helpers.article_pk(page, "demo", EN)
-    open_article(page, pk)
-    # Signed out, then signed in again in another tab: this page's CSRF token is now stale.
-    page.request.post("/logout", headers={"X-CSRFToken": page.locator(
-        'meta[name="csrf-token"]').get_attribute("content")})
-    page.keyboard.press(hotkeys[answers[0]])
+def sign_out_then_in_again_in_another_tab(page, helpers) -> None:
+    """Sign out (this page stays open, its CSRF token bound to the old session), label a
+    paragraph while signed out, then sign in again in another tab of the same browser."""
+    hotkey = helpers.labels(page)["claim"]
+    token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    assert page.request.post("/logout", headers={"X-CSRFToken": token}).ok
+    page.keyboard.press(hotkey)
     expect(page.locator("#p0")).to_have_attribute("data-state", "signed-out")
     tab = page.context.new_page()
     helpers.sign_in(tab)
     tab.close()
+
+
+def test_signed_in_again_in_another_tab_the_page_saves_without_a_reload(admin_page, helpers):
+    page = admin_page
+    pk = helpers.article_pk(page, "demo", EN)
+    open_article(page, pk)
+    sign_out_then_in_again_in_another_tab(page, helpers)
     page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")  # back to this tab
+    # The refused CSRF token is renewed from the new session, and the change is sent again.
+    expect(page.locator("#p0")).to_have_attribute("data-state", "saved")
+    expect(page.locator("#save-banner")).to_have_text("All changes saved.")
+    assert helpers.pending(page) == {}
+    assert helpers.api_article(page, pk)["paragraphs"][0]["annotation"]["label"] == "claim"
+    # The page's forms have the new token too: Shift+Enter opens the next article.
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.press("y")
+    page.wait_for_url(lambda url: re.search(r"/articles/\d+", url) and f"/articles/{pk}" not in url)
+    expect(page.locator('.para[aria-selected="true"]')).to_have_count(1)
+
+
+def test_a_page_that_cannot_renew_its_token_keeps_its_changes_and_asks_for_a_reload(
+        admin_page, helpers):
+    page = admin_page
+    pk = helpers.article_pk(page, "demo", EN)
+    open_article(page, pk)
+    sign_out_then_in_again_in_another_tab(page, helpers)
+    page.route("**/login", lambda route: route.abort())  # the token cannot be renewed
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
     banner = page.locator("#save-banner")
     expect(banner).to_contain_text("This page is out of date")
     paragraph_id = page.locator("#p0").get_attribute("data-paragraph-id")
     assert set(helpers.pending(page)) == {paragraph_id}  # refused, but not dropped
+    page.unroute("**/login")
     page.locator("#stopped-action").click()  # Reload
     expect(page.locator("#p0")).to_have_attribute("data-state", "saved")
     assert helpers.pending(page) == {}
-    assert helpers.api_article(page, pk)["paragraphs"][0]["annotation"]["label"] == answers[0]
+    assert helpers.api_article(page, pk)["paragraphs"][0]["annotation"]["label"] == "claim"
 
 
 BROKEN_WORDS = """() => {
