@@ -329,7 +329,7 @@ def import_articles(project_id: int):
         split=options.get("split", "line") if options.get("split") in ("line", "blank") else "line",
         skip_invalid=options.get("skip_invalid", "") in ("1", "true", "on", "yes"))
     if not report.stored:
-        return jsonify(error=f"{len(report.errors)} invalid record(s); nothing was imported",
+        return jsonify(error=report.failure(),
                        errors=report.errors), 400
     return jsonify(added=report.added, skipped=report.skipped, paragraphs=report.paragraphs,
                    errors=report.errors)

@@ -19,7 +19,7 @@ from .services import backup, demo, members
 from .services.copying import CopyError, copy_database
 from .services.exporting import UNITS, ExportError, ExportOptions, Tally, export_lines
 from .services.agreement_report import as_markdown, project_agreement
-from .services.dataset import GROUP_BY, parse_split, write_dataset
+from .services.dataset import GROUP_BY, UNKNOWN_LICENSE, parse_split, write_dataset
 from .services.formats import FORMATS
 from .services.importing import import_paths, project_name_problem
 from .services.text import plural
@@ -70,8 +70,11 @@ def import_command(paths, project_name, fmt, split, encoding, skip_invalid):
               help="Keep each article (or each site) within one split.")
 @click.option("--force", is_flag=True,
               help="With --split: replace a non-empty -o DIR, and everything in it.")
+@click.option("--license", "license_id", default=None, metavar="ID",
+              help="With --split: the dataset card's license, a Hugging Face identifier "
+                   "such as cc-by-4.0 or other [default: unknown].")
 def export_command(project_name, unit, only_labeled, only_resolved, annotator, suggestions,
-                   output, split_spec, seed, group_by, force):
+                   output, split_spec, seed, group_by, force, license_id):
     """Export a project's paragraphs and labels as JSONL (or as a split dataset)."""
     options = ExportOptions(unit=unit, only_labeled=only_labeled, only_resolved=only_resolved,
                             annotator=annotator, suggestions=suggestions)
@@ -81,7 +84,8 @@ def export_command(project_name, unit, only_labeled, only_resolved, annotator, s
             if output is None:
                 raise ExportError("--split writes several files: give a directory with -o DIR")
             report = write_dataset(db.session, project_name, output, parse_split(split_spec),
-                                   seed=seed, group_by=group_by, options=options, force=force)
+                                   seed=seed, group_by=group_by, options=options, force=force,
+                                   license=license_id or UNKNOWN_LICENSE)
             for name, path in report.files.items():
                 click.echo(f"{path}: {plural(report.lines[name], 'line')}, "
                            f"{plural(report.articles[name], 'article')}")
@@ -89,6 +93,8 @@ def export_command(project_name, unit, only_labeled, only_resolved, annotator, s
                 click.echo(warning, err=True)
             _echo_unresolved(report.tally, options)
             return
+        if license_id is not None:
+            raise ExportError("--license is the dataset card's: it goes with --split")
         lines = export_lines(db.session, project_name, options, tally)
     except ExportError as error:
         raise click.ClickException(str(error)) from None

@@ -165,6 +165,11 @@ class Article(db.Model):
     title: Mapped[str] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source_file: Mapped[str | None] = mapped_column(Text)
+    """The file it was imported from: relative to the folder given to `flask import` (that
+    folder's name first), or the file's name; null for articles imported before schema 0007."""
+    source_line: Mapped[int | None]
+    """Its line in that file for a jsonl record; null for the one-article-per-file formats."""
     content_hash: Mapped[str] = mapped_column(String(64))
     site: Mapped[str] = mapped_column(String(255), default="", server_default="")
     """meta.site, else the URL's host, else "" (the project as a whole): see text.site_of."""

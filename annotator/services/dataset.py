@@ -2,6 +2,7 @@
 dataset card, reproducible for a seed."""
 from __future__ import annotations
 
+import json
 import random
 import re
 import secrets
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from markdown_it import MarkdownIt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,6 +23,7 @@ from .text import plural, site_of
 
 SPLIT_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
 GROUP_BY = ("article", "site")
+UNKNOWN_LICENSE = "unknown"  # the card's license unless --license says otherwise
 
 
 @dataclass
@@ -34,6 +37,7 @@ class SplitReport:
     labels: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     tally: Tally = field(default_factory=Tally)
     empty: list[str] = field(default_factory=list)  # splits no line went to
+    languages: Counter = field(default_factory=Counter)  # paragraphs per language_of()
 
     def empty_warning(self, group_by: str) -> str | None:
         """What to say of empty splits: a loader such as `datasets` refuses an empty split."""
@@ -160,6 +164,7 @@ def _write_files(folder: Path, records, split_of: dict[int, str], report: SplitR
             handles[name].write(line.data)
             report.lines[name] += 1
             report.labels[name].update(label or "(none)" for label in line.labels)
+            report.languages.update(filter(None, map(language_of, line.texts)))
             if line.article_pk not in seen:
                 seen.add(line.article_pk)
                 report.articles[name] += 1
@@ -181,16 +186,26 @@ def _replace(directory: Path, fresh: Path) -> None:
 
 def dataset_card(project: Project, report: SplitReport, *, options: ExportOptions,
                  splits: list[tuple[str, float]], seed: int, group_by: str,
-                 agreement: str | None = None, now: datetime | None = None) -> str:
-    """A Markdown dataset card: what the files hold, how they were made, how to load them."""
+                 agreement: str | None = None, license: str = UNKNOWN_LICENSE,
+                 now: datetime | None = None) -> str:
+    """A Markdown dataset card (the Hugging Face layout: YAML front matter, then Markdown
+    whose only H1 is its title): what the files hold, how they were made, how to load them."""
     now = now or datetime.now(UTC)
     names = [name for name, _ in splits]
     loadable = [name for name in names if name not in report.empty]  # `datasets` refuses empty
     label_keys = [label.key for label in project.labels] + ["(none)"]
+    languages = languages_of(report.languages)
+    title = " ".join(project.name.split())
     lines = [
-        *front_matter(loadable, options), "",
-        f"# {project.name}: labeled paragraphs", "",
-        project.description or "Paragraphs of web articles labeled by annotators.", "",
+        *front_matter(loadable, options, pretty_name=f"{title}: labeled paragraphs",
+                      license=license, languages=languages,
+                      size=sum(report.lines.values())), "",
+        f"# {title}: labeled paragraphs", "",
+        nest_headings(project.description or "Paragraphs of web articles labeled by annotators.",
+                      under=1), "",
+        "## Languages and license", "",
+        _languages_sentence(report.languages, languages), "",
+        _license_sentence(license), "",
         "## Files", "",
         "| split | share | file | lines | articles | groups |", "|---|---|---|---|---|---|",
         *[f"| {name} | {fraction:g} | `{name}.jsonl` | {report.lines[name]} | "
@@ -219,10 +234,15 @@ def dataset_card(project: Project, report: SplitReport, *, options: ExportOption
         + (". No article spans two splits." if group_by == "article"
            else ". No site (meta.site, else the URL's host) spans two splits."),
         "- `label` is the gold label if one was set (`label_source: \"gold\"`), else the label "
-        "a strict majority of annotators chose (`\"majority\"`), else null.", "",
+        "a strict majority of annotators chose (`\"majority\"`), else null.",
+        "- `meta` is the article's meta as imported (free-form JSON); `source` is the file it "
+        "was imported from (`file`: relative to the folder given to `flask import`, or the "
+        "uploaded file's name; `line`: its line, for a jsonl record), or null for articles "
+        "imported before the app kept it.", "",
         "## Loading", "", "The front matter above declares the features: one schema for every "
         "split, whichever values a split happens to hold (a split whose notes are all null "
-        "is not typed null). Read them from this card and load the files with them:", "",
+        "is not typed null; `meta` is typed JSON, which needs `datasets` 4.7 or later). Read "
+        "them from this card and load the files with them:", "",
         "```python", "from datasets import load_dataset, load_dataset_builder",
         "features = load_dataset_builder(\"path/to/this/folder\").info.features",
         "ds = load_dataset(\"json\", data_files={"
@@ -230,7 +250,8 @@ def dataset_card(project: Project, report: SplitReport, *, options: ExportOption
         + "}, features=features)", "```", "",
         "(`load_dataset(\"path/to/this/folder\")` reads the same card, but `datasets` then "
         "caches by the card alone and may serve an earlier export of the folder.)", "",
-        "## Guidelines given to annotators", "", project.guidelines or "None.", "",
+        "## Guidelines given to annotators", "",
+        nest_headings(project.guidelines, under=2) if project.guidelines else "None.", "",
     ]
     return "\n".join(lines)
 
@@ -238,31 +259,159 @@ def dataset_card(project: Project, report: SplitReport, *, options: ExportOption
 ANNOTATION_FEATURES = [("annotator", "string"), ("label", "string"), ("note", "string"),
                        ("source", "string"), ("updated_at", "timestamp[us, tz=UTC]")]
 SUGGESTION_FEATURES = [("label", "string"), ("confidence", "float64"), ("reason", "string")]
+SOURCE_FEATURES = [("file", "string"), ("line", "int64")]
 
 
-def front_matter(names: list[str], options: ExportOptions) -> list[str]:
-    """The card's YAML front matter: the split files (`configs`) and, for paragraph lines,
-    their features, so that `datasets` never infers a split's types from its values (a split
-    whose notes are all null would be typed null and clash with the others)."""
-    lines = ["---", "configs:", "- config_name: default", "  data_files:"]
+def front_matter(names: list[str], options: ExportOptions, *, pretty_name: str = "",
+                 license: str = UNKNOWN_LICENSE, languages: list[str] = (),
+                 size: int = 0) -> list[str]:
+    """The card's YAML front matter (Hugging Face dataset card metadata): license, languages,
+    task, the split files (`configs`) and the features of every line, so that `datasets`
+    never infers a split's types from its values (a split whose notes are all null would be
+    typed null and clash with the others). `meta` is free-form JSON (datasets' Json type)."""
+    lines = ["---", f"pretty_name: {json.dumps(pretty_name, ensure_ascii=False)}",
+             f"license: {license}"]
+    if languages:
+        lines += ["language:", *[f"- {code}" for code in languages],
+                  f"multilinguality: {'multilingual' if len(languages) > 1 else 'monolingual'}"]
+    lines += ["task_categories:", "- text-classification", "task_ids:",
+              "- multi-class-classification", "size_categories:", f"- {_size_category(size)}",
+              "configs:", "- config_name: default", "  data_files:"]
     for name in names:
         lines += [f"  - split: {name}", f"    path: {name}.jsonl"]
-    if options.unit == "paragraph":  # an article line's `meta` is free-form: nothing to declare
-        def struct(key: str, fields: list[tuple[str, str]]) -> list[str]:
-            return [f"    {key}:", *[row for field_name, dtype in fields
-                                     for row in (f"    - name: {field_name}",
-                                                 f"      dtype: {dtype}")]]
-        lines += ["dataset_info:", "  features:"]
-        for name, dtype in [("project", "string"), ("article_id", "string"),
-                            ("title", "string"), ("url", "string"),
-                            ("paragraph_index", "int64"), ("text", "string")]:
-            lines += [f"  - name: {name}", f"    dtype: {dtype}"]
-        lines += ["  - name: annotations", *struct("list", ANNOTATION_FEATURES)]
-        lines += ["  - name: label", "    dtype: string",
-                  "  - name: label_source", "    dtype: string"]
-        if options.suggestions:
-            lines += ["  - name: suggestion", *struct("struct", SUGGESTION_FEATURES)]
+    lines += ["dataset_info:", "  features:"]
+    for row in _features(_line_features(options)):
+        lines.append("  " + row)
     return [*lines, "---"]
+
+
+def _line_features(options: ExportOptions) -> list[tuple[str, object]]:
+    """What every exported line holds, as (name, dtype or list of fields) pairs: a dtype is
+    a string, ("list", fields) a list of structs, ("struct", fields) one struct."""
+    paragraph = [("annotations", ("list", ANNOTATION_FEATURES)),
+                 ("label", "string"), ("label_source", "string")]
+    if options.suggestions:
+        paragraph.append(("suggestion", ("struct", SUGGESTION_FEATURES)))
+    head = [("project", "string"), ("article_id", "string"), ("title", "string"),
+            ("url", "string"), ("meta", "json"), ("source", ("struct", SOURCE_FEATURES))]
+    if options.unit == "article":
+        return [*head, ("paragraphs", ("list", [("index", "int64"), ("text", "string"),
+                                                *paragraph]))]
+    return [*head, ("paragraph_index", "int64"), ("text", "string"), *paragraph]
+
+
+def _features(fields: list[tuple[str, object]]) -> list[str]:
+    """Fields as the YAML list of `dataset_info.features`, nested structs and lists included."""
+    rows = []
+    for name, dtype in fields:
+        rows.append(f"- name: {name}")
+        if isinstance(dtype, str):
+            rows.append(f"  dtype: {dtype}")
+        else:
+            kind, inner = dtype
+            rows += [f"  {kind}:", *["  " + row for row in _features(inner)]]
+    return rows
+
+
+def _size_category(lines: int) -> str:
+    """The Hugging Face size category of a dataset of `lines` rows."""
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                        (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")):
+        if lines < limit:
+            return name
+    return "10M<n<100M"
+
+
+def language_of(text: str) -> str | None:
+    """The language a paragraph is written in, told by its script: `zh` (Han characters),
+    `ja` (kana), `ko` (hangul), `en` (Latin letters), or None (digits and punctuation only).
+    A Han character counts as much as three Latin letters (about a word against a word)."""
+    counts = Counter()
+    for char in text:
+        code = ord(char)
+        if 0x3040 <= code <= 0x30FF:
+            counts["ja"] += 3
+        elif 0xAC00 <= code <= 0xD7AF:
+            counts["ko"] += 3
+        elif 0x3400 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF or 0x20000 <= code <= 0x3FFFF:
+            counts["zh"] += 3
+        elif char.isalpha() and code < 0x250:
+            counts["en"] += 1
+    if counts["ja"] and counts["zh"]:  # Japanese writes Han characters among its kana
+        counts["ja"] += counts.pop("zh")
+    return counts.most_common(1)[0][0] if counts else None
+
+
+LANGUAGE_SHARE = 0.05  # a language on fewer paragraphs than this share is not listed
+
+
+def languages_of(counts: Counter) -> list[str]:
+    """The languages of the card: each on at least LANGUAGE_SHARE of the paragraphs whose
+    language was told, most paragraphs first."""
+    total = sum(counts.values())
+    return [code for code, n in counts.most_common() if total and n / total >= LANGUAGE_SHARE]
+
+
+LANGUAGE_NAMES = {"zh": "Chinese", "en": "English", "ja": "Japanese", "ko": "Korean"}
+
+
+def _languages_sentence(counts: Counter, languages: list[str]) -> str:
+    total = sum(counts.values())
+    if not total:
+        return "Language: not told (no paragraph has letters)."
+    shares = ", ".join(f"{LANGUAGE_NAMES[code]} (`{code}`) {counts[code] / total:.0%}"
+                       for code in languages)
+    return (f"Languages, by paragraph: {shares}. Told by script (Han characters against Latin "
+            "letters), so Latin-script text counts as English and a paragraph mixing both is "
+            "counted once, as the script most of it is in.")
+
+
+def _license_sentence(license: str) -> str:
+    if license == UNKNOWN_LICENSE:
+        return ("License: unknown. The paragraphs are text of web pages, whose terms belong "
+                "to their sites; the labels are the annotators'. Export with `--license ID` "
+                "(a Hugging Face license identifier, e.g. `cc-by-4.0` or `other`) once the "
+                "terms are known.")
+    return (f"License: `{license}`, as given at export (`--license`). The paragraphs are text "
+            "of web pages: check that their sites' terms allow it.")
+
+
+LICENSE_ID = re.compile(r"[a-z0-9][a-z0-9.+-]{0,63}")
+
+
+def check_license(license: str) -> str:
+    """A license identifier as the card's metadata takes it (`cc-by-4.0`, `mit`, `other`,
+    `unknown`), else ExportError."""
+    if not LICENSE_ID.fullmatch(license):
+        raise ExportError(f"bad --license {license!r}: give a license identifier in lower case, "
+                          "e.g. cc-by-4.0, mit, other or unknown")
+    return license
+
+
+def nest_headings(markdown: str, under: int) -> str:
+    """Markdown whose headings sit below a heading of level `under`: the top level found
+    becomes `under` + 1, the others keep their depth beneath it (at most 6). Setext headings
+    (underlined) become ATX ones; code blocks are left alone."""
+    lines = markdown.split("\n")
+    headings = [token for token in MarkdownIt("commonmark").parse(markdown)
+                if token.type == "heading_open" and token.map]
+    if not headings:
+        return markdown
+    shift = under + 1 - min(int(token.tag[1]) for token in headings)
+    for token in reversed(headings):  # later lines first: a setext heading loses a line
+        start, end = token.map
+        level = min(6, max(1, int(token.tag[1]) + shift))
+        if token.markup in ("=", "-"):  # text lines, then the underline
+            if not _CONTAINER.match(lines[start])[0].strip():  # top level only: no quote, list
+                text = " ".join(line.strip() for line in lines[start:end - 1])
+                lines[start:end] = [f"{'#' * level} {text}"]
+        else:  # the opening run of #, after any quote or list markers
+            lines[start] = re.sub(_CONTAINER.pattern + f"({token.markup})(?=\\s|$)",
+                                  lambda match: match[1] + "#" * level, lines[start], count=1)
+    return "\n".join(lines)
+
+
+_CONTAINER = re.compile(r"^((?:\s|>|[-*+]\s|\d{1,9}[.)]\s)*)")  # what may precede a heading
 
 
 def _cell(text: str) -> str:
@@ -272,13 +421,16 @@ def _cell(text: str) -> str:
 
 def write_dataset(session: Session, project_name: str, directory: Path,
                   splits: list[tuple[str, float]], *, seed: int, group_by: str = "article",
-                  options: ExportOptions = ExportOptions(), force: bool = False) -> SplitReport:
+                  options: ExportOptions = ExportOptions(), force: bool = False,
+                  license: str = UNKNOWN_LICENSE) -> SplitReport:
     """`flask export --split`: the split files plus README.md, the dataset card."""
+    check_license(license)
     project = session.scalar(select(Project).where(Project.name == project_name))
 
     def card(report: SplitReport) -> str:
         return dataset_card(project, report, options=options, splits=splits, seed=seed,
-                            group_by=group_by, agreement=agreement_summary(session, project))
+                            group_by=group_by, agreement=agreement_summary(session, project),
+                            license=license)
     return write_splits(session, project_name, directory, splits, seed=seed,
                         group_by=group_by, options=options, card=card, force=force)
 

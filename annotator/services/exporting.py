@@ -55,11 +55,13 @@ class Tally:
 
 @dataclass(frozen=True)
 class Line:
-    """One exported JSONL line, with the article it belongs to and the labels it carries."""
+    """One exported JSONL line, with the article it belongs to, and the labels and paragraph
+    texts it carries."""
 
     article_pk: int
     data: bytes
     labels: tuple[str | None, ...]
+    texts: tuple[str, ...] = ()
 
 
 def export_lines(session: Session, project_name: str, options: ExportOptions = ExportOptions(),
@@ -99,7 +101,8 @@ def _lines(session: Session, project_name: str, project_id: int, options: Export
         items = _items(session, [article.id for article in articles], annotator_id,
                        options, suggestions, tally)
         heads = {article.id: {"project": project_name, "article_id": article.article_id,
-                              "title": article.title, "url": article.url}
+                              "title": article.title, "url": article.url,
+                              "meta": article.meta or {}, "source": _source(article)}
                  for article in articles}
         if options.unit == "article":
             yield from _article_lines(articles, heads, items,
@@ -107,7 +110,7 @@ def _lines(session: Session, project_name: str, project_id: int, options: Export
             continue
         for article_pk, item in items:
             line = {**heads[article_pk], "paragraph_index": item.pop("index"), **item}
-            yield Line(article_pk, _dump(line), (item["label"],))
+            yield Line(article_pk, _dump(line), (item["label"],), (item["text"],))
 
 
 def _article_lines(articles: Sequence[Row], heads: dict[int, dict],
@@ -120,9 +123,9 @@ def _article_lines(articles: Sequence[Row], heads: dict[int, dict],
             paragraphs.append(pending[1])
             pending = next(items, None)
         if paragraphs or not only_labeled:
-            yield Line(article.id, _dump({**heads[article.id], "meta": article.meta or {},
-                                          "paragraphs": paragraphs}),
-                       tuple(paragraph["label"] for paragraph in paragraphs))
+            yield Line(article.id, _dump({**heads[article.id], "paragraphs": paragraphs}),
+                       tuple(paragraph["label"] for paragraph in paragraphs),
+                       tuple(paragraph["text"] for paragraph in paragraphs))
 
 
 def _article_batches(session: Session, project_id: int) -> Iterator[Sequence[Row]]:
@@ -130,13 +133,22 @@ def _article_batches(session: Session, project_id: int) -> Iterator[Sequence[Row
     last_id = 0
     while True:
         articles = session.execute(
-            select(Article.id, Article.article_id, Article.title, Article.url, Article.meta)
+            select(Article.id, Article.article_id, Article.title, Article.url, Article.meta,
+                   Article.source_file, Article.source_line)
             .where(Article.project_id == project_id, Article.id > last_id)
             .order_by(Article.id).limit(ARTICLES_PER_BATCH)).all()
         if not articles:
             return
         last_id = articles[-1].id
         yield articles
+
+
+def _source(article: Row) -> dict | None:
+    """Where the article was imported from, {"file", "line"} (line: jsonl only), or None for
+    articles imported before the app kept it."""
+    if article.source_file is None:
+        return None
+    return {"file": article.source_file, "line": article.source_line}
 
 
 def _items(session: Session, article_ids: list[int], annotator_id: int | None,

@@ -6,7 +6,7 @@ import logging
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
@@ -55,6 +55,9 @@ class Source:
     name: str
     data: bytes
     fmt: str
+    source_file: str | None = None
+    """The file name its articles keep (Article.source_file), if not `name`: a path relative
+    to the folder given, starting with that folder's name, or the file's name."""
 
 
 def content_hash(title: str, paragraphs: Sequence[str]) -> str:
@@ -82,6 +85,7 @@ def sources_from_paths(paths: Iterable[Path], fmt: str = "auto") -> tuple[list[S
                               f"(looked for {looked_for})")
         else:
             files = [path]
+        folder = path.resolve() if path.is_dir() else None  # `.` gets its name too
         for file in files:
             file_fmt = fmt if fmt != "auto" else EXTENSIONS.get(file.suffix.lower())
             if file_fmt is None:
@@ -89,7 +93,9 @@ def sources_from_paths(paths: Iterable[Path], fmt: str = "auto") -> tuple[list[S
                               f"{file.suffix or '(none)'!r}; use --format")
                 continue
             try:
-                sources.append(Source(str(file), file.read_bytes(), file_fmt))
+                source_file = (PurePosixPath(folder.name, *file.relative_to(path).parts)
+                               if folder else PurePosixPath(file.name))
+                sources.append(Source(str(file), file.read_bytes(), file_fmt, str(source_file)))
             except OSError as error:
                 errors.append(f"{file}:1: cannot read: {error.strerror or error}")
     return sources, errors
@@ -102,6 +108,7 @@ def import_sources(session: Session, project_name: str, sources: Sequence[Source
     session.commit()  # end the caller's reads: no transaction stays open while files are parsed
     report = ImportReport(errors=list(errors), path_errors=len(errors))
     records: list[Record] = []
+    origins: list[tuple[str, int | None]] = []  # each record's file and (jsonl) line
     for source in sources:
         if source.fmt not in FORMATS:
             report.errors.append(f"{source.name}:1: unknown format {source.fmt!r}")
@@ -112,6 +119,8 @@ def import_sources(session: Session, project_name: str, sources: Sequence[Source
                 report.errors.append(item.message())
             else:
                 records.append(item)
+                line = int(item.source.rpartition(":")[2]) if source.fmt == "jsonl" else None
+                origins.append((source.source_file or source.name, line))
     if report.errors and not skip_invalid:
         return report
     keys: dict[str, str] = {}  # furniture repeats: each distinct text keyed once
@@ -120,7 +129,8 @@ def import_sources(session: Session, project_name: str, sources: Sequence[Source
                             for text in record.paragraphs]
     with write_transaction(session):
         try:
-            project_id, suggest, imported = _store(session, project_name, records, report)
+            project_id, suggest, imported = _store(session, project_name, records, origins,
+                                                   report)
             session.commit()
         except BaseException:
             session.rollback()
@@ -179,9 +189,10 @@ def get_or_create_project(session: Session, name: str) -> Project:
 
 
 def _store(session: Session, project_name: str, records: list[Record],
-           report: ImportReport) -> tuple[int, bool, list[Imported]]:
-    """Store the new records; returns the project's id, whether it takes suggestions, and
-    the articles stored."""
+           origins: list[tuple[str, int | None]], report: ImportReport
+           ) -> tuple[int, bool, list[Imported]]:
+    """Store the new records (each with its origin: file and jsonl line); returns the
+    project's id, whether it takes suggestions, and the articles stored."""
     project = get_or_create_project(session, project_name)
     seen_ids: set[str] = set()
     seen_hashes: set[str] = set()
@@ -193,7 +204,7 @@ def _store(session: Session, project_name: str, records: list[Record],
 
     new_articles: list[tuple[dict, Record]] = []
     now = utcnow()
-    for record in records:
+    for record, (source_file, source_line) in zip(records, origins):
         digest = content_hash(record.title, record.paragraphs)
         article_id = record.article_id or digest[:16]
         if article_id in seen_ids or (record.article_id is None and digest in seen_hashes):
@@ -206,6 +217,7 @@ def _store(session: Session, project_name: str, records: list[Record],
             "url": record.url, "meta": record.meta, "content_hash": digest,
             "site": site_of(record.meta, record.url),
             "paragraph_count": len(record.paragraphs), "created_at": now,
+            "source_file": source_file, "source_line": source_line,
         }, record))
 
     # an article a concurrent import stored after the reads above is skipped (PostgreSQL;
