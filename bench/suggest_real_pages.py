@@ -144,64 +144,75 @@ def score(data: Path, preds: list[dict], path: Path) -> str:
     return "\n".join(line for line in result.stdout.splitlines() if line.startswith(keep))
 
 
-def fit(ours: dict, pages: list[dict], variant: str, data: Path, workdir: Path) -> None:
-    """Fit the shape weights on these pages; score the cold scorer 2-fold by site with them;
-    print the weights. Boilerplate rows weigh SHOWN / (1 - SHOWN) (4): a suggestion is
-    shown at SHOWN, and the weighted model reaches it where the plain one reaches 0.5."""
-    from sklearn.linear_model import LogisticRegression
+def _site_fold(page: dict) -> int:
+    return zlib.crc32((page.get("site") or page["id"]).encode()) % 2
 
-    rows, golds, groups = [], [], []
-    scored: list[tuple[int, int]] = []  # (page, paragraph) the shape scores
-    vectors, rules = [], []
-    for number, page in enumerate(pages):
+
+def shape_rows(ours: dict, pages: list[dict]) -> dict:
+    """The shape vectors of every paragraph (`{}` where the shape does not score: running
+    text, the headline), the site rules' confidences, and the training rows: the vector,
+    gold and site fold of each gold paragraph the shape scores."""
+    out: dict = {"vectors": [], "rules": [], "rows": [], "golds": [], "folds": []}
+    for page in pages:
         mine = ours.get(page["id"], [])
         seen = [signals.Seen(text, features) for text, features, *_ in mine]
         skip = [running or headline for running, (*_, headline)
                 in zip(signals.running_text(seen), mine)]
-        vectors.append(signals.vectors(seen, skip))
-        rules.append([rule_confidence(reason) for _, _, _, reason, _ in mine])
-        scored += [(number, index) for index, vector in enumerate(vectors[-1]) if vector]
-        group = zlib.crc32((page.get("site") or page["id"]).encode()) % 2
+        vectors = signals.vectors(seen, skip)
+        out["vectors"].append(vectors)
+        out["rules"].append([rule_confidence(reason) for _, _, _, reason, _ in mine])
         where = aligned([p["text"] for p in page["paragraphs"]], [text for text, *_ in mine])
         for gold, index in zip(page["paragraphs"], where):
-            if index >= 0 and vectors[-1][index]:
-                rows.append(vectors[-1][index])
-                golds.append(gold["gold"] == "boilerplate")
-                groups.append(group)
-    names = sorted({name for row in rows for name in row})
+            if index >= 0 and vectors[index]:
+                out["rows"].append(vectors[index])
+                out["golds"].append(gold["gold"] == "boilerplate")
+                out["folds"].append(_site_fold(page))
+    out["names"] = sorted({name for row in out["rows"] for name in row})
+    return out
 
-    def matrix(items):
-        return [[row.get(name, 0.0) for name in names] for row in items]
 
-    def fitted(indices):
-        model = LogisticRegression(C=1.0, max_iter=3000,
-                                   class_weight={True: SHOWN / (1 - SHOWN), False: 1.0})
-        model.fit(matrix([rows[i] for i in indices]), [golds[i] for i in indices])
-        return model
+def fitted(data: dict, indices) -> tuple:
+    """A logistic regression on the rows at `indices`, boilerplate weighing SHOWN / (1 -
+    SHOWN) (4): a suggestion is shown at SHOWN, and the weighted model reaches it where the
+    plain one reaches 0.5. Returns the model and the weights as signals.py keeps them."""
+    from sklearn.linear_model import LogisticRegression
+    model = LogisticRegression(C=1.0, max_iter=3000,
+                               class_weight={True: SHOWN / (1 - SHOWN), False: 1.0})
+    model.fit(_matrix(data, [data["rows"][i] for i in indices]),
+              [data["golds"][i] for i in indices])
+    weights = {"bias": round(float(model.intercept_[0]), 3)}
+    weights.update({name: round(float(w), 3) for name, w in zip(data["names"], model.coef_[0])})
+    return model, weights
 
-    shape = [[0.0] * len(vector) for vector in vectors]
+
+def _matrix(data: dict, rows: list[dict]) -> list[list[float]]:
+    return [[row.get(name, 0.0) for name in data["names"]] for row in rows]
+
+
+def fit(ours: dict, pages: list[dict], variant: str, data: Path, workdir: Path) -> None:
+    """Fit the shape weights on these pages; score the cold scorer 2-fold by site with them;
+    print the weights."""
+    rows = shape_rows(ours, pages)
+    shape = [[0.0] * len(vectors) for vectors in rows["vectors"]]
     for fold in (0, 1):
-        model = fitted([i for i, g in enumerate(groups) if g != fold])
-        held = [(n, i) for n, i in scored
-                if zlib.crc32((pages[n].get("site") or pages[n]["id"]).encode()) % 2 == fold]
+        model, _ = fitted(rows, [i for i, g in enumerate(rows["folds"]) if g != fold])
+        held = [(n, i) for n, page in enumerate(pages) if _site_fold(page) == fold
+                for i, vector in enumerate(rows["vectors"][n]) if vector]
         if held:
             for (n, i), p in zip(held, model.predict_proba(
-                    matrix([vectors[n][i] for n, i in held]))[:, 1]):
+                    _matrix(rows, [rows["vectors"][n][i] for n, i in held]))[:, 1]):
                 shape[n][i] = float(p)
     preds = []
     for number, page in enumerate(pages):  # as score_article combines: the stronger
         mine = ours.get(page["id"], [])
         where = aligned([p["text"] for p in page["paragraphs"]], [text for text, *_ in mine])
         cold = [max(rule, p if p >= 0.5 else 0.0)
-                for rule, p in zip(rules[number], shape[number])]
+                for rule, p in zip(rows["rules"][number], shape[number])]
         preds.append({"id": page["id"], "pred": [cold[i] if i >= 0 else 0.0 for i in where]})
     print(f"\n{variant}: cold suggestions, shape weights fitted on the other half of the sites"
           " (2-fold)")
     print(score(data, preds, workdir / f"{variant}-cv.jsonl"))
-    model = fitted(range(len(rows)))
-    weights = {"bias": round(float(model.intercept_[0]), 3)}
-    weights.update({name: round(float(w), 3) for name, w in zip(names, model.coef_[0])})
-    print(f"\n{variant.upper()}_WEIGHTS = {weights}")
+    print(f"\n{variant.upper()}_WEIGHTS = {fitted(rows, range(len(rows['rows'])))[1]}")
 
 
 def main() -> None:

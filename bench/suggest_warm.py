@@ -3,7 +3,9 @@
 variant), gives the gold labels of 3 pages of each site that has more than 3, and of 20% of
 the other pages, as one annotator's human labels (boilerplate, or other for body text),
 trains the project's model (`train_project`, as `flask suggest` does) and scores the
-suggestions of the remaining pages only, with the set's score.py.
+suggestions of the remaining pages only, with the set's score.py. The cold scorer's shape
+weights (fitted on all these pages in signals.py) are refitted on the given pages first, so
+no part of what is scored has seen the gold of the scored pages.
 
     python bench/suggest_warm.py [--data DIR] [--only html|text] [--workdir DIR]
 """
@@ -24,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from sqlalchemy import func, select  # noqa: E402
+from suggest_real_pages import aligned, fitted, records, shape_rows, stored  # noqa: E402
 
 from annotator import create_app  # noqa: E402
 from annotator.extensions import db  # noqa: E402
@@ -31,8 +34,7 @@ from annotator.models import Annotation, Article, Paragraph, Project, Suggestion
 from annotator.services.annotations import save_annotation  # noqa: E402
 from annotator.services.importing import Source, import_sources  # noqa: E402
 from annotator.services.users import create_user  # noqa: E402
-from annotator.suggest import training  # noqa: E402
-from suggest_real_pages import aligned, records  # noqa: E402
+from annotator.suggest import signals, training  # noqa: E402
 
 PER_SITE = 3
 SHARE_OF_OTHERS = 0.2
@@ -81,12 +83,32 @@ def import_pages(data: Path, variant: str, pages: list[dict], given: set[str]) -
     db.session.commit()
 
 
+def cold_weights(data: Path, variant: str, pages: list[dict], given: set[str],
+                 workdir: Path) -> dict[str, float]:
+    """The cold shape weights fitted on the given pages only (as `--fit` fits them on all):
+    imports the pages into a scratch database to read their features."""
+    app = _app(workdir / f"{variant}-cold.db")
+    with app.app_context():
+        body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records(data, variant))
+        import_sources(db.session, "pages", [Source("pages.jsonl", body.encode(), "jsonl")],
+                       skip_invalid=True)
+    rows = shape_rows(stored(app), [page for page in pages if page["id"] in given])
+    return fitted(rows, range(len(rows["rows"])))[1]
+
+
+def _app(path: Path):
+    return create_app({"TESTING": True, "SECRET_KEY": "bench",
+                       "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
+
+
 def run(data: Path, variant: str, workdir: Path) -> str:
     fresh = not (workdir / (variant + '.db')).exists()
-    app = create_app({"TESTING": True, "SECRET_KEY": "bench",
-                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / (variant + '.db')}"})
     pages = [json.loads(line) for line in open(data / "pages_text.jsonl", encoding="utf-8")]
     given = warm_pages(pages)
+    if fresh:  # the import's cold suggestions with weights that never saw the scored pages
+        weights = cold_weights(data, variant, pages, given, workdir)
+        setattr(signals, "HTML_WEIGHTS" if variant == "html" else "TEXT_WEIGHTS", weights)
+    app = _app(workdir / (variant + '.db'))
     with app.app_context():
         if fresh:
             import_pages(data, variant, pages, given)
