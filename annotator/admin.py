@@ -320,7 +320,9 @@ def assignments(project_id: int):
         flash(_("%(count)s articles assigned to %(name)s.", count=count, name=user.username))
         return redirect(url_for("admin.assignments", project_id=project.id))
     hold, now = queue.hold_times(current_app.config), utcnow()
-    holds = [(assignment, title, article_id, username, _hold_status(assignment, active, hold, now))
+    workers = set(db.session.scalars(members.workers(project).with_only_columns(User.id)))
+    holds = [(assignment, title, article_id, username,
+              _hold_status(assignment, active, assignment.user_id in workers, hold, now))
              for assignment, title, article_id, username, active in db.session.execute(
                  select(Assignment, Article.title, Article.article_id, User.username, User.active)
                  .join(Article, Article.id == Assignment.article_id)
@@ -331,11 +333,14 @@ def assignments(project_id: int):
                            hold=hold, action=ActionForm())
 
 
-def _hold_status(assignment: Assignment, active: bool, hold: queue.HoldTimes, now) -> str:
+def _hold_status(assignment: Assignment, active: bool, member: bool, hold: queue.HoldTimes,
+                 now) -> str:
     """How the queue sees an unfinished hold, in words."""
     if not active:
         return _("released (user deactivated)")
-    if not queue.holds(assignment, active, hold, now):
+    if not member:
+        return _("released (not a member)")
+    if not queue.holds(assignment, True, hold, now):
         return _("released (idle)")
     if assignment.pinned:
         return _("assigned")

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from annotator.extensions import db
 from annotator.models import Project, ProjectMember
+from annotator.services import members, queue
 
 from helpers import (SETTINGS_FORM, article_pks, csrf_headers, import_articles, login,
                      make_user, paragraph_pks, project_id, user_id)
@@ -93,3 +94,21 @@ def test_the_members_command(app, runner):
         assert db.session.scalars(select(ProjectMember.user_id)).all() == [user_id(app, "li")]
     result = runner.invoke(args=["members", "--project", "nope"])
     assert result.exit_code != 0 and "no project named 'nope'" in result.output
+
+
+def test_a_former_members_hold_blocks_nobody(app):
+    make_user(app, "boss", "admin")
+    make_user(app, "li")
+    make_user(app, "bo")
+    import_articles(app, "news", [{"title": "Only", "paragraphs": ["one"]}])
+    pid, only = project_id(app, "news"), article_pks(app, "news")[0]
+    with app.app_context():
+        project = db.session.get(Project, pid)
+        project.members_only = True
+        members.change_members(db.session, project, add=["li", "bo"])
+        assert queue.claim_next(db.session, project, user_id(app, "li")) == only
+        assert queue.next_article(db.session, project, user_id(app, "bo")) is None
+        members.change_members(db.session, project, remove=["li"])
+        assert queue.next_article(db.session, project, user_id(app, "bo")) == only
+    page = _signed_in(app, "boss").get(f"/admin/projects/{pid}/assignments")
+    assert "released (not a member)" in page.get_data(as_text=True)

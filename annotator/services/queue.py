@@ -10,7 +10,7 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..database import dialect_insert, write_transaction
-from ..models import Article, Assignment, Project, User, utcnow
+from ..models import Article, Assignment, Project, ProjectMember, User, utcnow
 
 
 @dataclass(frozen=True)
@@ -37,25 +37,30 @@ def hold_times(config) -> HoldTimes:
                      claim_for=timedelta(minutes=float(config["CLAIM_MINUTES"])))
 
 
-def _holding(hold: HoldTimes, now: datetime | None = None):
-    """An assignment holds its article if finished, or if its annotator is active and it is
-    pinned by an admin or touched lately: within the release time once they labeled in the
-    article, within the shorter claim time before. A deactivated user's hold never blocks."""
+def _holding(project: Project, hold: HoldTimes, now: datetime | None = None):
+    """An assignment holds its article if finished, or if its annotator still works on the
+    project (active, and a member if it is members-only) and it is pinned by an admin or
+    touched lately: within the release time once they labeled in the article, within the
+    shorter claim time before. A deactivated user's or a former member's hold never blocks."""
     now = now or utcnow()
-    active = Assignment.user_id.in_(select(User.id).where(User.active))
+    workers = select(User.id).where(User.active)
+    if project.members_only:
+        workers = workers.where(or_(User.role == "admin", User.id.in_(
+            select(ProjectMember.user_id).where(ProjectMember.project_id == project.id))))
+    active = Assignment.user_id.in_(workers)
     return or_(Assignment.finished_at.is_not(None), and_(active, or_(
         Assignment.pinned, Assignment.touched_at > now - hold.claim,
         and_(Assignment.labeled_at.is_not(None), Assignment.touched_at > now - hold.release_after))))
 
 
-def holds(assignment: Assignment, user_active: bool, hold: HoldTimes,
+def holds(assignment: Assignment, works_on_project: bool, hold: HoldTimes,
           now: datetime | None = None) -> bool:
     """`_holding` for one loaded assignment (the admin's list of holds)."""
     now = now or utcnow()
     if assignment.finished_at is not None:
         return True
     idle = now - assignment.touched_at
-    return user_active and (assignment.pinned or idle < hold.claim or (
+    return works_on_project and (assignment.pinned or idle < hold.claim or (
         assignment.labeled_at is not None and idle < hold.release_after))
 
 
@@ -63,7 +68,7 @@ def next_article(session: Session, project: Project, user_id: int,
                  hold: HoldTimes = DEFAULT_HOLD) -> int | None:
     """The article to open: one the user holds and has not finished, else the first (in
     import order) that still needs an annotator and that the user does not hold or finish."""
-    holding = _holding(hold)
+    holding = _holding(project, hold)
     held = session.scalar(
         select(Assignment.article_id).join(Article)
         .where(Article.project_id == project.id, Assignment.user_id == user_id,
@@ -128,7 +133,7 @@ def queue_state(session: Session, project: Project, user_id: int,
         now = utcnow()
         timed = (select(func.min(Assignment.touched_at)).where(
             Assignment.article_id.in_(open_articles), Assignment.user_id != user_id,
-            Assignment.finished_at.is_(None), ~Assignment.pinned, _holding(hold, now)))
+            Assignment.finished_at.is_(None), ~Assignment.pinned, _holding(project, hold, now)))
         claimed = session.scalar(timed.where(Assignment.labeled_at.is_(None)))
         labeled = session.scalar(timed.where(Assignment.labeled_at.is_not(None)))
         ends = [moment + span for moment, span in ((claimed, hold.claim),
