@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, exists, or_, select, true
+from sqlalchemy import Integer, bindparam, delete, exists, or_, select, true
 from sqlalchemy.orm import Session
 
 from ..database import dialect_insert
@@ -37,14 +37,21 @@ def visible_projects(user: User):
     return select(Project).where(works_on(user)).order_by(Project.name)
 
 
-# What a route's argument names, as the project it belongs to.
+# What a route's argument names, as the project it belongs to; with the check whether the
+# user (bound as "uid") works on it, built once: this runs before every annotator request.
+_VALUE = bindparam("value", type_=Integer)
 _PROJECT_OF = {
-    "project_id": lambda value: select(Project.id).where(Project.id == value),
-    "article_id": lambda value: select(Article.project_id).where(Article.id == value),
-    "paragraph_id": lambda value: (select(Article.project_id)
-                                   .join(Paragraph, Paragraph.article_id == Article.id)
-                                   .where(Paragraph.id == value)),
+    "project_id": select(Project.id).where(Project.id == _VALUE),
+    "article_id": select(Article.project_id).where(Article.id == _VALUE),
+    "paragraph_id": (select(Article.project_id).join(Paragraph, Paragraph.article_id == Article.id)
+                     .where(Paragraph.id == _VALUE)),
 }
+_MAY_REACH = {
+    argument: select(or_(~Project.members_only, exists().where(
+        ProjectMember.project_id == Project.id,
+        ProjectMember.user_id == bindparam("uid", type_=Integer))))
+    .where(Project.id == project.scalar_subquery())
+    for argument, project in _PROJECT_OF.items()}
 ARGUMENTS = tuple(_PROJECT_OF)
 
 
@@ -53,8 +60,8 @@ def may_reach(session: Session, user: User, argument: str, value: int) -> bool:
     query; True when there is no such object (the view answers 404)."""
     if user.is_admin:
         return True
-    project_id = _PROJECT_OF[argument](value).scalar_subquery()
-    allowed = session.scalar(select(works_on(user)).where(Project.id == project_id))
+    allowed = session.connection().execute(
+        _MAY_REACH[argument], {"uid": user.id, "value": value}).scalar()
     return allowed is None or bool(allowed)
 
 
