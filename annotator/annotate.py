@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from .auth import login_required
 from .database import reads_first
 from .extensions import db
-from .i18n import label_text
+from .i18n import label_text, reason_text
 from .inputs import int_arg
 from .models import Annotation, Article, Assignment, Paragraph, Project
 from .services import members, queue
@@ -52,7 +52,7 @@ def suggestion_views(suggestions: dict[int, dict], project: Project) -> dict[int
     word = escape(_("suggested:"))
     views = {}
     for paragraph_id, suggestion in suggestions.items():
-        key, reason = suggestion["label"], escape(suggestion["reason"])
+        key, reason = suggestion["label"], escape(reason_text(suggestion["reason"]))
         confidence = f"{suggestion['confidence']:.2f}"
         views[paragraph_id] = SuggestionView(key, Markup(
             f'<span class="suggestion" data-label="{escape(key)}" title="{reason} ({confidence})">'

@@ -1,11 +1,14 @@
 """The UI language: English or Simplified Chinese, from the browser, switchable, remembered."""
 from __future__ import annotations
 
+import re
+
+from babel.lists import format_list
 from flask import Blueprint, has_request_context, redirect, request, url_for
 from flask_babel import Babel, get_locale, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 
-from .services.messages import Text
+from .services.messages import N_, Text
 from .web import local_path
 
 LANGUAGES = {"en": "English", "zh": "简体中文"}
@@ -29,6 +32,37 @@ DEFAULT_LABEL_TEXTS = {
         _l("Site furniture: navigation, teasers, related links, promos, comments, copyright."),
     "Body text that is neither claim nor evidence.": _l("Body text that is neither claim nor evidence."),
 }
+
+# The app's own suggestion reasons (suggest/signals.py, suggest/training.py) are stored in
+# English, as a model's reasons sent through the API are: shown translated when they have one
+# of these forms (`reason_text`), else as they are.
+SHAPE_PHRASES = {  # signals.PHRASES
+    "short line": _l("short line"), "no sentence punctuation": _l("no sentence punctuation"),
+    "list item": _l("list item"), "a label and a colon first": _l("a label and a colon first"),
+    "holds a link address": _l("holds a link address"), "a date line": _l("a date line"),
+    "copyright line": _l("copyright line"), "separated like a menu": _l("separated like a menu"),
+    "mostly numbers": _l("mostly numbers"),
+    "title-case words like a menu": _l("title-case words like a menu"),
+    "near the end": _l("near the end"), "outside the article's text": _l("outside the article's text"),
+    "link text": _l("link text"), "a link": _l("a link"),
+    "in a navigation block": _l("in a navigation block"), "in a page header": _l("in a page header"),
+    "in a footer": _l("in a footer"), "in a sidebar": _l("in a sidebar"), "in a form": _l("in a form"),
+    "in a block named like furniture": _l("in a block named like furniture"),
+    "outside the article text readability finds": _l("outside the article text readability finds"),
+    "in a list": _l("in a list"), "in a layout table": _l("in a layout table"),
+}
+_LINK_SHARE = re.compile(r"(\d+)% link text")
+_BLOCK_NAMED = re.compile(r"in a block named (.+)")
+_REASONS = [  # pattern, message: the groups fill the message's placeholders
+    (re.compile(r"same text on (?P<count>\d+) pages of (?P<site>.+)"),
+     N_("same text on %(count)s pages of %(site)s")),
+    (re.compile(r"title of another article: (?P<title>.+)"),
+     N_("title of another article: %(title)s")),
+    (re.compile(r"model trained on (?P<count>\d+) labels: (?P<confidence>[\d.]+)"),
+     N_("model trained on %(count)s labels: %(confidence)s")),
+    (re.compile(r"labeled (?P<label>\S+) on another page of (?P<site>.+)"),
+     N_("labeled %(label)s on another page of %(site)s")),
+]
 
 babel = Babel()
 bp = Blueprint("i18n", __name__)
@@ -79,3 +113,35 @@ def translated(text: object) -> object:
     if text.plural is not None:
         return ngettext(text.template, text.plural, **values)
     return gettext(text.template, **values)
+
+
+def reason_text(reason: str) -> str:
+    """A suggestion's reason as shown: the app's own kinds of reason in the UI's language."""
+    locale = get_locale()
+    if locale is None or locale.language == "en":
+        return reason
+    if reason == "page shape":
+        return gettext("page shape")
+    if reason.startswith("page shape: "):
+        phrases = [_shape_phrase(phrase) for phrase in reason.removeprefix("page shape: ").split(", ")]
+        if None in phrases:
+            return reason
+        return gettext("page shape: %(phrases)s", phrases=format_list(phrases, locale=locale))
+    for pattern, message in _REASONS:
+        found = pattern.fullmatch(reason)
+        if found:
+            values = found.groupdict()
+            if values.get("site") == "this project":
+                values["site"] = gettext("this project")
+            return gettext(message, **values)
+    return reason
+
+
+def _shape_phrase(phrase: str) -> str | None:
+    if phrase in SHAPE_PHRASES:
+        return str(SHAPE_PHRASES[phrase])
+    share = _LINK_SHARE.fullmatch(phrase)
+    if share:
+        return gettext("%(percent)s%% link text", percent=share.group(1))
+    named = _BLOCK_NAMED.fullmatch(phrase)
+    return gettext("in a block named %(words)s", words=named.group(1)) if named else None

@@ -64,7 +64,7 @@ def test_a_suggestion_at_the_threshold_shows_in_words_with_its_reason(app, artic
 def test_the_chip_is_translated(app, article):
     tree = page(app, article, {"Accept-Language": "zh-CN,zh;q=0.9"})
     chip = by_class(by_class(tree, "para")[0], "suggestion-chip")[0].text_content()
-    assert " ".join(chip.split()) == "建议： Ads/Boilerplate 0.97 a"
+    assert " ".join(chip.split()) == "建议： 广告/模板内容 0.97 a"  # the default label in Chinese too
 
 
 def test_suggestions_off_shows_none(app, article):

@@ -215,7 +215,7 @@ def interpret(value: float | None, observed: float | None = None) -> Interpretat
             "raw agreement is high (%(observed)s) but the coefficient is only %(value)s: when "
             "one label dominates, chance agreement is high and kappa-type coefficients fall (the "
             "\"kappa paradox\"); see Gwet's AC1, which is less affected by skewed label "
-            "frequencies", observed=f"{observed:.0%}", value=f"{value:.2f}"))
+            "frequencies", observed=format(observed, ".0%"), value=format(value, ".2f")))
     return Interpretation(band)
 
 

@@ -6,7 +6,7 @@ in the catalog and fill in the values there. `N_` (a keyword `pybabel extract` k
 one: `N_("no paragraphs")`, `N_("%(count)s bytes", count=n)`; `ngettext` the plural kind."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 
 class Text(str):
@@ -17,7 +17,7 @@ class Text(str):
     values: dict[str, Any]
     web: Text | None  # what a browser user is told instead (no command-line options)
 
-    def __new__(cls, template: str, values: dict[str, Any], plural: str | None = None) -> Text:
+    def __new__(cls, template: str, values: dict[str, Any], plural: str | None = None) -> Self:
         chosen = plural if plural is not None and values.get("num") != 1 else template
         self = super().__new__(cls, chosen % {k: str(v) for k, v in values.items()} if values else chosen)
         self.template, self.plural, self.values, self.web = template, plural, values, None
@@ -32,7 +32,7 @@ class Text(str):
         return self
 
 
-def N_(template: str, /, **values: Any) -> Text:  # noqa: N802 - the name pybabel looks for
+def N_(template: str, /, **values: Any) -> Text:  # the name pybabel looks for (a default keyword)
     """A translatable message; `%(name)s` placeholders take `values`."""
     return Text(template, values)
 

@@ -25,7 +25,7 @@ def check_username(username: str) -> str:
     for char in username:
         if char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Zs"):
             raise UserError(N_("a username cannot contain whitespace or control characters "
-                               "(found %(char)s)", char="U+%04X" % ord(char)))
+                               "(found %(char)s)", char="U+" + format(ord(char), "04X")))
     return username
 
 

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import PurePath
 
 from ..encodings import UTF_16, UnknownEncoding, bom_encoding, html_encoding, user_encoding
+from ..messages import N_
 from .html import html_page
 from .jsonl import jsonl_records
 from .markdown import md_article
-from ..messages import N_
 from .records import PARSE_SECONDS, Budget, Invalid, Problem, Record, checked, decode, is_blank
 from .txt import txt_article
 

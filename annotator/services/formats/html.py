@@ -49,7 +49,7 @@ def html_page(text: str, budget: Budget | None = None,
     if len(data) > MAX_PAGE_BYTES:
         raise Invalid(N_("the HTML page is %(size)s MB; pages over %(limit)s MB are refused "
                          "(parsing one takes about 30 times its size in memory): split it or "
-                         "strip what is not text", size=f"{len(data) / 2**20:.1f}",
+                         "strip what is not text", size=format(len(data) / 2**20, ".1f"),
                          limit=MAX_PAGE_BYTES // 2**20))
     try:
         root = lxml.html.document_fromstring(data, parser=parser)

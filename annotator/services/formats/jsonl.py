@@ -16,6 +16,9 @@ from .records import Budget, Invalid, Problem, Record, check_storable, checked, 
 
 MAX_DEPTH = 100  # nesting of a JSON record (its meta): deeper cannot be stored or exported
 
+_JSON_TYPES = {list: N_("an array"), str: N_("a string"), int: N_("a number"), float: N_("a number"),
+               bool: N_("true or false"), type(None): N_("null")}
+
 # LF, CRLF or a lone CR ends a line; a raw CR cannot be inside a valid JSON text anyway
 _LINE_END = re.compile(rb"\r\n?|\n")
 
@@ -106,7 +109,7 @@ def _jsonl_record(source: str, line: str, split: str, budget: Budget) -> Record:
     except RecursionError:
         raise Invalid(N_("the record nests deeper than %(depth)s levels", depth=MAX_DEPTH)) from None
     if not isinstance(obj, dict):
-        raise Invalid(N_("a record must be a JSON object, not %(type)s", type=type(obj).__name__))
+        raise Invalid(N_("a record must be a JSON object, not %(type)s", type=_JSON_TYPES[type(obj)]))
     _check_json(obj, line)
     title = obj.get("title")
     if title is None:
@@ -125,14 +128,14 @@ def _jsonl_record(source: str, line: str, split: str, budget: Budget) -> Record:
             raise Invalid(N_('"paragraphs" must be a list of strings'))
         paragraphs = body
     elif not isinstance(body, str):
-        raise Invalid(N_('%(key)s must be a string', key=f'"{bodies[0]}"'))
+        raise Invalid(N_('"%(key)s" must be a string', key=bodies[0]))
     elif bodies[0] == "text":
         paragraphs = SPLITTERS[split](body)
     else:
         _, paragraphs, structure = html_page(body, budget)
     for key in ("id", "url"):
         if obj.get(key) is not None and not isinstance(obj[key], str):
-            raise Invalid(N_('%(key)s must be a string', key=f'"{key}"'))
+            raise Invalid(N_('"%(key)s" must be a string', key=key))
     article_id = obj.get("id")
     if article_id is not None and not 1 <= len(article_id) <= 255:
         raise Invalid(N_('"id" must be 1 to 255 characters'))

@@ -66,7 +66,7 @@ class Budget:
         if time.thread_time() > self.deadline:
             raise Invalid(N_("the %(what)s is too complex to parse (more than %(seconds)s s of "
                              "CPU time); split or simplify the file",
-                             what=self.what, seconds=f"{self.seconds:g}"))
+                             what=self.what, seconds=format(self.seconds, "g")))
 
 
 def is_blank(data: bytes) -> bool:
@@ -101,7 +101,7 @@ def check_storable(text: str, where: str = N_("text")) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError as error:
         raise Invalid(N_("%(where)s contains a lone surrogate (%(char)s), which is not valid "
-                         "Unicode", where=where, char="U+%04X" % ord(text[error.start]))) from None
+                         "Unicode", where=where, char="U+" + format(ord(text[error.start]), "04X"))) from None
 
 
 def decode(data: bytes, encoding: str, errors: str = "strict") -> str:
