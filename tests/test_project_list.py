@@ -8,7 +8,8 @@ from annotator.extensions import db
 from annotator.models import Project
 from annotator.services import queue
 
-from helpers import article_pks, import_articles, login, make_user, project_id, user_id
+from helpers import (article_pks, csrf_headers, import_articles, login, make_user, project_id,
+                     user_id)
 
 
 def _card(html: str, name: str) -> str:
@@ -52,6 +53,11 @@ def test_start_is_offered_only_while_the_queue_has_an_article(app):
     card = _card(client.get("/").get_data(as_text=True), "news")
     assert "<button" not in card
     assert "Nothing left for you" in card
+    pid = project_id(app, "news")
+    done = client.post(f"/projects/{pid}/start", headers=csrf_headers(client, "/"))
+    assert done.status_code == 200  # a Start from an old page: says why, claims nothing
+    assert "All done!" in done.get_data(as_text=True)
+    assert "Nothing left for you" in done.get_data(as_text=True)
     _set_overlap(app, "news", 2)  # room for bo again
     card = _card(client.get("/").get_data(as_text=True), "news")
     assert "Start</button>" in card and "Nothing left" not in card
