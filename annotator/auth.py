@@ -17,6 +17,7 @@ from .forms import LoginForm, SetupForm
 from .models import ApiToken, User
 from .security import check_password, hash_token
 from .services import members, throttle
+from .services.messages import N_
 from .services.users import create_user
 from .web import local_path
 
@@ -107,7 +108,7 @@ def check_membership():
     for argument in members.ARGUMENTS:
         value = request.view_args.get(argument)
         if value is not None and not members.may_reach(db.session, current_user, argument, value):
-            abort(403, "you are not a member of this project")
+            abort(403, N_("You are not a member of this project: ask an admin to add you."))
 
 
 def _has_users() -> bool:

@@ -50,6 +50,8 @@ def test_an_admin_limits_a_project_to_its_members_and_opens_it_again(app):
         kwargs = {"json": body} if method == "PUT" else {"data": body}
         response = bo.open(url, method=method, headers=headers, **kwargs)
         assert response.status_code == 403, (method, url)
+    assert bo.get(f"/api/articles/{article}").get_json() == {
+        "error": "You are not a member of this project: ask an admin to add you."}
     assert li.post(f"/api/projects/{pid}/next", headers=csrf_headers(li, "/")).get_json() == {
         "article_id": article}
     assert ">secret</a>" in admin.get("/").get_data(as_text=True)  # admins: every project
