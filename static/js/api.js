@@ -49,7 +49,8 @@ export class SaveQueue {
   /**
    * Every change the server has not confirmed is kept under its own localStorage key,
    * `<prefix>.<paragraphId>`, so tabs never overwrite each other's changes and a reload finds them.
-   * onState(paragraphId, state, entry, error): state is saved|pending|failed|signed-out|rejected;
+   * onState(paragraphId, state, entry, error): state is
+   * saved|pending|failed|signed-out|stale-page|rejected;
    * a rejected change comes with the server's reason (e.g. a note over the limit).
    * onCount(waiting, failing, stopped): how many changes wait, how many of them failed, and
    * why retrying stopped: null, "signed-out" (401) or "stale-page" (the session was renewed
@@ -170,7 +171,7 @@ export class SaveQueue {
       this.inFlight.delete(changedId);
       if (retry) {
         this.failing.add(changedId);
-        this.onState(changedId, stopped === "signed-out" ? "signed-out" : "failed", sent);
+        this.onState(changedId, stopped ?? "failed", sent);
       } else {
         this.failing.delete(changedId);
         if (this.pending.get(changedId)?.at === sent.at) {

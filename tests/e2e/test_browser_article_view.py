@@ -250,6 +250,8 @@ def test_a_page_that_cannot_renew_its_token_keeps_its_changes_and_asks_for_a_rel
     expect(banner).to_contain_text("This page is out of date")
     paragraph_id = page.locator("#p0").get_attribute("data-paragraph-id")
     assert set(helpers.pending(page)) == {paragraph_id}  # refused, but not dropped
+    expect(page.locator("#p0")).to_have_attribute("data-state", "stale-page")
+    expect(page.locator("#p0 .save-state")).to_have_text("not saved: reload the page")
     page.unroute("**/login")
     page.locator("#stopped-action").click()  # Reload
     expect(page.locator("#p0")).to_have_attribute("data-state", "saved")
