@@ -99,8 +99,8 @@ class QueueState:
     """Articles that still need annotators and that the user has not finished, but that
     others hold (all of them when next_id is None)."""
     free_at: datetime | None = None
-    """When the first hold by someone else on such an article runs out (None: only holds
-    that never expire by time: pinned, or kept alive)."""
+    """When the first hold by someone else on such an article runs out if left idle (None:
+    an admin pinned every one of them)."""
 
     @property
     def reason(self) -> str | None:
