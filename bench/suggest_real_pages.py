@@ -98,10 +98,16 @@ def stored(app) -> dict[str, list[tuple[str, dict | None, float, str, bool]]]:
             .join(Paragraph, Paragraph.article_id == Article.id)
             .outerjoin(Suggestion, Suggestion.paragraph_id == Paragraph.id)
             .order_by(Article.id, Paragraph.index))
+        titles = {}
         for article_id, title, text, features, label, confidence, reason in rows:
             score = confidence if label == signals.BOILERPLATE else 0.0
+            titles[article_id] = title
             out.setdefault(article_id, []).append((text, features, score or 0.0, reason or "",
                                                    text_key(text) == text_key(title)))
+    for article_id, mine in out.items():  # as signals._score_imported finds the headline
+        headline = signals.own_headline([text for text, *_ in mine], titles[article_id])
+        if headline is not None:
+            mine[headline] = (*mine[headline][:4], True)
     return out
 
 

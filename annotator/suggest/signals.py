@@ -253,15 +253,15 @@ def vectors(article: Sequence[Seen], skip: Sequence[bool] = ()) -> list[dict[str
 # the learned part: fitted by `bench/suggest_real_pages.py --fit` (logistic regression on
 # the features above, see bench/README.md); "bias" is the intercept. Boilerplate weighs 4 in
 # the fit (0.8 / 0.2): a suggestion is shown at 0.8, where even odds would be unweighted.
-HTML_WEIGHTS: dict[str, float] = {"bias": 0.433, "all_link": -0.651,
-    "body_neighbours": -0.547, "content_words": -1.375, "copyright": 0.674, "date": 0.68,
-    "digits": -0.567, "furniture_words": 7.479, "heading": -1.279, "html": 0.393,
-    "in_aside": 2.739, "in_footer": 0.697, "in_form": 0.388, "in_header": -0.27,
-    "in_main": -0.285, "in_nav": 1.163, "labelled": -0.613, "link": 2.853,
-    "list_item": -0.122, "list_marker": -0.022, "log_length": -1.343, "no_end_punct": 0.142,
-    "not_extracted": 3.005, "outside_body": 0.461, "position": 0.569,
-    "sentence_marks": -0.036, "separators": 1.477, "short": 0.1, "table_cell": -0.142,
-    "title_case": 0.053, "url": 0.185}
+HTML_WEIGHTS: dict[str, float] = {"bias": 0.471, "all_link": -0.62, "body_neighbours": -0.591,
+    "content_words": -1.323, "copyright": 0.629, "date": 0.652, "digits": -0.483,
+    "furniture_words": 7.542, "heading": -1.094, "html": 0.426, "in_aside": 2.788,
+    "in_footer": 0.696, "in_form": 0.319, "in_header": 0.382, "in_main": -0.277,
+    "in_nav": 1.04, "labelled": -0.579, "link": 2.737, "list_item": -0.16,
+    "list_marker": -0.015, "log_length": -1.408, "no_end_punct": 0.146,
+    "not_extracted": 3.059, "outside_body": 0.556, "position": 0.5, "sentence_marks": -0.033,
+    "separators": 1.419, "short": -0.009, "table_cell": -0.124, "title_case": 0.123,
+    "url": 0.202}
 TEXT_WEIGHTS: dict[str, float] = {"bias": 4.951, "body_neighbours": -2.952, "copyright": 1.06,
     "date": 2.413, "digits": -1.632, "labelled": -1.07, "list_marker": -0.33,
     "log_length": -3.392, "no_end_punct": -0.32, "outside_body": 0.626, "position": 0.737,
@@ -306,6 +306,23 @@ def _shape_reason(names: list[str], structure: dict[str, Any] | None) -> str:
         named = [word for word in structure.get("words") or () if word in FURNITURE_WORDS]
         phrases[names.index("furniture_words")] = "in a block named " + " ".join(named[:3])
     return "page shape: " + ", ".join(phrases[:2]) if phrases else "page shape"
+
+
+_TITLE_SEPARATOR = re.compile(r"\s+[-|–—·»:]+\s+|\s*[_|–—·»]+\s*|::|--")
+
+
+def own_headline(texts: Sequence[str], title: str) -> int | None:
+    """The index of the article's own headline among its paragraphs (body, never suggested
+    from its shape): the first that is the longest part of its title between separators
+    ("Headline - Site", "标题_网站"; the site's name is the shorter part), of Titles.MIN_TITLE
+    folded characters or more; None if no paragraph is."""
+    parts = sorted(map(fold, _TITLE_SEPARATOR.split(title)), key=len)
+    size = len(parts[-1]) if parts else 0
+    if size < Titles.MIN_TITLE:
+        return None
+    # folding drops whitespace only (NFKC keeps most lengths): only texts of about its length
+    return next((index for index, text in enumerate(texts)
+                 if size <= len(text) <= 2 * size and fold(text) == parts[-1]), None)
 
 
 def _shown(title: str) -> str:
@@ -405,8 +422,9 @@ def _score_imported(session: Session, project_id: int, articles: Sequence[Import
         seen = [Seen(text, article.features[index] if article.features else None,
                      0 if key == own else counts[(article.site, key)] - 1)
                 for index, (text, key) in enumerate(zip(article.texts, article.keys))]
-        running = [body or key == own  # its own headline is body too
-                   for body, key in zip(running_text(seen), article.keys)]
+        headline = own_headline(article.texts, article.title)
+        running = [body or key == own or index == headline  # its own headline is body too
+                   for index, (body, key) in enumerate(zip(running_text(seen), article.keys))]
         own_folded = fold(article.title)
         for one, body in zip(seen, running):
             if not body:
