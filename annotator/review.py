@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from .auth import reviewer_required
 from .extensions import db
-from .i18n import label_text
+from .i18n import label_text, translated
 from .inputs import int_arg
 from .models import Article, Project, User
 from .services.review import (ONLY, PAGE_SIZE, ReviewError, ReviewFilters, ReviewPage,
@@ -40,7 +40,7 @@ def disagreements(project_id: int):
         result = review_page(db.session, project.id, filters,
                              after=int_arg("after", 0), limit=PAGE_SIZE)
     except ReviewError as problem:
-        error = str(problem)
+        error = translated(problem.args[0])
     filtered = {key: value for key, value in form.items()  # for links: the filters in use
                 if value and (key, value) != ("only", "disagreements")}
     next_page_url = (url_for(".disagreements", project_id=project.id, after=result.next_after,

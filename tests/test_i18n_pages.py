@@ -97,9 +97,12 @@ class _Reader(HTMLParser):
 _PAGE_DATA = re.compile(r'<script type="application/json" id="page-data">(.*?)</script>', re.S)
 
 
+_QUOTED = re.compile(r"“[^”]{1,80}”|'[^'\s]{1,64}'")
+
+
 def english_words(page: str) -> list[str]:
     """The English words a reader of the page meets: ASCII words neither from the data nor
-    kept by the Chinese catalog."""
+    kept by the Chinese catalog, nor quoted (“test”, 'zzz': names of things, literal)."""
     reader = _Reader()
     reader.feed(page)
     shown = reader.shown
@@ -107,7 +110,8 @@ def english_words(page: str) -> list[str]:
     if blob:  # the texts static/js shows
         texts = json.loads(html.unescape(blob.group(1))).get("text", {}).values()
         shown += [re.sub(r"\{\w+\}", " ", str(text)) for text in texts]  # {count}: the script's
-    return [word for text in shown for word in WORD.findall(text) if word not in ALLOWED]
+    return [word for text in shown for word in WORD.findall(_QUOTED.sub(" ", text))
+            if word not in ALLOWED]
 
 
 @pytest.fixture
@@ -196,7 +200,7 @@ def test_the_check_finds_english_and_lets_data_through():
     assert english_words('<button aria-label="Close">×</button>') == ["Close"]
     assert english_words('<input type="submit" value="Save">') == ["Save"]
     assert english_words(f"<h1>{html.escape(PROJECT)}</h1><p>数据显示 Frobnitz 增长。</p>"
-                         "<code>flask import</code><kbd>Shift</kbd>") == []
+                         "<code>flask import</code><kbd>Shift</kbd> “test” 'zzz'") == []
     assert english_words('<script type="application/json" id="page-data">'
                          '{"text": {"saved": "saved"}}</script>') == ["saved"]
 
@@ -238,12 +242,23 @@ def test_import_errors_and_summary_on_the_upload_page(site):
         assert summary in page, page
 
 
-def test_username_rules_are_chinese(site):
+def test_refusals_on_the_pages_are_chinese(site):
+    """The username rules, a project name, the review page's filters."""
     client = _client(site["app"], "boss")
-    page = _post(client, "/admin/users", {"username": "两 个字", "password": PASSWORD,
-                                          "confirm": PASSWORD, "role": "annotator"})
-    text = page.get_data(as_text=True)
-    assert "U+0020" in text and not english_words(text), english_words(text)
+    pages = {
+        "username": _post(client, "/admin/users", {"username": "两 个字", "password": PASSWORD,
+                                                   "confirm": PASSWORD, "role": "annotator"}),
+        "project name": _post(client, "/admin/projects/new", {"name": " "}, follow_redirects=True),
+        "review filter": client.get(f"/review/projects/{site['values']['project']}"
+                                    "?label_a=zzz&label_b=claim"),
+        "review annotator": client.get(f"/review/projects/{site['values']['project']}"
+                                       "?annotator=nobody"),
+    }
+    texts = {name: html.unescape(page.get_data(as_text=True)) for name, page in pages.items()}
+    assert "U+0020" in texts["username"] and "'zzz'" in texts["review filter"]
+    assert "'nobody'" in texts["review annotator"]
+    found = {name: english_words(text) for name, text in texts.items() if english_words(text)}
+    assert not found, found
 
 
 def test_default_labels_are_shown_in_the_ui_language(app):

@@ -8,6 +8,7 @@ from sqlalchemy import case, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from ..models import Annotation, Article, Gold, Label, Paragraph, User
+from .messages import N_
 
 PAGE_SIZE = 50
 ONLY = ("disagreements", "no-gold", "all-labeled")
@@ -78,7 +79,8 @@ def review_page(session: Session, project_id: int, filters: ReviewFilters = Revi
     (keyset pagination: a page costs the same wherever it is, and setting gold on the
     "no-gold" list never makes the next page skip a paragraph)."""
     if filters.only not in ONLY:
-        raise ReviewError(f"unknown filter {filters.only!r}: use one of {', '.join(ONLY)}")
+        raise ReviewError(N_("unknown filter %(only)s: use one of %(choices)s",
+                             only=repr(filters.only), choices=", ".join(ONLY)))
     query = _matching_ids(session, project_id, filters).where(Paragraph.id > after)
     ids = list(session.scalars(query.order_by(Paragraph.id).limit(limit + 1)))
     more = len(ids) > limit
@@ -127,7 +129,7 @@ def _matching_ids(session: Session, project_id: int, filters: ReviewFilters):
         known = set(session.scalars(select(Label.key).where(Label.project_id == project_id)))
         for key in (first, second):
             if key is not None and key not in known:
-                raise ReviewError(f"unknown label {key!r} for this project")
+                raise ReviewError(N_("unknown label %(key)s for this project", key=repr(key)))
         if second is None:
             query = query.having(_votes_for(first) >= 1)
         elif first == second:
@@ -137,7 +139,7 @@ def _matching_ids(session: Session, project_id: int, filters: ReviewFilters):
     if filters.annotator is not None:
         user_id = session.scalar(select(User.id).where(User.username == filters.annotator))
         if user_id is None:
-            raise ReviewError(f"no user named {filters.annotator!r}")
+            raise ReviewError(N_("no user named %(name)s", name=repr(filters.annotator)))
         query = query.having(func.sum(case((Annotation.user_id == user_id, 1), else_=0)) >= 1)
     return query
 
