@@ -207,6 +207,42 @@ def test_signed_out_says_so_keeps_the_changes_and_saves_them_after_sign_in(
     assert stored == {0: answers[0], 1: answers[1]}
 
 
+def test_a_deactivated_annotator_is_told_and_their_changes_wait_for_reactivation(
+        admin_page, browser, live_server, helpers):
+    admin = admin_page
+    live_server.cli("create-user", "ann", "--password-stdin", input="annotator password\n")
+    pk = helpers.article_pk(admin, "demo", EN)
+    hotkey = helpers.labels(admin)["claim"]
+    context = browser.new_context(base_url=live_server.url, locale="en-US")
+    try:
+        page = context.new_page()
+        helpers.sign_in(page, "ann", "annotator password")
+        open_article(page, pk)
+        page.keyboard.press(hotkey)
+        expect(page.locator("#p0")).to_have_attribute("data-state", "saved")
+
+        def toggle_ann() -> None:  # the admin's Deactivate / Activate button on the users page
+            admin.goto("/admin/users")
+            admin.locator("#user-2 form[action$='/active'] button").click()  # ann is user 2
+
+        toggle_ann()
+        page.keyboard.press(hotkey)
+        expect(page.locator("#p1")).to_have_attribute("data-state", "signed-out")
+        expect(page.locator("#save-banner")).to_contain_text("Signed out: sign in again.")
+        paragraph_id = page.locator("#p1").get_attribute("data-paragraph-id")
+        assert set(helpers.pending(page, user_id=2)) == {paragraph_id}
+        toggle_ann()  # active again: signing in brings the article back, and the change is saved
+        page.locator("#stopped-action").click()
+        page.fill("#username", "ann")
+        page.fill("#password", "annotator password")
+        page.press("#password", "Enter")
+        page.wait_for_url(re.compile(rf"/articles/{pk}(#p\d+)?$"))
+        expect(page.locator("#p1")).to_have_attribute("data-state", "saved")
+        assert helpers.pending(page, user_id=2) == {}
+    finally:
+        context.close()
+
+
 def sign_out_then_in_again_in_another_tab(page, helpers) -> None:
     """Sign out (this page stays open, its CSRF token bound to the old session), label a
     paragraph while signed out, then sign in again in another tab of the same browser."""
