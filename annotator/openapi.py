@@ -303,6 +303,21 @@ def _operation(operation_id: str, summary: str, responses: dict[str, Any], *,
             "responses": responses, **extra}
 
 
+MEMBER_SCOPED = {"project_id", "article_id", "paragraph_id"}
+
+
+def _with_membership(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation on a path that names a project, article or paragraph may be 403: a
+    members-only project and a caller who is not a member (auth.check_membership)."""
+    for item in paths.values():
+        names = {parameter["$ref"].rsplit("/", 1)[-1] for parameter in item.get("parameters", [])}
+        if names & MEMBER_SCOPED:
+            for method, operation in item.items():
+                if method != "parameters":
+                    operation["responses"].setdefault("403", _errors(403)["403"])
+    return paths
+
+
 def _paths() -> dict[str, Any]:
     return {
         "/api/openapi.json": {"get": _operation(
@@ -471,7 +486,8 @@ def build_openapi(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
         for name, description in (
             ("BadRequest", "Bad input (or, with a session cookie, a missing or wrong CSRF token)."),
             ("Unauthorized", "Not signed in: no valid session cookie or bearer token."),
-            ("Forbidden", "Signed in, but the role does not allow it."),
+            ("Forbidden", "Signed in, but the role does not allow it, or the project is "
+                          "members-only and the caller is not a member."),
             ("NotFound", "No such thing."),
             ("Conflict", "Conflicts with the current state."),
             ("TooLarge", f"The body is over its limit: {limit_mb} MB for an import "
@@ -493,7 +509,7 @@ def build_openapi(config: Mapping[str, Any] | None = None) -> dict[str, Any]:
                 "UTC, ISO 8601, ending in Z."),
         },
         "security": READ_SECURITY,
-        "paths": _paths(),
+        "paths": _with_membership(_paths()),
         "components": {
             "schemas": SCHEMAS,
             "parameters": PARAMETERS,

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from annotator.extensions import db
 from annotator.models import Project, ProjectMember
+from annotator.openapi import build_openapi
 from annotator.services import members, queue
 
 from helpers import (SETTINGS_FORM, article_pks, csrf_headers, import_articles, login,
@@ -114,3 +115,13 @@ def test_a_former_members_hold_blocks_nobody(app):
         assert queue.next_article(db.session, project, user_id(app, "bo")) == only
     page = _signed_in(app, "boss").get(f"/admin/projects/{pid}/assignments")
     assert "released (not a member)" in page.get_data(as_text=True)
+
+
+def test_the_openapi_document_names_the_403_of_every_project_route():
+    document = build_openapi()
+    scoped = [(path, method) for path, item in document["paths"].items()
+              for method in item if method != "parameters"
+              and any(f"{{{name}}}" in path for name in ("project_id", "article_id", "paragraph_id"))]
+    assert len(scoped) > 10
+    for path, method in scoped:
+        assert "403" in document["paths"][path][method]["responses"], (method, path)
