@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from flask import (Blueprint, abort, current_app, flash, make_response, redirect,
-                   render_template, request, url_for)
+                   render_template, request, send_file, url_for)
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_user
@@ -17,11 +17,15 @@ from .extensions import db
 from .i18n import ROLE_NAMES, translated
 from .forms import ActionForm, AssignForm, ImportForm, ProjectForm, ResetPasswordForm, RoleForm, TokenForm, UserForm
 from .models import ApiToken, Article, Assignment, Label, Project, User, utcnow
+from .inputs import int_arg
 from .security import hash_password
 from .services import labels, members, queue
 from .services.formats import format_for_name
+from .services.dataset import UNKNOWN_LICENSE, dataset_zip, parse_split
+from .services.exporting import ExportError, ExportOptions
 from .services.importing import Source, get_or_create_project, import_sources, project_name_problem
 from .services.users import create_token, create_user
+from .web import attachment, file_name
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -294,11 +298,50 @@ def _import_summary(report) -> str:
         ngettext("%(num)s paragraph.", "%(num)s paragraphs.", report.paragraphs)])
 
 
+DEFAULT_SPLIT = "train=0.8,dev=0.1,test=0.1"
+
+
 @bp.get("/projects/<int:project_id>/export")
-def export(project_id: int):
+def export(project_id: int, error: str | None = None):
+    """The export forms: one JSONL file (the API's export), or a dataset zip."""
     project = db.get_or_404(Project, project_id)
     annotators = db.session.scalars(select(User.username).order_by(User.username)).all()
-    return render_template("admin/export.html", project=project, annotators=annotators)
+    return render_template("admin/export.html", project=project, annotators=annotators,
+                           error=error, args=request.args if error else {},
+                           default_split=DEFAULT_SPLIT)
+
+
+@bp.get("/projects/<int:project_id>/export/dataset")
+def export_dataset(project_id: int):
+    """`flask export --split` in the browser: the folder it writes, as a zip (a refusal, or
+    a split that would come out empty, is said on the export page)."""
+    project = db.get_or_404(Project, project_id)
+    args = request.args
+    options = ExportOptions(unit=args.get("unit", "paragraph"),
+                            only_labeled=bool(args.get("only_labeled")),
+                            only_resolved=bool(args.get("only_resolved")),
+                            annotator=args.get("annotator") or None,
+                            suggestions=bool(args.get("suggestions")))
+    group_by = args.get("group_by", "article")
+    try:
+        archive, report = dataset_zip(
+            db.session, project.name, parse_split(args.get("split") or DEFAULT_SPLIT),
+            top=file_name(f"{project.name}-dataset", "dataset"), seed=int_arg("seed", 0),
+            group_by=group_by,
+            options=options, license=args.get("license") or UNKNOWN_LICENSE)
+    except ExportError as error:
+        return export(project_id, error=translated(error.args[0])), 400
+    if report.empty:
+        archive.close()
+        return export(project_id, error=_(
+            "Split %(names)s would be empty (%(lines)s lines in %(articles)s articles): use "
+            "fewer or larger splits, or keep each article (not each site) within one split.",
+            names=", ".join(report.empty), lines=sum(report.lines.values()),
+            articles=sum(report.articles.values()))), 400
+    response = send_file(archive, mimetype="application/zip", max_age=0)
+    response.headers["Content-Disposition"] = attachment(
+        f"{project.name}-dataset.zip", f"project-{project.id}-dataset.zip")
+    return response
 
 
 # --- assignments -----------------------------------------------------------------------

@@ -14,6 +14,7 @@ from .extensions import db
 from .inputs import MAX_ID, int_arg, json_body, label_field, note_field, source_field
 from .models import Annotation, Article, Paragraph, Project, isoformat
 from .openapi import build_openapi
+from .web import attachment
 from .services import members, queue
 from .services.annotations import (KEEP, LabelError, ParagraphMissing, Saved, clear_annotation,
                                    clear_annotations, clear_gold, paragraph_for_label,
@@ -349,9 +350,9 @@ def export_jsonl(project_id: int):
         lines = export_lines(db.session, project.name, options)
     except ExportError as error:
         abort(400, str(error))
-    filename = f"{project.id}-{unit}.jsonl"
-    return Response(stream_with_context(lines), mimetype="application/x-ndjson",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(stream_with_context(lines), mimetype="application/x-ndjson", headers={
+        "Content-Disposition": attachment(f"{project.name}-{unit}.jsonl",
+                                          f"project-{project.id}-{unit}.jsonl")})
 
 
 @bp.get("/openapi.json")

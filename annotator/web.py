@@ -3,6 +3,7 @@ and error pages (HTML, or JSON under /api), a busy database included (503)."""
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from flask import Flask, current_app, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
@@ -128,6 +129,20 @@ def _page_text(error: HTTPException) -> tuple[str, str]:
     if isinstance(error.description, Text) or error.description != type(error).description:
         return title, translated(error.description)  # our own message
     return title, explanations.get(error.code, _("Something went wrong."))
+
+
+def file_name(text: str, fallback: str) -> str:
+    """`text` as one file name: path separators, quotes and control characters become `-`,
+    leading and trailing dots and spaces go (no `..`, no hidden file); `fallback` if empty."""
+    return re.sub(r'[\x00-\x1f\x7f/\\"]', "-", text).strip(" .") or fallback
+
+
+def attachment(filename: str, fallback: str) -> str:
+    """A Content-Disposition header that downloads as file_name(filename), any script (RFC
+    6266: `filename*=UTF-8''...`), with `fallback` (ASCII) for clients without RFC 5987."""
+    name = file_name(filename, fallback)
+    ascii_name = name if re.fullmatch(r"[A-Za-z0-9 ._()+-]+", name) else fallback
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def local_path(target: str) -> str | None:

@@ -7,11 +7,14 @@ import random
 import re
 import secrets
 import shutil
+import tempfile
+import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 from markdown_it import MarkdownIt
 from sqlalchemy import select
@@ -19,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Article, Project
 from .exporting import ExportError, ExportOptions, Tally, export_records
+from .messages import N_
 from .text import plural, site_of
 
 SPLIT_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -61,14 +65,16 @@ def parse_split(text: str) -> list[tuple[str, float]]:
         except ValueError:
             fraction = -1.0
         if not sep or not SPLIT_NAME.fullmatch(name.strip()) or not 0 < fraction <= 1:
-            raise ExportError(f"bad split {chunk!r}: write NAME=FRACTION, e.g. train=0.8")
+            raise ExportError(N_("bad split %(part)s: write NAME=FRACTION, e.g. train=0.8",
+                                 part=repr(chunk)))
         parts.append((name.strip(), fraction))
     names = [name for name, _ in parts]
     if len(parts) < 2 or len(set(names)) != len(names):
-        raise ExportError("a split needs two or more differently named parts, e.g. "
-                          "train=0.8,dev=0.1,test=0.1")
+        raise ExportError(N_("a split needs two or more differently named parts, e.g. "
+                             "train=0.8,dev=0.1,test=0.1"))
     if abs(sum(fraction for _, fraction in parts) - 1) > 1e-6:
-        raise ExportError(f"the split fractions add up to {sum(f for _, f in parts):g}, not 1")
+        raise ExportError(N_("the split fractions add up to %(sum)s, not 1",
+                             sum=f"{sum(f for _, f in parts):g}"))
     return parts
 
 
@@ -112,7 +118,10 @@ def write_splits(session: Session, project_name: str, directory: Path,
     folder beside DIR, renamed into place once complete: DIR then holds these files only.
     A non-empty DIR is refused unless `force` (then replaced whole); so is an empty split."""
     if group_by not in GROUP_BY:
-        raise ExportError(f"unknown --group-by {group_by!r}: use article or site")
+        raise ExportError(N_("unknown --group-by %(value)s: use article or site",
+                             value=repr(group_by)).on_web(N_(
+            "unknown grouping %(value)s: keep each article or each site within one split",
+            value=repr(group_by))))
     directory = directory.resolve()  # `.` and `a/..` get a name and a parent to write beside
     _check_target(directory, force)
     report = SplitReport(files={name: directory / f"{name}.jsonl" for name, _ in splits})
@@ -127,7 +136,8 @@ def write_splits(session: Session, project_name: str, directory: Path,
         _write_files(fresh, records, split_of, report)
         report.empty = [name for name, _ in splits if not report.lines[name]]
         if len(report.empty) == len(splits):
-            raise ExportError("every split would be empty: nothing to export; nothing was written")
+            raise ExportError(N_("every split would be empty: nothing to export; nothing "
+                                 "was written"))
         if card is not None:
             (fresh / "README.md").write_text(card(report), encoding="utf-8")
         _replace(directory, fresh)
@@ -383,8 +393,11 @@ def check_license(license: str) -> str:
     """A license identifier as the card's metadata takes it (`cc-by-4.0`, `mit`, `other`,
     `unknown`), else ExportError."""
     if not LICENSE_ID.fullmatch(license):
-        raise ExportError(f"bad --license {license!r}: give a license identifier in lower case, "
-                          "e.g. cc-by-4.0, mit, other or unknown")
+        raise ExportError(N_("bad --license %(license)s: give a license identifier in lower "
+                             "case, e.g. cc-by-4.0, mit, other or unknown",
+                             license=repr(license)).on_web(N_(
+            "bad license %(license)s: give a license identifier in lower case, e.g. cc-by-4.0, "
+            "mit, other or unknown", license=repr(license))))
     return license
 
 
@@ -433,6 +446,22 @@ def write_dataset(session: Session, project_name: str, directory: Path,
                             license=license)
     return write_splits(session, project_name, directory, splits, seed=seed,
                         group_by=group_by, options=options, card=card, force=force)
+
+
+def dataset_zip(session: Session, project_name: str, splits: list[tuple[str, float]], *,
+                top: str, **kwargs) -> tuple[IO[bytes], SplitReport]:
+    """The split export (write_dataset's files, with its keyword arguments) as a zip whose
+    files sit in the folder `top`: an anonymous temporary file, read from its start. The
+    files go through the disk, never all in memory."""
+    with tempfile.TemporaryDirectory() as work:
+        folder = Path(work) / "dataset"
+        report = write_dataset(session, project_name, folder, splits, **kwargs)
+        archive = tempfile.TemporaryFile()
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+            for path in [folder / "README.md", *report.files.values()]:
+                zipped.write(path, f"{top}/{path.name}")
+    archive.seek(0)
+    return archive, report
 
 
 def agreement_summary(session: Session, project: Project) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy import Row, select, tuple_
 from sqlalchemy.orm import Session
 
 from ..models import Annotation, Article, Gold, Paragraph, Project, Suggestion, User, isoformat
+from .messages import N_
 from .suggestions import suggestion_json
 
 ARTICLES_PER_BATCH = 500
@@ -76,17 +77,18 @@ def export_records(session: Session, project_name: str,
     """Check the request, then return a generator of Lines (for splitting into datasets);
     `tally` is filled in as the lines are read."""
     if options.unit not in UNITS:
-        raise ExportError(f"unknown unit {options.unit!r}: use paragraph or article")
+        raise ExportError(N_("unknown unit %(unit)s: use paragraph or article",
+                             unit=repr(options.unit)))
     project_id, suggestions_enabled = session.execute(
         select(Project.id, Project.suggestions_enabled).where(Project.name == project_name)
     ).first() or (None, False)
     if project_id is None:
-        raise ExportError(f"no project named {project_name!r}")
+        raise ExportError(N_("no project named %(name)s", name=repr(project_name)))
     annotator_id = None
     if options.annotator is not None:
         annotator_id = session.scalar(select(User.id).where(User.username == options.annotator))
         if annotator_id is None:
-            raise ExportError(f"no user named {options.annotator!r}")
+            raise ExportError(N_("no user named %(name)s", name=repr(options.annotator)))
     suggestions = None
     if options.suggestions:
         suggestions = "stored" if suggestions_enabled else "off"
