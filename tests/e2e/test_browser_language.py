@@ -42,6 +42,9 @@ def test_switch_the_ui_to_chinese_on_the_article_page(admin_page, demo, helpers)
         expect(page.locator(f"#p{index}")).to_have_attribute("data-label", answers[index])
     expect(page.locator('.para[aria-selected="true"]')).to_have_attribute("id", "p3")
     page.screenshot(path=str(helpers.ARTIFACTS / "article-zh.png"))
+    claim = page.locator('.legend-item[data-label="claim"]')  # the demo's default labels
+    expect(claim).to_contain_text("主张")
+    expect(claim).not_to_contain_text("Claim")
 
     chinese = mark_done.inner_text()
 
@@ -50,6 +53,7 @@ def test_switch_the_ui_to_chinese_on_the_article_page(admin_page, demo, helpers)
         page.select_option("#language-select", "en")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     assert mark_done.inner_text() == english
+    expect(claim).to_contain_text("Claim")
 
     if chinese == english and not list(CATALOG.glob("zh*/LC_MESSAGES/messages.mo")):
         pytest.xfail("no compiled Chinese catalog yet (annotator/translations/zh/LC_MESSAGES/"
