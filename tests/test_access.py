@@ -195,6 +195,7 @@ CALLERS = [
     Caller("revoked token", token="revoked", bearer=True),
     Caller("deactivated user's token", token="gone", bearer=True),
     Caller("non-member annotator", session="out", user="out", role="annotator"),
+    Caller("non-member reviewer", session="outrev", user="outrev", role="reviewer"),
     Caller("non-member reviewer token", token="outrev", user="outrev", role="reviewer",
            bearer=True),
 ]
