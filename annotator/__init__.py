@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import admin, annotate, api, auth, cli, config, dashboard, database, i18n, inputs, review, web
 from .extensions import csrf, db, login_manager, migrate
 from .services.backup import unusable_reason
+from .suggest import training
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository root
 
@@ -35,6 +36,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     web.init_app(app)
     cli.init_app(app)
+    training.init_app(app)  # the suggestions' background thread, with the first request
     if app.config["BEHIND_PROXY"]:  # trust one proxy's X-Forwarded-For/-Proto/-Host
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     if app.config["AUTO_MIGRATE"] and _flask_command() != "db":

@@ -48,6 +48,10 @@ def import_command(paths, project_name, fmt, split, encoding, skip_invalid):
         raise click.ClickException(
             f"{report.failure()} (fix them, or pass --skip-invalid to import the valid ones)")
     click.echo(report.summary())
+    if report.pending:
+        click.echo(f"cold suggestions of {plural(report.pending, 'article')} to be written "
+                   "by the server (at its start, and at each article's first view) or by "
+                   "`flask suggest`", err=True)
 
 
 @click.command("export")
@@ -153,7 +157,7 @@ def agreement_command(project_name, as_json, resamples, seed, human_only):
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def suggest_command(project_name, evaluate, as_json):
     """Bring a project's suggestions up to date, learning from its human labels."""
-    from .suggest import training  # scikit-learn loads only for this command
+    from .suggest import signals, training  # scikit-learn loads only for this command
     project = db.session.scalar(select(Project).where(Project.name == project_name))
     if project is None:
         raise click.ClickException(f"no project named {project_name!r}")
@@ -162,6 +166,7 @@ def suggest_command(project_name, evaluate, as_json):
     if not project.suggestions_enabled:
         summary["message"] = "suggestions are off for this project (see its settings)"
     else:
+        summary["cold"] = signals.score_pending(db.session, project.id)  # a large import's
         try:
             metrics = training.train_project(db.session, project)
             summary.update(trained=True, trained_on=metrics["trained_on"],

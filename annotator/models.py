@@ -157,6 +157,7 @@ class Article(db.Model):
         Index("ix_article_project_content", "project_id", "content_hash"),
         Index("ix_article_project_order", "project_id", "id"),  # import order: queue, pages
         Index("ix_article_project_site", "project_id", "site"),
+        Index("ix_article_scored_project", "signals_scored", "project_id"),  # still to score
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -178,6 +179,8 @@ class Article(db.Model):
     """Paragraphs with at least one annotation; kept up to date by every save and clear."""
     finished_count: Mapped[int] = mapped_column(default=0, server_default="0")
     """Annotators who marked it done; kept up to date by queue.set_finished."""
+    signals_scored: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Its cold suggestions are stored (suggest/signals.py: at import, or after a large one)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     paragraphs: Mapped[list[Paragraph]] = relationship(

@@ -40,3 +40,11 @@ def test_text_key_and_nfkc_match_the_plain_definition_on_random_text():
         text = "".join(rng.choices(alphabet, k=rng.randint(0, 130)))
         assert nfkc(text) == unicodedata.normalize("NFKC", text)
         assert text_key(text) == reference_key(text), repr(text)
+
+
+def test_text_key_of_ascii_text_matches_the_plain_definition():
+    rng = random.Random(10)  # every ASCII character: the bytes shortcut covers all of them
+    alphabet = [chr(code) for code in range(128)]
+    for _ in range(5000):
+        text = "".join(rng.choices(alphabet, k=rng.randint(0, 130)))
+        assert text_key(text) == reference_key(text), repr(text)

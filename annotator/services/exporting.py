@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Annotation, Article, Gold, Paragraph, Project, Suggestion, User, isoformat
 from .messages import N_
-from .suggestions import suggestion_json
+from .suggestions import score_if_pending, suggestion_json
 
 ARTICLES_PER_BATCH = 500
 PARAGRAPHS_PER_PAGE = 1000  # also bounds the ids bound into one IN (...) query
@@ -92,6 +92,8 @@ def export_records(session: Session, project_name: str,
     suggestions = None
     if options.suggestions:
         suggestions = "stored" if suggestions_enabled else "off"
+        if suggestions_enabled:  # a large import's cold suggestions, if still pending
+            score_if_pending(session, project_id)
     return _lines(session, project_name, project_id, options, annotator_id, suggestions,
                   tally if tally is not None else Tally())
 

@@ -6,9 +6,11 @@ import logging
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path, PurePosixPath
 
-from sqlalchemy import insert, select
+from flask import current_app, has_request_context
+from sqlalchemy import Connection, Index, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,6 +22,8 @@ from .messages import N_
 from .text import plural, site_of, text_key
 
 BATCH = 5000  # rows per INSERT round trip
+SCORE_AT_IMPORT = 20_000  # paragraphs: a smaller import writes its cold suggestions at once
+REBUILD_KEY_INDEX = 50_000  # paragraphs (SQLite): see _store
 
 
 @dataclass
@@ -30,6 +34,7 @@ class ImportReport:
     skipped: int = 0
     paragraphs: int = 0
     suggested: int = 0  # cold suggestions written (new articles and older ones refreshed)
+    pending: int = 0  # articles whose cold suggestions are left to write (a large import)
     errors: list[str] = field(default_factory=list)
     path_errors: int = 0  # of `errors`: paths not read (missing, unreadable, no files in them)
     stored: bool = False
@@ -103,8 +108,12 @@ def sources_from_paths(paths: Iterable[Path], fmt: str = "auto") -> tuple[list[S
 
 def import_sources(session: Session, project_name: str, sources: Sequence[Source], *,
                    encoding: str | None = None, split: str = "line",
-                   skip_invalid: bool = False, errors: Sequence[str] = ()) -> ImportReport:
-    """Parse every record, then store the new ones in one transaction (or nothing on error)."""
+                   skip_invalid: bool = False, errors: Sequence[str] = (),
+                   score_now: bool | None = None) -> ImportReport:
+    """Parse every record, then store the new ones in one transaction (or nothing on error).
+    Their cold suggestions are written right after (`score_now`; by default when the import
+    has fewer than SCORE_AT_IMPORT paragraphs), else left pending: the server's background
+    thread, the article's first view and `flask suggest` write them (suggest.signals)."""
     session.commit()  # end the caller's reads: no transaction stays open while files are parsed
     report = ImportReport(errors=list(errors), path_errors=len(errors))
     records: list[Record] = []
@@ -136,16 +145,22 @@ def import_sources(session: Session, project_name: str, sources: Sequence[Source
             session.rollback()
             raise
     report.stored = True
-    if suggest:
+    if suggest and (report.paragraphs < SCORE_AT_IMPORT if score_now is None else score_now):
         report.suggested = _suggest(session, project_id, imported)
+    elif suggest:
+        report.pending = len(imported)
     refresh_statistics(session.get_bind())  # the project may be many times larger now
+    if report.pending and has_request_context():  # a web import: this server scores them now
+        from ..suggest.training import background, background_wanted
+        if background_wanted(current_app):
+            background(current_app).pending_added()
     return report
 
 
 def _suggest(session: Session, project_id: int, imported: list[Imported]) -> int:
     """The cold suggestions of a stored import. They are derived data: when the database
-    stays busy past the write wait, the import still stands and `flask suggest` (or the
-    next import of the site) brings them up to date."""
+    stays busy past the write wait, the import still stands and its articles stay pending
+    (scored later, as a large import's are)."""
     try:
         return suggest_imported(session, project_id, imported)
     except DatabaseBusy as error:
@@ -225,6 +240,14 @@ def _store(session: Session, project_name: str, records: list[Record],
     add_new = (dialect_insert(session)(Article)
                .on_conflict_do_nothing(index_elements=["project_id", "article_id"])
                .returning(Article.id, Article.article_id))
+    connection = session.connection()
+    # the DB-API's executemany with tuples: SQLAlchemy's per-row handling cost more than
+    # SQLite's own work; features as JSON text, SQL NULL for none (not JSON null)
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    add_paragraphs = (f"INSERT INTO paragraph (article_id, "
+                      f"{connection.dialect.identifier_preparer.quote('index')}, text, "
+                      f"text_key, features) VALUES ({', '.join([mark] * 5)})")
+    key_index = _drop_key_index(connection, sum(row["paragraph_count"] for row, _ in new_articles))
     imported: list[Imported] = []
     for start in range(0, len(new_articles), BATCH):
         chunk = new_articles[start:start + BATCH]
@@ -236,16 +259,30 @@ def _store(session: Session, project_name: str, records: list[Record],
             Imported(stored[row["article_id"]], row["site"], record.title, record.paragraphs,
                      record.text_keys, record.features)
             for row, record in chunk if row["article_id"] in stored]
-        for html in (False, True):  # features (HTML) or none (SQL NULL, not JSON null)
-            paragraph_rows = [
-                {"article_id": article.pk, "index": index, "text": text, "text_key": key,
-                 **({"features": article.features[index]} if html else {})}
-                for article in chunk_imported if bool(article.features) == html
-                for index, (text, key) in enumerate(zip(article.texts, article.keys))]
-            paragraphs = session.connection()  # Core executemany: the ORM's bulk path costs
-            for offset in range(0, len(paragraph_rows), BATCH):  # more than the database's work
-                paragraphs.execute(insert(Paragraph.__table__),
-                                   paragraph_rows[offset:offset + BATCH])
-            report.paragraphs += len(paragraph_rows)
+        rows = [(article.pk, index, text, key,
+                 json.dumps(features[index]) if features else None)
+                for article in chunk_imported
+                for index, (text, key, features) in enumerate(zip(
+                    article.texts, article.keys, repeat(article.features)))]
+        for offset in range(0, len(rows), BATCH):
+            connection.exec_driver_sql(add_paragraphs, rows[offset:offset + BATCH])
+        report.paragraphs += len(rows)
         imported += chunk_imported
+    if key_index is not None:
+        key_index.create(connection)
     return project.id, project.suggestions_enabled, imported
+
+
+def _drop_key_index(connection: Connection, adding: int) -> Index | None:
+    """SQLite, an import of REBUILD_KEY_INDEX paragraphs or more into a table holding fewer:
+    drop the repetition index (paragraph.text_key) to build it again once the rows are in (a
+    sort, a fifth of the cost of updating it row by row; measured in bench/README.md). All in
+    the import's transaction: readers keep seeing the index. Returns the index to rebuild."""
+    if connection.dialect.name != "sqlite" or adding < REBUILD_KEY_INDEX:
+        return None
+    if (connection.scalar(select(func.max(Paragraph.id))) or 0) > adding:
+        return None
+    index = next(index for index in Paragraph.__table__.indexes
+                 if [column.name for column in index.columns] == ["text_key"])
+    index.drop(connection)
+    return index

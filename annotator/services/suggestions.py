@@ -1,14 +1,15 @@
 """Stored suggestions: writing them (the rules, the project model, external models) and
-reading what a page or the API shows. Nothing here computes one (see annotator/suggest/)."""
+reading what a page or the API shows. Nothing here computes one (see annotator/suggest/;
+score_if_pending has a large import's pending ones computed before they are read)."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from ..database import dialect_insert
+from ..database import DatabaseBusy, dialect_insert
 from ..models import Annotation, Article, Paragraph, Project, Suggestion, utcnow
 
 APP_MODELS = frozenset({"signals", "model"})  # the app's own; an external model has another name
@@ -66,11 +67,26 @@ def paragraphs_with_suggestions(session: Session, article: Article
     in one query: the paragraphs outer-joined to their suggestions (the article page and
     its API)."""
     threshold = shown_threshold(session, article)
+    if threshold is not None and not article.signals_scored:
+        score_if_pending(session, article.project_id, [article.id])
     rows = session.execute(_PARAGRAPHS if threshold is None else _PARAGRAPHS_SUGGESTED,
                            {"article": article.id, "threshold": threshold})
     for paragraph_id, index, text, *suggestion in rows:
         yield (paragraph_id, index, text,
                None if not suggestion or suggestion[0] is None else suggestion_json(*suggestion))
+
+
+def score_if_pending(session: Session, project_id: int,
+                     article_ids: Sequence[int] | None = None) -> int:
+    """Write the cold suggestions of the project's articles (or of `article_ids`) that a
+    large import left pending, before they are read; when the database stays busy they stay
+    pending and what is stored is read. Returns how many were written."""
+    from ..suggest.signals import score_pending  # it stores through this module
+    try:
+        return score_pending(session, project_id, article_ids)
+    except DatabaseBusy:
+        session.rollback()
+        return 0
 
 
 def suggestions_for_article(session: Session, article_id: int,

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
 
-from sqlalchemy import distinct, func, insert, select
+from sqlalchemy import distinct, func, select, update
 from sqlalchemy.orm import Session
 
-from ..database import write_transaction
-from ..models import Article, Paragraph, utcnow
+from ..database import dialect_insert, write_transaction
+from ..models import Article, Paragraph, Project, utcnow
 from ..models import Suggestion as SuggestionRow
 from ..services.suggestions import MAX_REASON_CHARS, store_suggestions
 from ..services.text import nfkc, text_key
@@ -35,6 +35,7 @@ MODEL = "signals"
 TEASER_SHOWN = 60  # characters of a title quoted in a reason
 TEASER_CONFIDENCE = 0.9
 CHUNK = 1000  # keys or rows per statement
+PENDING_BATCH = 1000  # articles scored at a time after a large import
 LABEL_CHARS = 10  # "Previous:" before a teaser's title, folded
 
 _SENTENCE_END = re.compile(r"[.!?。！？…][\"'”’」』)）\]]*$")
@@ -355,11 +356,12 @@ def score_article(article: Sequence[Seen], site: str,
     return out
 
 
-# --- over the database: at import --------------------------------------------------------
+# --- over the database: at import, or after a large one ---------------------------------
 
 @dataclass
 class Imported:
-    """A newly stored article, as the import has it in memory."""
+    """A stored article whose cold suggestions are to be written, as the import has it in
+    memory (or as score_pending reads it back: then with its paragraphs' ids)."""
 
     pk: int
     site: str
@@ -367,6 +369,7 @@ class Imported:
     texts: list[str]
     keys: list[str]  # text.text_key of each paragraph
     features: list[dict[str, Any]] | None
+    ids: list[int] | None = None  # its paragraphs' ids, when known
 
 
 def _level(repeats: int) -> int:
@@ -374,20 +377,100 @@ def _level(repeats: int) -> int:
     return 0 if repeats < 2 else repeats.bit_length()
 
 
-def suggest_imported(session: Session, project_id: int, articles: Sequence[Imported]) -> int:
-    """Store the cold suggestions of newly imported articles (committed already), and refresh
-    those of older articles of their sites whose text now repeats more or is a new article's
-    title. Reads and scores with no write lock held, then writes in one short write
-    transaction. Returns how many suggestions were written."""
+def suggest_imported(session: Session, project_id: int, articles: Sequence[Imported],
+                     done: set[int] | None = None, sites: _Sites | None = None) -> int:
+    """Store the cold suggestions of stored articles not scored yet, mark them scored, and
+    refresh those of older scored articles of their sites whose text now repeats more or is
+    one of these articles' title (`done`: articles scored in the same pass, left alone).
+    Reads and scores with no write lock held, then writes in one short write transaction.
+    Returns how many suggestions were written."""
     if not articles:
         return 0
-    plan = _score_imported(session, project_id, articles)
+    plan = _score_imported(session, project_id, articles, sites)
     session.commit()  # the reads' transaction ends: scoring held no lock
     with write_transaction(session):
-        written = _insert_new(session, plan.scored) + _refresh_older(
-            session, project_id, plan.older_articles, plan.new_ids, plan.new_count, plan.counts)
+        written = _insert_new(session, articles, plan.scored) + _refresh_older(
+            session, project_id, plan.older_articles, plan.new_ids | (done or set()),
+            plan.new_count, plan.counts)
+        pks = sorted(plan.new_ids)
+        for start in range(0, len(pks), CHUNK):
+            session.execute(update(Article).where(Article.id.in_(pks[start:start + CHUNK]))
+                            .values(signals_scored=True))
         session.commit()
     return written
+
+
+def pending_projects(session: Session) -> list[int]:
+    """Projects with suggestions on that hold articles whose cold suggestions are not stored
+    yet (a large import's). One indexed read."""
+    found = list(session.scalars(
+        select(Article.project_id).distinct().join(Project, Project.id == Article.project_id)
+        .where(Article.signals_scored.is_(False), Project.suggestions_enabled)))
+    session.rollback()
+    return found
+
+
+def score_pending(session: Session, project_id: int, article_ids: Sequence[int] | None = None,
+                  batch: int = PENDING_BATCH) -> int:
+    """Write the cold suggestions of the project's articles not scored yet (all, or those of
+    `article_ids`), `batch` articles at a time: read in a transaction of their own, score with
+    no transaction open, write in a short one (suggest_imported). Idempotent: another process
+    scoring the same articles meanwhile writes the same. Returns how many were written."""
+    enabled = session.scalar(select(Project.suggestions_enabled)
+                             .where(Project.id == project_id))
+    written, done, last = 0, set(), 0
+    sites = _Sites() if article_ids is None else None  # many batches: read each site once
+    while enabled:
+        wanted = (select(Article.id, Article.site, Article.title)
+                  .where(Article.project_id == project_id, Article.signals_scored.is_(False),
+                         Article.id > last).order_by(Article.id).limit(batch))
+        if article_ids is not None:
+            wanted = wanted.where(Article.id.in_(article_ids))
+        found = session.execute(wanted).all()
+        if not found:
+            break
+        articles = {pk: Imported(pk, site, title, [], [], [], []) for pk, site, title in found}
+        for article_id, pk, text, key, features in session.connection().execute(
+                select(Paragraph.article_id, Paragraph.id, Paragraph.text, Paragraph.text_key,
+                       Paragraph.features)
+                .where(Paragraph.article_id.in_(list(articles)))
+                .order_by(Paragraph.article_id, Paragraph.index)):
+            article = articles[article_id]
+            article.ids.append(pk)
+            article.texts.append(text)
+            article.keys.append(key or text_key(text))
+            article.features.append(features)
+        for article in articles.values():
+            if not any(article.features):  # not HTML: as the import has it
+                article.features = None
+        last = found[-1].id
+        written += suggest_imported(session, project_id, list(articles.values()), done, sites)
+        done.update(articles)
+    session.rollback()
+    return written
+
+
+class _Sites:
+    """What a pass over many pending articles reads once per site rather than once per batch
+    (the site's articles all stored already): how many articles hold each text that repeats,
+    and the titles."""
+
+    def __init__(self) -> None:
+        self.repeats: dict[str, dict[str, int]] = {}
+        self.titles: dict[str, Titles] = {}
+
+    def read(self, session: Session, project_id: int, wanted: set[str]) -> None:
+        missing = wanted - self.repeats.keys()
+        if not missing:
+            return
+        articles = func.count(distinct(Paragraph.article_id))
+        for site in missing:
+            self.repeats[site] = {key: number for key, number in session.execute(
+                select(Paragraph.text_key, articles)
+                .join(Article, Article.id == Paragraph.article_id)
+                .where(Article.project_id == project_id, Article.site == site)
+                .group_by(Paragraph.text_key).having(articles > 1))}
+        self.titles.update(_site_titles(session, project_id, missing))
 
 
 @dataclass
@@ -402,20 +485,28 @@ class _Plan:
     counts: Counter[tuple[str, str]]
 
 
-def _score_imported(session: Session, project_id: int, articles: Sequence[Imported]) -> _Plan:
+def _score_imported(session: Session, project_id: int, articles: Sequence[Imported],
+                    sites: _Sites | None = None) -> _Plan:
     new_ids = {article.pk for article in articles}
     new_count: Counter[tuple[str, str]] = Counter()
     for article in articles:
         new_count.update((article.site, key) for key in set(article.keys))
     per_site = Counter(article.site for article in articles)
-    older = {site for site, number in session.execute(  # sites with articles before this import
+    older = {site for site, number in session.execute(  # sites with other articles stored
         select(Article.site, func.count()).where(Article.project_id == project_id,
                                                  Article.site.in_(per_site))
         .group_by(Article.site)) if number > per_site[site]}
-    counts = Counter({pair: number for pair, number in new_count.items() if pair[0] not in older})
-    counts.update(_site_counts(session, project_id, (  # this import's included
-        pair for pair in new_count if pair[0] in older)))
-    titles = _site_titles(session, project_id, {article.site for article in articles})
+    if sites is not None:
+        sites.read(session, project_id, set(per_site))
+        counts = Counter({(site, key): sites.repeats[site].get(key, 1)
+                          for site, key in new_count})
+        titles = sites.titles
+    else:
+        counts = Counter({pair: number for pair, number in new_count.items()
+                          if pair[0] not in older})
+        counts.update(_site_counts(session, project_id, (  # these articles included
+            pair for pair in new_count if pair[0] in older)))
+        titles = _site_titles(session, project_id, set(per_site))
     scored: list[tuple[int, int, Suggestion]] = []
     for article in articles:
         own = text_key(article.title)
@@ -462,29 +553,28 @@ def _site_titles(session: Session, project_id: int, sites: set[str]) -> dict[str
     return titles
 
 
-def _insert_new(session: Session, scored: list[tuple[int, int, Suggestion]]) -> int:
-    """Insert the suggestions of new paragraphs (none is stored yet), found by article and
-    index."""
-    by_article: dict[int, list[tuple[int, Suggestion]]] = {}
-    for pk, index, best in scored:
-        by_article.setdefault(pk, []).append((index, best))
-    pks = sorted(by_article)
+def _insert_new(session: Session, articles: Sequence[Imported],
+                scored: list[tuple[int, int, Suggestion]]) -> int:
+    """Insert the suggestions of paragraphs just scored, found by article and index. A
+    paragraph that got one meanwhile (a label propagated, the project's model, another
+    process scoring it too) keeps it."""
+    ids = {article.pk: article.ids for article in articles if article.ids is not None}
+    missing = sorted({pk for pk, _, _ in scored if pk not in ids})
+    for start in range(0, len(missing), CHUNK // 10):  # read back: the import has no ids
+        for pk, article_id, index in session.connection().execute(
+                select(Paragraph.id, Paragraph.article_id, Paragraph.index)
+                .where(Paragraph.article_id.in_(missing[start:start + CHUNK // 10]))
+                .order_by(Paragraph.article_id, Paragraph.index)):
+            ids.setdefault(article_id, []).append(pk)
     now = utcnow()
-    written = 0
-    for start in range(0, len(pks), CHUNK // 10):
-        chunk = pks[start:start + CHUNK // 10]
-        ids = {(article_id, index): pk for pk, article_id, index in
-               session.connection().execute(
-                   select(Paragraph.id, Paragraph.article_id, Paragraph.index)
-                   .where(Paragraph.article_id.in_(chunk)))}
-        rows = [{"paragraph_id": ids[(pk, index)], "label": label, "confidence": confidence,
-                 "reason": reason, "model": MODEL, "updated_at": now}
-                for pk in chunk for index, (label, confidence, reason) in by_article[pk]]
-        for offset in range(0, len(rows), CHUNK):
-            session.connection().execute(insert(SuggestionRow.__table__),
-                                         rows[offset:offset + CHUNK])
-        written += len(rows)
-    return written
+    rows = [{"paragraph_id": ids[pk][index], "label": label, "confidence": confidence,
+             "reason": reason, "model": MODEL, "updated_at": now}
+            for pk, index, (label, confidence, reason) in scored]
+    add = dialect_insert(session)(SuggestionRow).on_conflict_do_nothing(
+        index_elements=["paragraph_id"])
+    for offset in range(0, len(rows), CHUNK):
+        session.connection().execute(add, rows[offset:offset + CHUNK])
+    return len(rows)
 
 
 def _refresh_older(session: Session, project_id: int, articles: Sequence[Imported],
@@ -513,9 +603,10 @@ def _refresh_older(session: Session, project_id: int, articles: Sequence[Importe
                     .join(Article, Article.id == Paragraph.article_id)
                     .outerjoin(SuggestionRow, SuggestionRow.paragraph_id == Paragraph.id)
                     .where(Article.project_id == project_id, Article.site == site,
+                           Article.signals_scored,  # one not scored yet will see it all
                            Paragraph.text_key.in_(listed[start:start + CHUNK]))):
                 if article_pk in new_ids:
-                    continue  # scored above
+                    continue  # scored in this pass
                 folded = fold(text)
                 if folded == fold(title):
                     continue  # its own headline

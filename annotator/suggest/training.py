@@ -283,6 +283,8 @@ def summary_text(summary: dict[str, Any]) -> str:
         f"model trained on {summary['trained_on']} human-labeled paragraphs in "
         f"{summary['cpu_seconds']} s of CPU; {summary['written']} suggestions written"
         if summary["trained"] else summary["message"])]
+    if summary.get("cold"):
+        lines.append(f"{summary['cold']} cold suggestions written for articles still unscored")
     lines.append(f"{summary['stored']} suggestions stored in all")
     evaluation = summary.get("evaluation")
     if evaluation:
@@ -341,14 +343,32 @@ def propagate(session: Session, paragraph_id: int, label: str) -> int:
 
 # -- the background thread ------------------------------------------------------------------
 
+def background_wanted(app: Flask) -> bool:
+    """Whether this app runs background work (ANNOTATOR_SUGGEST_IN_BACKGROUND; off by default
+    under TESTING)."""
+    enabled = app.config.get("SUGGEST_IN_BACKGROUND")
+    return not app.testing if enabled is None else bool(enabled)
+
+
 def saved(paragraph_id: int, label: str, source: str = "human") -> None:
     """Call after a label save commits: costs a lock and an append (no query). A no-op where
-    background work is off (ANNOTATOR_SUGGEST_IN_BACKGROUND; off by default under TESTING)."""
+    background work is off."""
     app = current_app._get_current_object()
-    enabled = app.config.get("SUGGEST_IN_BACKGROUND")
-    if not (not app.testing if enabled is None else enabled):
+    if background_wanted(app):
+        background(app).note(paragraph_id, label, source == "human")
+
+
+def init_app(app: Flask) -> None:
+    """Start the background thread with the server's first request (not in CLI commands), so
+    it writes the cold suggestions a large import left pending soon after the start."""
+    if not background_wanted(app):
         return
-    background(app).note(paragraph_id, label, source == "human")
+
+    @app.before_request
+    def _start_background() -> None:
+        worker = app.extensions.get("suggest_background")
+        if worker is None or worker.pid != os.getpid():
+            background(app)
 
 
 _STARTING = threading.Lock()
@@ -366,8 +386,10 @@ def background(app: Flask) -> Background:
 
 
 class Background:
-    """One daemon thread per process: propagates saved labels as they come, checks now and
-    then whether a project should be retrained, and trains it in a thread of its own."""
+    """One daemon thread per process: propagates saved labels as they come, writes the cold
+    suggestions of articles a large import left pending (at its start, when an import of
+    this process wakes it, and every CHECK_EVERY_SECONDS), checks now and then whether a
+    project should be retrained, and trains it in a thread of its own."""
 
     def __init__(self, app: Flask):
         self.app, self.pid = app, os.getpid()
@@ -375,6 +397,8 @@ class Background:
         self.to_propagate: list[tuple[int, str]] = []
         self.recent: set[int] = set()  # paragraphs saved since the last check (a sample)
         self.saves, self.last_check = 0, time.monotonic()
+        self.last_pending: float | None = None  # when pending articles were last looked for
+        self.look_pending = True  # look at once (at the start, after an import)
         self.busy = False
         self.training: set[int] = set()
         threading.Thread(target=self._run, name="annotator-suggestions", daemon=True).start()
@@ -390,7 +414,13 @@ class Background:
 
     def idle(self) -> bool:
         with self.lock:
-            return not (self.to_propagate or self.busy or self.training)
+            return not (self.to_propagate or self.busy or self.training or self.look_pending)
+
+    def pending_added(self) -> None:
+        """An import left articles pending: write their cold suggestions now."""
+        with self.lock:
+            self.look_pending = True
+        self.wake.set()
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until nothing is queued, running or training (for tests and benches)."""
@@ -403,7 +433,6 @@ class Background:
 
     def _run(self) -> None:
         while True:
-            self.wake.wait(CHECK_EVERY_SECONDS)
             with self.lock:
                 self.wake.clear()
                 jobs, self.to_propagate = self.to_propagate, []
@@ -412,23 +441,47 @@ class Background:
                 recent = self.recent if due else set()
                 if due:
                     self.recent, self.saves, self.last_check = set(), 0, time.monotonic()
-                self.busy = bool(jobs or recent)
-            if not self.busy:
+                pending = self.look_pending or (
+                    time.monotonic() - (self.last_pending or 0) >= CHECK_EVERY_SECONDS)
+                if pending:
+                    self.look_pending, self.last_pending = False, time.monotonic()
+                self.busy = bool(jobs or recent or pending)
+            if self.busy:
+                self._work(jobs, recent, pending)
+            self.wake.wait(CHECK_EVERY_SECONDS)
+
+    def _work(self, jobs: list[tuple[int, str]], recent: set[int], pending: bool) -> None:
+        try:
+            with self.app.app_context():
+                try:
+                    for paragraph_id, label in jobs:
+                        propagate(db.session, paragraph_id, label)
+                    if pending:
+                        self._score_pending(db.session)
+                    if recent:
+                        self._check(db.session, recent)
+                finally:
+                    db.session.remove()
+        except Exception:  # never let the thread die: log, try again with the next save
+            log.exception("suggestions: background work failed")
+        finally:
+            with self.lock:
+                self.busy = False
+
+    def _score_pending(self, session: Session) -> None:
+        """Write the cold suggestions of every project's pending articles, each project under
+        its lease (one process at a time; a held one is tried again at the next look)."""
+        for project_id in signals.pending_projects(session):
+            if project_id in self.training or not take_lease(session, project_id):
+                with self.lock:
+                    self.look_pending = True  # try again later
                 continue
             try:
-                with self.app.app_context():
-                    try:
-                        for paragraph_id, label in jobs:
-                            propagate(db.session, paragraph_id, label)
-                        if recent:
-                            self._check(db.session, recent)
-                    finally:
-                        db.session.remove()
-            except Exception:  # never let the thread die: log, try again with the next save
-                log.exception("suggestions: background work failed")
+                written = signals.score_pending(session, project_id)
+                log.info("suggestions: project %s: %s cold suggestions written", project_id,
+                         written)
             finally:
-                with self.lock:
-                    self.busy = False
+                release_lease(session, project_id)
 
     def _check(self, session: Session, recent: set[int]) -> None:
         """Start training each project of the recent saves whose human labels grew enough."""
