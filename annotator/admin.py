@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_user
 from sqlalchemy import delete, select
+from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import SelectChoice
 
 from .auth import admin_required
@@ -17,7 +18,7 @@ from .extensions import db
 from .i18n import ROLE_NAMES, translated
 from .forms import ActionForm, AssignForm, ImportForm, ProjectForm, ResetPasswordForm, RoleForm, TokenForm, UserForm
 from .models import ApiToken, Article, Assignment, Label, Project, User, utcnow
-from .inputs import int_arg
+from .inputs import int_arg, too_large_message
 from .security import hash_password
 from .services import labels, members, queue
 from .services.formats import format_for_name
@@ -25,7 +26,7 @@ from .services.dataset import UNKNOWN_LICENSE, dataset_zip, parse_split
 from .services.exporting import ExportError, ExportOptions
 from .services.importing import Source, get_or_create_project, import_sources, project_name_problem
 from .services.users import create_token, create_user
-from .web import attachment, file_name
+from .web import attachment, error_page, file_name
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -287,6 +288,21 @@ def import_articles(project_id: int):
             if report.stored:
                 flash(_import_summary(report))
     return render_template("admin/import.html", project=project, form=form, report=report)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def upload_too_large(error: RequestEntityTooLarge):
+    """An upload over the limit keeps an admin on the import form, which says the limit and
+    how an admin raises it (the body was refused unread: the form starts empty). Any other
+    page, or a caller who is not an admin, gets the usual 413 page."""
+    if request.endpoint != "admin.import_articles" or not (
+            current_user.is_authenticated and current_user.is_admin):
+        return error_page(error)  # this runs before require_admin: never show the form
+    project = db.session.get(Project, request.view_args["project_id"])
+    if project is None:
+        return error_page(error)
+    return render_template("admin/import.html", project=project, form=ImportForm(formdata=None),
+                           report=None, too_large=translated(too_large_message())), 413
 
 
 def _import_summary(report) -> str:

@@ -33,7 +33,7 @@ def init_app(app: Flask) -> None:
     app.after_request(_security_headers)
     app.jinja_env.tests["match_color"] = lambda value: bool(re.fullmatch(r"#[0-9a-fA-F]{6}", value or ""))
     app.jinja_env.tests["web_url"] = lambda value: bool(re.match(r"https?://", value or "", re.I))
-    app.register_error_handler(HTTPException, _error_page)
+    app.register_error_handler(HTTPException, error_page)
     app.register_error_handler(DatabaseBusy, _database_busy)
     app.register_error_handler(OperationalError, _database_busy)
 
@@ -81,12 +81,12 @@ def _database_busy(error: Exception):
         message = error.message
     else:
         message = _("The database is busy with other changes. Try again in a moment.")
-    response = make_response(_error_page(ServiceUnavailable(message)))
+    response = make_response(error_page(ServiceUnavailable(message)))
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 
-def _error_page(error: HTTPException):
+def error_page(error: HTTPException):
     """JSON under /api (401 before 404 for callers who are not signed in), else a page."""
     if request.path.startswith("/api/"):
         code = error.code
