@@ -122,7 +122,7 @@ def agreement(project_id: int):
     for row in overall:
         for note in (row["coefficient"].note, row["reading"] and row["reading"].note):
             if note:
-                notes.append(f"{row['name']}: {translated(note)}")
+                notes.append(_("%(name)s: %(note)s", name=row["name"], note=translated(note)))
     return render_template(
         "dashboard/agreement.html", project=project, result=result, resamples=resamples,
         names={label.key: label_text(label.name) for label in project.labels}, overall=overall,

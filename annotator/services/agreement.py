@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 from itertools import combinations
 from typing import Any
 
-from .messages import N_, joined, ngettext
+from .messages import COLON, N_, joined, ngettext
 
 Item = tuple[Hashable, Mapping[Hashable, str]]
 Ratings = tuple[tuple[Hashable, str], ...]  # one item's (annotator, label) pairs
@@ -398,7 +398,7 @@ def _explain(c: _Counts, name: str, raters: set[int], label: str | None) -> str 
                    label=repr(label)))
         tail = (N_("agreement on it is perfect, and AC1 is 1.0") if name == "ac1" else
                 N_("agreement on it is perfect but chance-corrected coefficients are undefined"))
-        return joined(what, tail, separator=": ")
+        return joined(what, tail, separator=COLON)
     return None
 
 

@@ -42,7 +42,12 @@ def ngettext(singular: str, plural: str, num: int, /, **values: Any) -> Text:
     return Text(singular, {"num": num, **values}, plural)
 
 
-def joined(*parts: str, separator: str = "; ") -> Text:
-    """Messages joined in one (each part translated on its own)."""
-    return Text(separator.join(f"%(part{i})s" for i in range(len(parts))),
-                {f"part{i}": part for i, part in enumerate(parts)})
+# separators for `joined`, translated too ("；" and "：" in Chinese)
+SEMICOLON = N_("; ")
+COLON = N_(": ")
+
+
+def joined(*parts: str, separator: Text = SEMICOLON) -> Text:
+    """Messages joined in one (each part, and the separator, translated on its own)."""
+    return Text("%(separator)s".join(f"%(part{i})s" for i in range(len(parts))),
+                {"separator": separator, **{f"part{i}": part for i, part in enumerate(parts)}})
