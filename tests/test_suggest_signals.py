@@ -195,6 +195,26 @@ def test_extracted_is_the_share_of_a_paragraph_in_readabilitys_text_matched_by_r
     assert vectors([Seen("Share", {"link": 0.0})])[0]["not_extracted"] == 0.0
 
 
+def test_the_nearest_class_words_tell_furniture_inside_the_article_from_the_article():
+    """A share box inside the article's block is named furniture nearest; a paragraph of the
+    article inside a page whose outer blocks are named furniture is named content nearest."""
+    share = {"path": "div>div>p", "in": [], "link": 1.0, "extracted": 1.0,
+             "words": ["share", "tools", "article", "body", "sidebar"]}
+    body = {"path": "div>div>p", "in": [], "link": 0.0, "extracted": 1.0,
+            "words": ["article", "body", "share", "sidebar"]}
+    vector_share, vector_body = vectors([Seen("Share on Facebook", share),
+                                         Seen("Share on Facebook", body)])
+    assert vector_share["named_furniture"] == vector_share["near_furniture_word"] == 1.0
+    assert vector_body["named_furniture"] == vector_body["near_furniture_word"] == 0.0
+    assert vector_share["furniture_words"] == vector_body["furniture_words"]  # the same words
+    suggested_share, suggested_body = score_article([Seen("Share on Facebook", share),
+                                                     Seen("Share on Facebook", body)], "")
+    assert suggested_share is not None and suggested_share[1] >= 0.8
+    assert suggested_body is None or suggested_body[1] < suggested_share[1]
+    # the three ways of saying it are said once
+    assert suggested_share[2].count("in a block named") <= 1, suggested_share[2]
+
+
 def test_the_articles_own_headline_is_body_even_where_its_shape_says_furniture(app):
     """The headline is the longest part of the page title between separators, the site's
     name the shorter one; its first paragraph is never suggested from its shape."""

@@ -228,7 +228,11 @@ def vectors(article: Sequence[Seen], skip: Sequence[bool] = ()) -> list[dict[str
         structure = seen.features
         if structure:
             landmarks = set(structure.get("in") or ())
-            names = set(structure.get("words") or ())
+            words = structure.get("words") or ()  # nearest first
+            names = set(words)
+            # the nearest word that names furniture or content: which of the two it is
+            named = next((word for word in words
+                          if word in FURNITURE_WORDS or word in CONTENT_WORDS), None)
             tag = (structure.get("path") or "").rsplit(">", 1)[-1]
             link = float(structure.get("link") or 0.0)
             vector.update({
@@ -243,6 +247,8 @@ def vectors(article: Sequence[Seen], skip: Sequence[bool] = ()) -> list[dict[str
                 if structure.get("extracted") is not None else 0.0,
                 "furniture_words": min(len(names & FURNITURE_WORDS), 3) / 3,
                 "content_words": min(len(names & CONTENT_WORDS), 3) / 3,
+                "near_furniture_word": float(bool(set(words[:2]) & FURNITURE_WORDS)),
+                "named_furniture": float(named in FURNITURE_WORDS),
                 "heading": float(tag in HEADINGS),
                 "list_item": float(tag in ("li", "dd", "dt")),
                 "table_cell": float(tag in ("td", "th")),
@@ -254,15 +260,16 @@ def vectors(article: Sequence[Seen], skip: Sequence[bool] = ()) -> list[dict[str
 # the learned part: fitted by `bench/suggest_real_pages.py --fit` (logistic regression on
 # the features above, see bench/README.md); "bias" is the intercept. Boilerplate weighs 4 in
 # the fit (0.8 / 0.2): a suggestion is shown at 0.8, where even odds would be unweighted.
-HTML_WEIGHTS: dict[str, float] = {"bias": 0.471, "all_link": -0.62, "body_neighbours": -0.591,
-    "content_words": -1.323, "copyright": 0.629, "date": 0.652, "digits": -0.483,
-    "furniture_words": 7.542, "heading": -1.094, "html": 0.426, "in_aside": 2.788,
-    "in_footer": 0.696, "in_form": 0.319, "in_header": 0.382, "in_main": -0.277,
-    "in_nav": 1.04, "labelled": -0.579, "link": 2.737, "list_item": -0.16,
-    "list_marker": -0.015, "log_length": -1.408, "no_end_punct": 0.146,
-    "not_extracted": 3.059, "outside_body": 0.556, "position": 0.5, "sentence_marks": -0.033,
-    "separators": 1.419, "short": -0.009, "table_cell": -0.124, "title_case": 0.123,
-    "url": 0.202}
+HTML_WEIGHTS: dict[str, float] = {"bias": 0.365, "all_link": -0.809,
+    "body_neighbours": -0.997, "content_words": -1.181, "copyright": 0.669, "date": 0.72,
+    "digits": -0.589, "furniture_words": 1.259, "heading": -1.054, "html": 0.343,
+    "in_aside": 2.708, "in_footer": 0.542, "in_form": 0.359, "in_header": 0.971,
+    "in_main": -0.146, "in_nav": 0.977, "labelled": -0.542, "link": 2.955,
+    "list_item": -0.131, "list_marker": -0.464, "log_length": -1.606,
+    "named_furniture": 1.832, "near_furniture_word": 2.083, "no_end_punct": 0.407,
+    "not_extracted": 3.15, "outside_body": 0.576, "position": 0.624, "sentence_marks": 0.07,
+    "separators": 1.524, "short": -0.074, "table_cell": -0.004, "title_case": 0.155,
+    "url": 0.192}
 TEXT_WEIGHTS: dict[str, float] = {"bias": 4.951, "body_neighbours": -2.952, "copyright": 1.06,
     "date": 2.413, "digits": -1.632, "labelled": -1.07, "list_marker": -0.33,
     "log_length": -3.392, "no_end_punct": -0.32, "outside_body": 0.626, "position": 0.737,
@@ -279,6 +286,8 @@ PHRASES = {
     "link": "link text", "all_link": "a link", "in_nav": "in a navigation block",
     "in_header": "in a page header", "in_footer": "in a footer", "in_aside": "in a sidebar",
     "in_form": "in a form", "furniture_words": "in a block named like furniture",
+    "near_furniture_word": "in a block named like furniture",  # said as furniture_words
+    "named_furniture": "in a block named like furniture",
     "not_extracted": "outside the article text readability finds",
     "list_item": "in a list", "table_cell": "in a layout table",
 }
@@ -299,7 +308,11 @@ def shape_probability(vector: dict[str, float],
                          if push > 0.3 and name in PHRASES]
 
 
+_NAMED = {"near_furniture_word", "named_furniture"}  # said as furniture_words is
+
+
 def _shape_reason(names: list[str], structure: dict[str, Any] | None) -> str:
+    names = list(dict.fromkeys("furniture_words" if name in _NAMED else name for name in names))
     phrases = [PHRASES[name] for name in names]
     if "link" in names and structure:
         phrases[names.index("link")] = f"{round(100 * float(structure['link']))}% link text"
