@@ -124,8 +124,10 @@ def run_variant(data: Path, variant: str, workdir: Path) -> tuple[dict, list[dic
                       "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / (variant + '.db')}"})
     body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records(data, variant))
     with app.app_context():
+        # scored at once, as a small import is (a large one leaves them to the server)
         report = import_sources(db.session, "pages", [Source("pages.jsonl", body.encode(),
-                                                             "jsonl")], skip_invalid=True)
+                                                             "jsonl")],
+                                skip_invalid=True, score_now=True)
         assert report.stored, report.errors[:5]
     return stored(app), [json.loads(line) for line in
                          open(data / "pages_text.jsonl", encoding="utf-8")]
