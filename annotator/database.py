@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from flask import Flask, current_app, request
 from flask_migrate import upgrade
 from sqlalchemy import Date, event, make_url
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
@@ -235,9 +235,25 @@ def refresh_statistics(engine: Engine) -> None:
         WRITE_INTENT.reset(token)
 
 
+_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
 def dialect_insert(session: Session):
     """The backend's INSERT construct, which offers ON CONFLICT (SQLite and PostgreSQL alike)."""
-    return {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[session.get_bind().dialect.name]
+    return _INSERTS[session.get_bind().dialect.name]
+
+
+_BUILT: dict = {}  # (backend, builder) -> statement
+
+
+def for_backend(connection: Connection, build):
+    """`build(insert)` for the connection's backend (`insert` as dialect_insert gives it; ON
+    CONFLICT differs between SQLite and PostgreSQL), built once: a hot path's prebuilt
+    statement, run with bound values."""
+    key = (connection.dialect.name, build)
+    if key not in _BUILT:
+        _BUILT[key] = build(_INSERTS[connection.dialect.name])
+    return _BUILT[key]
 
 
 class day_of(FunctionElement):

@@ -7,9 +7,10 @@ from datetime import date, datetime
 from typing import Final
 
 from sqlalchemy import Date, Integer, String, and_, bindparam, delete, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from ..database import dialect_insert
+from ..database import dialect_insert, for_backend
 from ..models import (Annotation, AnnotationHistory, Article, Gold, Label, LabelCount, Paragraph,
                       utcnow)
 
@@ -25,8 +26,9 @@ class ParagraphMissing(LookupError):
     """No paragraph has that id."""
 
 
-# The hot path (every label save) runs these prebuilt Core statements with bound values:
-# building a statement per call, or going through the ORM, would cost more than the SQL.
+# The hot path (every label save) runs these prebuilt Core statements with bound values on
+# the session's connection: building a statement per call, or going through the ORM session's
+# execute, would cost more than the SQL.
 _paragraphs, _articles, _labels = Paragraph.__table__, Article.__table__, Label.__table__
 _annotations, _history = Annotation.__table__, AnnotationHistory.__table__
 
@@ -77,43 +79,31 @@ def _label_count(insert_into):
         set_={"count": _label_counts.c["count"] + counted.excluded["count"]})
 
 
-_BUILT: dict = {}  # (backend, builder) -> statement
-
-
-def _for_backend(session: Session, build):
-    """`build`'s statement for the session's backend (ON CONFLICT differs between SQLite and
-    PostgreSQL), built once."""
-    key = (session.get_bind().dialect.name, build)
-    if key not in _BUILT:
-        _BUILT[key] = build(dialect_insert(session))
-    return _BUILT[key]
-
-
-def _count_label(session: Session, paragraph_id: int, user_id: int, label: str, day: date,
-                 step: int) -> None:
+def _count_label(connection: Connection, paragraph_id: int, user_id: int, label: str,
+                 day: date, step: int) -> None:
     """One more (step 1) or one fewer (step -1) of the user's labels `label` first set on
     `day`, in the paragraph's project: one atomic upsert, safe under concurrent saves."""
-    session.execute(_for_backend(session, _label_count), {
+    connection.execute(for_backend(connection, _label_count), {
         "paragraph_pk": paragraph_id, "uid": user_id, "label_key": label, "day_key": day,
         "step": step})
 
 
-def _count(session: Session, paragraph_id: int, user_id: int, label: str, day: date,
+def _count(connection: Connection, paragraph_id: int, user_id: int, label: str, day: date,
            step: int) -> None:
     """Keep the counters right after an annotation was added (step 1) or removed (step -1),
     in the same transaction."""
-    count, article_id = session.execute(
+    count, article_id = connection.execute(
         _COUNT_PARAGRAPH, {"paragraph_pk": paragraph_id, "step": step}).one()
     if count == (1 if step > 0 else 0):  # the paragraph became labeled, or unlabeled
-        session.execute(_COUNT_ARTICLE, {"article_pk": article_id, "step": step})
-    _count_label(session, paragraph_id, user_id, label, day, step)
+        connection.execute(_COUNT_ARTICLE, {"article_pk": article_id, "step": step})
+    _count_label(connection, paragraph_id, user_id, label, day, step)
 
 
 def paragraph_for_label(session: Session, paragraph_id: int, label: str) -> int:
     """Check in one query that the paragraph exists and the label is in its project;
     returns the paragraph's article id."""
-    row = session.execute(_PARAGRAPH_AND_LABEL,
-                          {"paragraph_id": paragraph_id, "label": label}).first()
+    row = session.connection().execute(_PARAGRAPH_AND_LABEL,
+                                       {"paragraph_id": paragraph_id, "label": label}).first()
     if row is None:
         raise ParagraphMissing(f"no paragraph {paragraph_id}")
     if row[1] is None:
@@ -155,37 +145,40 @@ def save_annotation(session: Session, paragraph_id: int, user_id: int, label: st
     "human" if either save was (a person confirmed it). Safe when the same user saves the
     same paragraph from two places at once. `commit=False` leaves the commit to the caller
     (several saves in one transaction)."""
+    session.flush()  # the statements below run on the connection, without autoflush
     if not checked:
         paragraph_for_label(session, paragraph_id, label)
     now = utcnow()
     key = {"paragraph_id": paragraph_id, "user_id": user_id}
-    row = session.execute(_CURRENT_ROW, key).first()
+    connection = session.connection()
+    row = connection.execute(_CURRENT_ROW, key).first()
     if row is None:
         new_note = None if note is KEEP else note
-        inserted = session.execute(_for_backend(session, _new_annotation), {
+        inserted = connection.execute(for_backend(connection, _new_annotation), {
             **key, "label": label, "note": new_note, "source": source, "created_at": now,
             "updated_at": now})
         if inserted.first() is not None:
-            _count(session, paragraph_id, user_id, label, now.date(), 1)
+            _count(connection, paragraph_id, user_id, label, now.date(), 1)
             if commit:
                 session.commit()
             return Saved(paragraph_id, label, new_note, now, source)
-        row = session.execute(_CURRENT_ROW, key).first()  # another save won the race
+        row = connection.execute(_CURRENT_ROW, key).first()  # another save won the race
     new_note = row.note if note is KEEP else note
     if row.label == label and "human" in (row.source, source):
         source = "human"
     updated_at = row.updated_at
     if (row.label, row.note, row.source) != (label, new_note, source):
-        session.execute(_INSERT_HISTORY, {
+        connection.execute(_INSERT_HISTORY, {
             **key, "label": row.label, "note": row.note, "source": row.source,
             "valid_from": row.updated_at, "replaced_at": now,
             "replaced_by_id": changed_by or user_id})
-        session.execute(_UPDATE_ROW, {"row_id": row.id, "new_label": label,
+        connection.execute(_UPDATE_ROW, {"row_id": row.id, "new_label": label,
                                       "new_note": new_note, "new_source": source, "now": now})
         if row.label != label:  # the label moves, on the day it was first set; the two
             # counter rows are taken in label order, so two changes never wait on each other
             for key, step in sorted(((row.label, -1), (label, 1))):
-                _count_label(session, paragraph_id, user_id, key, row.created_at.date(), step)
+                _count_label(connection, paragraph_id, user_id, key, row.created_at.date(),
+                             step)
         updated_at = now
     if commit:
         session.commit()
@@ -208,7 +201,8 @@ def clear_annotation(session: Session, paragraph: Paragraph, user_id: int, *,
     _keep_history(session, annotation, changed_by or user_id)
     session.delete(annotation)
     session.flush()
-    _count(session, paragraph.id, user_id, annotation.label, annotation.created_at.date(), -1)
+    _count(session.connection(), paragraph.id, user_id, annotation.label,
+           annotation.created_at.date(), -1)
     session.commit()
     return True
 
@@ -228,7 +222,7 @@ def clear_annotations(session: Session, article_id: int, paragraph_ids: Iterable
         session.delete(annotation)
     session.flush()
     for annotation in annotations:
-        _count(session, annotation.paragraph_id, user_id, annotation.label,
+        _count(session.connection(), annotation.paragraph_id, user_id, annotation.label,
                annotation.created_at.date(), -1)
     session.commit()
     return [annotation.paragraph_id for annotation in annotations]

@@ -6,10 +6,10 @@ import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from ..database import dialect_insert, write_transaction
+from ..database import for_backend, write_transaction
 from ..models import Article, Assignment, Project, ProjectMember, User, utcnow
 
 
@@ -156,19 +156,33 @@ def claim_next(session: Session, project: Project, user_id: int,
     return article_id
 
 
-def touch(session: Session, article_id: int, user_id: int, *, labeled: bool = False) -> None:
-    """Start (or keep alive) the user's hold on an article; `labeled` (a label saved in it)
-    turns a short claim into a hold for the release time. One statement, so concurrent
-    saves on the same article never collide."""
-    now = utcnow()
-    insert = dialect_insert(session)(Assignment).values(
-        article_id=article_id, user_id=user_id, started_at=now, touched_at=now, pinned=False,
-        labeled_at=now if labeled else None)
+def _touch_statement(insert_into, labeled: bool):
+    table = Assignment.__table__
+    now = bindparam("now", type_=table.c.touched_at.type)
     changes = {"touched_at": now}
     if labeled:
-        changes["labeled_at"] = func.coalesce(Assignment.labeled_at, now)
-    session.execute(insert.on_conflict_do_update(
-        index_elements=[Assignment.article_id, Assignment.user_id], set_=changes))
+        changes["labeled_at"] = func.coalesce(table.c.labeled_at, now)
+    return insert_into(table).values(
+        article_id=bindparam("article_pk"), user_id=bindparam("uid"), started_at=now,
+        touched_at=now, pinned=False, labeled_at=now if labeled else None,
+    ).on_conflict_do_update(index_elements=[table.c.article_id, table.c.user_id], set_=changes)
+
+
+def _touch_claimed(insert_into):
+    return _touch_statement(insert_into, labeled=False)
+
+
+def _touch_labeled(insert_into):
+    return _touch_statement(insert_into, labeled=True)
+
+
+def touch(session: Session, article_id: int, user_id: int, *, labeled: bool = False) -> None:
+    """Start (or keep alive) the user's hold on an article; `labeled` (a label saved in it)
+    turns a short claim into a hold for the release time. One prebuilt statement, so
+    concurrent saves on the same article never collide."""
+    connection = session.connection()
+    connection.execute(for_backend(connection, _touch_labeled if labeled else _touch_claimed),
+                       {"article_pk": article_id, "uid": user_id, "now": utcnow()})
 
 
 _recent_touches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
