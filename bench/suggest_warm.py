@@ -59,7 +59,7 @@ def import_pages(data: Path, variant: str, pages: list[dict], given: set[str]) -
     """Import the pages as a user would, and label the `given` ones with their gold."""
     body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records(data, variant))
     report = import_sources(db.session, "pages", [Source("pages.jsonl", body.encode(), "jsonl")],
-                            skip_invalid=True)
+                            skip_invalid=True, score_now=True)
     assert report.stored, report.errors[:5]
     user = create_user(db.session, "gold", "gold-password-123", "annotator").id
     ours: dict[str, list[tuple[int, str]]] = defaultdict(list)
@@ -87,11 +87,14 @@ def cold_weights(data: Path, variant: str, pages: list[dict], given: set[str],
                  workdir: Path) -> dict[str, float]:
     """The cold shape weights fitted on the given pages only (as `--fit` fits them on all):
     imports the pages into a scratch database to read their features."""
+    fresh = not (workdir / f"{variant}-cold.db").exists()
     app = _app(workdir / f"{variant}-cold.db")
     with app.app_context():
-        body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records(data, variant))
-        import_sources(db.session, "pages", [Source("pages.jsonl", body.encode(), "jsonl")],
-                       skip_invalid=True)
+        if fresh:
+            body = "".join(json.dumps(r, ensure_ascii=False) + "\n"
+                           for r in records(data, variant))
+            import_sources(db.session, "pages", [Source("pages.jsonl", body.encode(), "jsonl")],
+                           skip_invalid=True, score_now=True)
     rows = shape_rows(stored(app), [page for page in pages if page["id"] in given])
     return fitted(rows, range(len(rows["rows"])))[1]
 
@@ -105,9 +108,10 @@ def run(data: Path, variant: str, workdir: Path) -> str:
     fresh = not (workdir / (variant + '.db')).exists()
     pages = [json.loads(line) for line in open(data / "pages_text.jsonl", encoding="utf-8")]
     given = warm_pages(pages)
-    if fresh:  # the import's cold suggestions with weights that never saw the scored pages
-        weights = cold_weights(data, variant, pages, given, workdir)
-        setattr(signals, "HTML_WEIGHTS" if variant == "html" else "TEXT_WEIGHTS", weights)
+    # the import's cold suggestions and the model's shape signals: weights that never saw the
+    # scored pages
+    setattr(signals, "HTML_WEIGHTS" if variant == "html" else "TEXT_WEIGHTS",
+            cold_weights(data, variant, pages, given, workdir))
     app = _app(workdir / (variant + '.db'))
     with app.app_context():
         if fresh:

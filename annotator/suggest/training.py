@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -130,8 +131,11 @@ def _examples(rows: list, repeats: dict[tuple[str, str], int]) -> list[Example]:
         for row, count, shape in zip(article, copies, shapes):
             own = paragraph_signals(row.index, row.paragraph_count, row.text, count,
                                     row.features)
-            examples.append(Example(row.text, {**own, **{f"shape.{name}": value
-                                                         for name, value in shape.items()}}))
+            # the cold scorer's verdict (log-odds): what carries over to a site never labeled
+            cold = min(max(signals.shape_probability(shape, False)[0], 1e-6), 1 - 1e-6)
+            examples.append(Example(row.text, {**own, "cold": math.log(cold / (1 - cold)),
+                                               **{f"shape.{name}": value
+                                                  for name, value in shape.items()}}))
         start = end
     return examples
 
