@@ -80,11 +80,15 @@ def init_app(app: Flask) -> None:
 def _refuse_unstorable_fields() -> None:
     """400 for a NUL in a query parameter or form field, before any view runs: PostgreSQL can
     neither store nor compare one (a 500 otherwise), and no field has a use for it."""
-    for kind, fields in (("query parameter", request.args), ("form field", request.form)):
+    for query, fields in ((True, request.args), (False, request.form)):
         for name, value in fields.items(multi=True):
             problem = storable_text_problem(name) or storable_text_problem(value)
+            if problem and query:
+                abort(400, N_("the query parameter %(name)s %(problem)s", name=repr(name),
+                              problem=problem))
             if problem:
-                abort(400, f"the {kind} {name!r} {problem}")
+                abort(400, N_("the form field %(name)s %(problem)s", name=repr(name),
+                              problem=problem))
 
 
 def int_arg(name: str, default: int, *, minimum: int = 0, maximum: int = MAX_ID) -> int:
@@ -148,11 +152,13 @@ def storable_text_problem(text: str) -> str | None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as error:
-        return (f"contains a lone surrogate (U+{ord(text[error.start]):04X} at character "
-                f"{error.start + 1}): not valid Unicode")
+        return N_("contains a lone surrogate (%(char)s at character %(position)s): not valid "
+                  "Unicode", char="U+" + format(ord(text[error.start]), "04X"),
+                  position=error.start + 1)
     position = text.find("\x00")
     if position != -1:
-        return f"contains a NUL character (U+0000 at character {position + 1})"
+        return N_("contains a NUL character (U+0000 at character %(position)s)",
+                  position=position + 1)
     return None
 
 

@@ -196,6 +196,8 @@ def test_error_pages_are_chinese(site):
         "404": annotator.get("/projects/999999"),
         "413": annotator.post("/language", data={"language": "zh", "x": "y" * (1100 * 1024)}),
         "400 (CSRF)": annotator.post("/language", data={"language": "zh"}),
+        "400 (NUL)": annotator.get(f"/projects/{site['values'][0]['project']}?article=a%00b"),
+        "400 (number)": annotator.get(f"/projects/{site['values'][0]['project']}?page=x"),
     }
     found = {}
     for name, response in pages.items():
