@@ -376,7 +376,8 @@ def assignments(project_id: int):
             select(Article.id).where(Article.project_id == project.id).order_by(Article.id)
             .offset(first - 1).limit(last - first + 1)).all()
         count = queue.assign(db.session, list(article_ids), user.id)
-        flash(_("%(count)s articles assigned to %(name)s.", count=count, name=user.username))
+        flash(ngettext("%(num)s article assigned to %(name)s.",
+                       "%(num)s articles assigned to %(name)s.", count, name=user.username))
         return redirect(url_for("admin.assignments", project_id=project.id))
     hold, now = queue.hold_times(current_app.config), utcnow()
     workers = set(db.session.scalars(members.workers(project).with_only_columns(User.id)))

@@ -46,3 +46,26 @@ def test_the_agreement_page_gives_the_reason_and_not_a_circular_note(app, client
     page = client.get(f"/admin/projects/{project_id(app, 'news')}/agreement").get_data(as_text=True)
     assert "see its note" not in page
     assert "only one label was used" in page
+
+
+def test_pages_count_in_the_singular_where_it_is_one(app, client):
+    make_user(app, "boss", "admin")
+    import_articles(app, "news", [{"title": "t", "paragraphs": ["only one"]}])
+    annotators = [make_user(app, name) for name in ("amy", "bob")]
+    with app.app_context():
+        paragraph = db.session.scalars(select(Paragraph)).one()
+        for user in annotators:
+            set_annotation(db.session, paragraph, user, "claim")
+    login(client, "boss")
+    pid = project_id(app, "news")
+    pages = {path: client.get(path).get_data(as_text=True)
+             for path in ("/", f"/admin/projects/{pid}/agreement", f"/admin/projects/{pid}/dashboard",
+                          f"/admin/projects/{pid}/assignments")}
+    for path, page in pages.items():
+        assert client.get(path).status_code == 200, path
+        for wrong in ("1 paragraphs", "1 articles", "1 annotators", "annotator(s)"):
+            assert wrong not in page, (path, wrong)
+    assert "/ 1 paragraph" in pages["/"] and "/ 1 article done" in pages["/"]
+    assert "1 paragraph labeled by two or more of 2 annotators" in pages[
+        f"/admin/projects/{pid}/agreement"]
+    assert "Each article needs 1 annotator." in pages[f"/admin/projects/{pid}/assignments"]
