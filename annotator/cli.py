@@ -108,12 +108,27 @@ def export_command(project_name, unit, only_labeled, only_resolved, annotator, s
             out.write(line)
         out.flush()
     else:
-        partial = output.with_name(output.name + ".partial")
-        with open(partial, "wb") as handle:  # renamed only once complete
-            handle.writelines(lines)
-        partial.replace(output)
+        _write_file(output, lines)
     if only_labeled or only_resolved:
         _echo_unresolved(tally, options)
+
+
+def _write_file(output: Path, lines) -> None:
+    """Write the lines to OUTPUT.partial, renamed to OUTPUT once complete; a folder, a missing
+    folder or an unwritable place is a message, not a traceback."""
+    if output.is_dir():
+        raise click.ClickException(f"{output} is a folder: -o names a file (a folder with --split)")
+    if not output.parent.is_dir():
+        raise click.ClickException(f"{output.parent} is not a folder: create it first, or "
+                                   "choose another place for the export")
+    partial = output.with_name(output.name + ".partial")
+    try:
+        with open(partial, "wb") as handle:
+            handle.writelines(lines)
+        partial.replace(output)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise click.ClickException(f"cannot write {output}: {error.strerror or error}") from None
 
 
 def _echo_unresolved(tally: Tally, options: ExportOptions) -> None:

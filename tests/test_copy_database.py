@@ -81,7 +81,7 @@ def test_copy_database_names_text_with_nul_and_can_strip_it(tmp_path):
 
     refused = source_app.test_cli_runner().invoke(args=["copy-database", TEST_DATABASE_URL])
     assert refused.exit_code != 0
-    assert "1 text value(s) hold a NUL character" in refused.output
+    assert "1 text value holds a NUL character" in refused.output
     assert f"annotation row {annotation_id}: note" in refused.output
     assert "--strip-nul" in refused.output
     target_app = create_app({"TESTING": True, "SECRET_KEY": "test",

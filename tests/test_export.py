@@ -608,3 +608,16 @@ def test_only_resolved_over_http_is_the_same_bytes(client, runner, session, labe
     assert response.status_code == 200
     assert response.get_data() == export(runner, "news", "--only-resolved").stdout_bytes
     assert b'"a1-0"' not in response.get_data() and b'"a1-3"' in response.get_data()
+
+
+def test_an_output_in_a_missing_folder_or_a_folder_is_a_message_not_a_traceback(runner, session,
+                                                                               tmp_path):
+    import_records(session, "news", {"id": "a1", "title": "T", "paragraphs": ["p"]})
+    missing = export(runner, "news", "-o", str(tmp_path / "nowhere" / "x.jsonl"))
+    assert missing.exit_code == 1 and isinstance(missing.exception, SystemExit)
+    assert f"{tmp_path / 'nowhere'} is not a folder: create it first" in missing.stderr
+    (tmp_path / "out").mkdir()
+    folder = export(runner, "news", "-o", str(tmp_path / "out"))
+    assert folder.exit_code == 1 and "is a folder: -o names a file" in folder.stderr
+    assert list((tmp_path / "out").iterdir()) == [] and not (tmp_path / "nowhere").exists()
+

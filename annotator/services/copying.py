@@ -7,6 +7,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Engine
 
 from ..extensions import db
+from .text import plural
 
 BATCH = 5000
 
@@ -49,7 +50,8 @@ def copy_database(source: Engine, target: Engine,
             shown = "\n".join(nul_values[:20]) + (
                 f"\n... and {len(nul_values) - 20} more" if len(nul_values) > 20 else "")
             raise CopyError(  # leaving the block rolls the whole copy back
-                f"{len(nul_values)} text value(s) hold a NUL character, which PostgreSQL cannot "
+                f"{plural(len(nul_values), 'text value')} "
+                f"{'holds' if len(nul_values) == 1 else 'hold'} a NUL character, which PostgreSQL cannot "
                 f"store; nothing was copied:\n{shown}\n"
                 "run again with --strip-nul to copy them without their NUL characters")
         for where in nul_values:
