@@ -12,7 +12,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import admin, annotate, api, auth, cli, config, dashboard, database, i18n, inputs, review, web
-from .extensions import csrf, db, login_manager, migrate
+from .extensions import csrf, db, login_manager
 from .services.backup import unusable_reason
 from .suggest import training
 
@@ -39,7 +39,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     training.init_app(app)  # the suggestions' background thread, with the first request
     if app.config["BEHIND_PROXY"]:  # trust one proxy's X-Forwarded-For/-Proto/-Host
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
-    if app.config["AUTO_MIGRATE"] and _flask_command() != "db":
+    if app.config["AUTO_MIGRATE"] and _flask_command() not in ("db", "") and not _help_only():
         with app.app_context():
             if not _database_usable(app):  # a damaged file that `flask restore` replaces
                 return app
@@ -51,8 +51,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(database.MIGRATIONS_DIR), render_as_batch=True,
-                     compare_type=True)
+    app.cli.add_command(database.MigrationCommands("db", help="Perform database migrations."))
     csrf.init_app(app)
     login_manager.init_app(app)
     i18n.babel.init_app(app, locale_selector=i18n.select_locale,
@@ -83,6 +82,11 @@ def _database_usable(app: Flask) -> bool:
     shown = os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd()) else path
     raise UnusableDatabase(f"{shown} is not a usable SQLite database ({reason}): restore a "
                            "backup with `flask restore FILE`")
+
+
+def _help_only() -> bool:
+    """`flask COMMAND --help`: help needs no database, so no migration check."""
+    return _flask_command() is not None and "--help" in sys.argv[1:]
 
 
 def _flask_command() -> str | None:

@@ -2,11 +2,10 @@
 added the cache), and the pages show the stored HTML instead of rendering on every view."""
 from __future__ import annotations
 
-from flask_migrate import upgrade
 from sqlalchemy import select, text, update
 
 from annotator import create_app
-from annotator.database import MIGRATIONS_DIR
+from annotator.database import migrate_to
 from annotator.extensions import db
 from annotator.models import Project
 from annotator.rendering import render_markdown
@@ -71,14 +70,14 @@ def test_the_migration_renders_the_guidelines_already_there(tmp_path):
     app = create_app({"TESTING": True, "SECRET_KEY": "test", "AUTO_MIGRATE": False,
                       "SQLALCHEMY_DATABASE_URI": database_url(tmp_path)})
     with app.app_context():
-        upgrade(directory=str(MIGRATIONS_DIR), revision="0003")
+        migrate_to("0003")
         with db.engine.begin() as connection:
             connection.execute(text(
                 "INSERT INTO project (id, name, description, guidelines, overlap, created_at) "
                 "VALUES (1, 'old', '', :g, 1, '2026-11-01 00:00:00'), "
                 "(2, 'empty', '', '', 1, '2026-11-01 00:00:00')"),
                 {"g": "Label *every* paragraph. <img src=x onerror=alert(1)>"})
-        upgrade(directory=str(MIGRATIONS_DIR))
+        migrate_to()
         rows = dict(db.session.execute(select(Project.name, Project.guidelines_html)).all())
         assert rows == {"old": str(render_markdown(
             "Label *every* paragraph. <img src=x onerror=alert(1)>")), "empty": ""}

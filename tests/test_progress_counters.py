@@ -8,11 +8,10 @@ from __future__ import annotations
 import threading
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import func, select, text, update
 
 from annotator import create_app
-from annotator.database import MIGRATIONS_DIR
+from annotator.database import migrate_to
 from annotator.extensions import db
 from annotator.database import day_of
 from annotator.models import Annotation, Article, Assignment, LabelCount, Paragraph, Project
@@ -192,7 +191,7 @@ def test_the_migration_counts_the_labels_already_there(tmp_path):
     app = create_app({"TESTING": True, "SECRET_KEY": "test", "AUTO_MIGRATE": False,
                       "SQLALCHEMY_DATABASE_URI": database_url(tmp_path)})
     with app.app_context():
-        upgrade(directory=str(MIGRATIONS_DIR), revision="0002")
+        migrate_to("0002")
         statements = [
             "INSERT INTO project (id, name, description, guidelines, overlap, created_at) "
             "VALUES (1, 'old', '', '', 2, '2026-11-01 00:00:00')",
@@ -217,7 +216,7 @@ def test_the_migration_counts_the_labels_already_there(tmp_path):
         with db.engine.begin() as connection:
             for statement in statements:
                 connection.execute(text(statement))
-        upgrade(directory=str(MIGRATIONS_DIR))
+        migrate_to()
         paragraphs, articles, users = stored_counters(db.session)
         assert paragraphs == {1: 2, 2: 0, 3: 1}
         assert articles == {1: 1, 2: 1}

@@ -7,11 +7,10 @@ import json
 import re
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import delete, func, select, text, update
 
 from annotator import create_app
-from annotator.database import MIGRATIONS_DIR
+from annotator.database import migrate_to
 from annotator.extensions import db
 from annotator.models import (Annotation, AnnotationHistory, Article, LabelCount, Paragraph,
                               Project, Suggestion)
@@ -90,7 +89,7 @@ def test_the_migration_fills_sites_text_keys_and_sources(tmp_path):
     app = create_app({"TESTING": True, "SECRET_KEY": "test", "AUTO_MIGRATE": False,
                       "SQLALCHEMY_DATABASE_URI": database_url(tmp_path)})
     with app.app_context():
-        upgrade(directory=str(MIGRATIONS_DIR), revision="0004")
+        migrate_to("0004")
         with db.engine.begin() as connection:
             connection.execute(text(
                 "INSERT INTO \"user\" (id, username, password_hash, role, active, created_at) "
@@ -114,7 +113,7 @@ def test_the_migration_fills_sites_text_keys_and_sources(tmp_path):
             connection.execute(text(
                 "INSERT INTO annotation_history (id, paragraph_id, user_id, label, valid_from,"
                 " replaced_at) VALUES (1, 1, 1, 'other', '2026-11-01', '2026-11-01')"))
-        upgrade(directory=str(MIGRATIONS_DIR))
+        migrate_to()
         sites = dict(db.session.execute(select(Article.article_id, Article.site)).all())
         assert sites == {"a": "example.com", "b": "新浪", "c": ""}
         keys = dict(db.session.execute(select(Paragraph.id, Paragraph.text_key)).all())

@@ -6,8 +6,6 @@ from __future__ import annotations
 import codecs
 import re
 
-import charset_normalizer
-
 from .messages import N_
 
 # WHATWG Encoding Standard (https://encoding.spec.whatwg.org/encodings.json): name, the
@@ -116,6 +114,8 @@ def detect(data: bytes) -> list[str]:
     """Encodings the bytes may be in, best first, guessed by charset-normalizer from at most
     DETECT_SAMPLE bytes from the first non-ASCII one on (a page's head can be long and all
     ASCII), cut at a '<' or line break, never inside a character."""
+    import charset_normalizer  # here: importing it would cost every start-up
+
     sample = data
     if len(data) > DETECT_SAMPLE:
         non_ascii = _NON_ASCII.search(data)

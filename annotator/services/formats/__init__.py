@@ -7,7 +7,6 @@ from pathlib import PurePath
 
 from ..encodings import UTF_16, UnknownEncoding, bom_encoding, html_encoding, user_encoding
 from ..messages import N_
-from .html import html_page
 from .jsonl import jsonl_records
 from .markdown import md_article
 from .records import PARSE_SECONDS, Budget, Invalid, Problem, Record, checked, decode, is_blank
@@ -51,6 +50,8 @@ def read_records(data: bytes, name: str, fmt: str, *, encoding: str | None = Non
     budget = Budget(parse_seconds, _WHAT[fmt])
     try:
         if fmt == "html":
+            from .html import html_page  # lxml is imported only by what reads HTML
+
             used, errors = html_encoding(data, user)
             title, paragraphs, structure = html_page(decode(data, used, errors), budget)
             record = Record(f"{name}:1", title or PurePath(name).stem, paragraphs,

@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 from ..encodings import UTF_16
 from ..messages import N_
 from ..text import SPLITTERS
-from .html import html_page
 from .records import Budget, Invalid, Problem, Record, check_storable, checked, decode, is_blank
 
 MAX_DEPTH = 100  # nesting of a JSON record (its meta): deeper cannot be stored or exported
@@ -132,6 +131,8 @@ def _jsonl_record(source: str, line: str, split: str, budget: Budget) -> Record:
     elif bodies[0] == "text":
         paragraphs = SPLITTERS[split](body)
     else:
+        from .html import html_page  # lxml is imported only by what reads HTML
+
         _, paragraphs, structure = html_page(body, budget)
     for key in ("id", "url"):
         if obj.get(key) is not None and not isinstance(obj[key], str):

@@ -1,7 +1,7 @@
 """md: one article per file, read with markdown-it-py within the parse budget."""
 from __future__ import annotations
 
-from markdown_it import MarkdownIt
+from functools import cache
 
 from ..text import normalise
 from .records import PARSE_SECONDS, Budget
@@ -19,9 +19,15 @@ def _block_budget(state, _start, _end, _silent) -> bool:
 
 # markdown-it-py is linear but slow on some input (13 us a byte for `![` repeated, here):
 # rules that match nothing check the budget wherever the parsers try a rule
-_markdown = MarkdownIt("commonmark")
-_markdown.inline.ruler.before("text", "budget", _inline_budget)
-_markdown.block.ruler.before("table", "budget", _block_budget)
+@cache
+def _markdown():
+    """The parser, made on first use (importing markdown-it would cost every start-up)."""
+    from markdown_it import MarkdownIt
+
+    parser = MarkdownIt("commonmark")
+    parser.inline.ruler.before("text", "budget", _inline_budget)
+    parser.block.ruler.before("table", "budget", _block_budget)
+    return parser
 
 
 def md_article(text: str, _split: str = "line",
@@ -30,7 +36,7 @@ def md_article(text: str, _split: str = "line",
     text = normalise(text)
     title = None
     paragraphs = []
-    tokens = _markdown.parse(text, {"budget": budget or Budget(PARSE_SECONDS, "Markdown")})
+    tokens = _markdown().parse(text, {"budget": budget or Budget(PARSE_SECONDS, "Markdown")})
     for position, token in enumerate(tokens):
         if token.type == "inline":
             paragraphs.append(token.content)
