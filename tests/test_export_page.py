@@ -97,3 +97,12 @@ def test_only_admins_get_the_dataset_export(app, client, admin):
     login(other, "ann")
     response = other.get(f"/admin/projects/{project_id(app, NAME)}/export/dataset")
     assert response.status_code == 403
+
+
+def test_a_refusal_on_the_export_page_is_in_the_ui_language(app, admin):
+    admin.set_cookie("lang", "zh")
+    pid = project_id(app, NAME)
+    response = admin.get(f"/admin/projects/{pid}/export/dataset?split=a%3D0.5%2Cb%3D0.5"
+                         "&license=CC+BY")
+    alert = html.fromstring(response.get_data(as_text=True)).xpath("//*[@role='alert']")[0]
+    assert response.status_code == 400 and "许可证 'CC BY' 有误" in alert.text_content()
