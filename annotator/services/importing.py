@@ -237,9 +237,10 @@ def _store(session: Session, project_name: str, records: list[Record],
 
     # an article a concurrent import stored after the reads above is skipped (PostgreSQL;
     # SQLite's imports take turns), so imports of the same file end as one adding, others skipping
-    add_new = (dialect_insert(session)(Article)
+    articles = Article.__table__  # Core, like the paragraphs: the ORM's bulk path costs more
+    add_new = (dialect_insert(session)(articles)
                .on_conflict_do_nothing(index_elements=["project_id", "article_id"])
-               .returning(Article.id, Article.article_id))
+               .returning(articles.c.id, articles.c.article_id))
     connection = session.connection()
     # the DB-API's executemany with tuples: SQLAlchemy's per-row handling cost more than
     # SQLite's own work; features as JSON text, SQL NULL for none (not JSON null)
@@ -252,7 +253,7 @@ def _store(session: Session, project_name: str, records: list[Record],
     for start in range(0, len(new_articles), BATCH):
         chunk = new_articles[start:start + BATCH]
         stored = dict((article_id, pk) for pk, article_id in
-                      session.execute(add_new, [row for row, _ in chunk]))
+                      connection.execute(add_new, [row for row, _ in chunk]))
         report.added += len(stored)
         report.skipped += len(chunk) - len(stored)
         chunk_imported = [
