@@ -16,12 +16,23 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=lambda command: command.name)
-def test_every_command_and_every_option_has_help(command):
-    assert command.help and command.help.strip()
-    missing = [option.opts[0] for option in command.params
-               if isinstance(option, click.Option) and not (option.help or "").strip()]
-    assert missing == [], f"{command.name}: options without help: {missing}"
+def _commands(group: click.Group, path: str = ""):
+    """Every command under `group`, subgroups' (flask db ...) included, with its path."""
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from _commands(command, f"{path}{name} ")
+        else:
+            yield f"{path}{name}", command
+
+
+def test_every_command_and_every_option_has_help(app):
+    names = dict(_commands(app.cli))
+    assert {command.name for command in COMMANDS} <= set(names) and "db upgrade" in names
+    for name, command in names.items():
+        assert (command.help or "").strip(), f"{name} has no help"
+        missing = [option.opts[0] for option in command.params
+                   if isinstance(option, click.Option) and not (option.help or "").strip()]
+        assert missing == [], f"{name}: options without help: {missing}"
 
 
 def test_the_app_group_has_a_help_text_naming_its_commands(app):
