@@ -14,8 +14,10 @@ from sqlalchemy import func, inspect, select
 from annotator import create_app
 from annotator.extensions import db
 from annotator.models import Article, Paragraph, Project, Suggestion
-from annotator.services.importing import SCORE_AT_IMPORT, Source, import_sources
+from annotator.services.importing import (SCORE_AT_IMPORT, Source, get_or_create_project,
+                                          import_sources)
 from annotator.suggest.signals import score_pending
+from annotator.suggest.training import background
 
 from helpers import bearer, jsonl, login, make_user
 from servers import ROOT, Server
@@ -210,3 +212,30 @@ def test_flask_suggest_and_the_export_write_pending_suggestions(app, runner):
     with app.app_context():
         assert _pending("cli") == 0 and _pending("export") == 0
         assert len(_suggestions("cli")) == len(_suggestions("export")) > 18 * 2
+
+
+def test_a_large_web_import_returns_first_and_the_server_thread_writes_its_suggestions(tmp_path):
+    workload = tmp_path / "w.jsonl"
+    subprocess.run([sys.executable, "bench/workload.py", "900", str(workload), "25"], cwd=ROOT,
+                   check=True, capture_output=True, timeout=120)
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "SUGGEST_IN_BACKGROUND": True,
+                      "SQLALCHEMY_DATABASE_URI": database_url(tmp_path, "web.db")})
+    make_user(app, "admin", "admin")
+    with app.app_context():
+        project = get_or_create_project(db.session, "web")
+        db.session.commit()
+        project_id = project.id
+    client = app.test_client()
+    assert client.get("/login").status_code == 200  # the first request starts the thread
+    assert background(app).wait_idle(30)  # it looked at once: nothing pending yet
+    done = client.post(f"/api/projects/{project_id}/import",
+                                  data=workload.read_bytes(), headers=bearer(app, "admin"),
+                                  content_type="application/x-ndjson")
+    assert done.status_code == 200 and done.get_json()["paragraphs"] == 22500
+    assert background(app).wait_idle(120)  # woken by the import, not by the next 30 s check
+    with app.app_context():
+        assert _pending("web") == 0
+        assert sum(value[2].startswith("same text on") for value in _suggestions("web").values()
+                   ) > 5000
+    with app.app_context():
+        db.engine.dispose()

@@ -121,6 +121,8 @@ def test_the_migration_fills_sites_text_keys_and_sources(tmp_path):
         assert keys[1] == keys[3]
         assert db.session.scalars(select(Annotation.source)).all() == ["human"]
         assert db.session.scalars(select(AnnotationHistory.source)).all() == ["human"]
+        # 0008: articles stored before it were scored at their import, none is pending
+        assert db.session.scalars(select(Article.signals_scored)).all() == [True] * 3
         db.session.remove()
         db.engine.dispose()
 
