@@ -69,3 +69,5 @@ def test_pages_count_in_the_singular_where_it_is_one(app, client):
     assert "1 paragraph labeled by two or more of 2 annotators" in pages[
         f"/admin/projects/{pid}/agreement"]
     assert "Each article needs 1 annotator." in pages[f"/admin/projects/{pid}/assignments"]
+    one_day = client.get(f"/admin/projects/{pid}/dashboard?days=1").get_data(as_text=True)
+    assert "Labels in the last 1 day<" in one_day and "1 days" not in one_day
