@@ -152,7 +152,7 @@ def score(data: Path, preds: list[dict], path: Path) -> str:
     return "\n".join(line for line in result.stdout.splitlines() if line.startswith(keep))
 
 
-def _site_fold(page: dict) -> int:
+def site_fold(page: dict) -> int:
     return zlib.crc32((page.get("site") or page["id"]).encode()) % 2
 
 
@@ -174,7 +174,7 @@ def shape_rows(ours: dict, pages: list[dict]) -> dict:
             if index >= 0 and vectors[index]:
                 out["rows"].append(vectors[index])
                 out["golds"].append(gold["gold"] == "boilerplate")
-                out["folds"].append(_site_fold(page))
+                out["folds"].append(site_fold(page))
     out["names"] = sorted({name for row in out["rows"] for name in row})
     return out
 
@@ -204,7 +204,7 @@ def fit(ours: dict, pages: list[dict], variant: str, data: Path, workdir: Path) 
     shape = [[0.0] * len(vectors) for vectors in rows["vectors"]]
     for fold in (0, 1):
         model, _ = fitted(rows, [i for i, g in enumerate(rows["folds"]) if g != fold])
-        held = [(n, i) for n, page in enumerate(pages) if _site_fold(page) == fold
+        held = [(n, i) for n, page in enumerate(pages) if site_fold(page) == fold
                 for i, vector in enumerate(rows["vectors"][n]) if vector]
         if held:
             for (n, i), p in zip(held, model.predict_proba(

@@ -4,10 +4,13 @@ variant), gives the gold labels of 3 pages of each site that has more than 3, an
 the other pages, as one annotator's human labels (boilerplate, or other for body text),
 trains the project's model (`train_project`, as `flask suggest` does) and scores the
 suggestions of the remaining pages only, with the set's score.py. The cold scorer's shape
-weights (fitted on all these pages in signals.py) are refitted on the given pages first, so
-no part of what is scored has seen the gold of the scored pages.
+weights (fitted on all these pages in signals.py) are refitted first, so that no part of what
+is scored has seen the gold of the scored pages: the import's, for each site fold's pages on
+the other fold's pages (`--cold fold`, as `suggest_real_pages.py --fit` scores them) or on the
+given pages only (`--cold given`); the model's shape signal, on the given pages only.
 
-    python bench/suggest_warm.py [--data DIR] [--only html|text] [--workdir DIR]
+    python bench/suggest_warm.py [--data DIR] [--only html|text] [--cold fold|given]
+                                 [--workdir DIR]
 """
 from __future__ import annotations
 
@@ -26,7 +29,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from sqlalchemy import func, select  # noqa: E402
-from suggest_real_pages import aligned, fitted, records, shape_rows, stored  # noqa: E402
+from suggest_real_pages import (aligned, fitted, records, shape_rows, site_fold,  # noqa: E402
+                                stored)
 
 from annotator import create_app  # noqa: E402
 from annotator.extensions import db  # noqa: E402
@@ -55,12 +59,23 @@ def warm_pages(pages: list[dict]) -> set[str]:
     return given
 
 
-def import_pages(data: Path, variant: str, pages: list[dict], given: set[str]) -> None:
-    """Import the pages as a user would, and label the `given` ones with their gold."""
-    body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records(data, variant))
-    report = import_sources(db.session, "pages", [Source("pages.jsonl", body.encode(), "jsonl")],
-                            skip_invalid=True, score_now=True)
-    assert report.stored, report.errors[:5]
+def import_pages(data: Path, variant: str, pages: list[dict], given: set[str],
+                 weights: dict) -> None:
+    """Import the pages as a user would, and label the `given` ones with their gold. With
+    `weights` per site fold (0, 1), each fold's pages are imported (their cold suggestions
+    scored) with the weights of the other fold's pages."""
+    folds = {page["id"]: site_fold(page) for page in pages}
+    every = records(data, variant)
+    for part in (0, 1) if 0 in weights else (None,):
+        if part is not None:
+            _set_weights(variant, weights[part])
+        body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in every
+                       if part is None or folds[r["id"]] == part)
+        report = import_sources(db.session, "pages",
+                                [Source("pages.jsonl", body.encode(), "jsonl")],
+                                skip_invalid=True, score_now=True)
+        assert report.stored, report.errors[:5]
+    _set_weights(variant, weights["given"])
     user = create_user(db.session, "gold", "gold-password-123", "annotator").id
     ours: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for article_id, paragraph_id, text in db.session.execute(
@@ -83,9 +98,14 @@ def import_pages(data: Path, variant: str, pages: list[dict], given: set[str]) -
     db.session.commit()
 
 
+def _set_weights(variant: str, weights: dict[str, float]) -> None:
+    setattr(signals, "HTML_WEIGHTS" if variant == "html" else "TEXT_WEIGHTS", weights)
+
+
 def cold_weights(data: Path, variant: str, pages: list[dict], given: set[str],
-                 workdir: Path) -> dict[str, float]:
-    """The cold shape weights fitted on the given pages only (as `--fit` fits them on all):
+                 workdir: Path, cold: str) -> dict:
+    """The cold shape weights (as `--fit` fits them on all pages) fitted on the given pages
+    ("given"), and with `cold` "fold" also on each site fold's pages (0, 1: `--fit`'s 2-fold):
     imports the pages into a scratch database to read their features."""
     fresh = not (workdir / f"{variant}-cold.db").exists()
     app = _app(workdir / f"{variant}-cold.db")
@@ -95,8 +115,15 @@ def cold_weights(data: Path, variant: str, pages: list[dict], given: set[str],
                            for r in records(data, variant))
             import_sources(db.session, "pages", [Source("pages.jsonl", body.encode(), "jsonl")],
                            skip_invalid=True, score_now=True)
-    rows = shape_rows(stored(app), [page for page in pages if page["id"] in given])
-    return fitted(rows, range(len(rows["rows"])))[1]
+    ours = stored(app)
+    rows = shape_rows(ours, [page for page in pages if page["id"] in given])
+    weights = {"given": fitted(rows, range(len(rows["rows"])))[1]}
+    if cold == "fold":
+        rows = shape_rows(ours, pages)
+        for part in (0, 1):
+            weights[part] = fitted(rows, [i for i, fold in enumerate(rows["folds"])
+                                          if fold != part])[1]
+    return weights
 
 
 def _app(path: Path):
@@ -104,18 +131,18 @@ def _app(path: Path):
                        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
 
 
-def run(data: Path, variant: str, workdir: Path) -> str:
+def run(data: Path, variant: str, workdir: Path, cold: str) -> str:
     fresh = not (workdir / (variant + '.db')).exists()
     pages = [json.loads(line) for line in open(data / "pages_text.jsonl", encoding="utf-8")]
     given = warm_pages(pages)
     # the import's cold suggestions and the model's shape signals: weights that never saw the
-    # scored pages
-    setattr(signals, "HTML_WEIGHTS" if variant == "html" else "TEXT_WEIGHTS",
-            cold_weights(data, variant, pages, given, workdir))
+    # scored pages (the model's: the given pages' only)
+    weights = cold_weights(data, variant, pages, given, workdir, cold)
+    _set_weights(variant, weights["given"])
     app = _app(workdir / (variant + '.db'))
     with app.app_context():
         if fresh:
-            import_pages(data, variant, pages, given)
+            import_pages(data, variant, pages, given, weights)
         ours: dict[str, list[tuple[int, str]]] = defaultdict(list)
         for article_id, paragraph_id, text in db.session.execute(
                 select(Article.article_id, Paragraph.id, Paragraph.text)
@@ -141,7 +168,8 @@ def run(data: Path, variant: str, workdir: Path) -> str:
         preds.append({"id": page["id"], "pred": values})
     rest_file = workdir / f"{variant}-rest.jsonl"
     rest_file.write_text("".join(json.dumps(page, ensure_ascii=False) + "\n" for page in rest))
-    header = (f"{variant}: warm, gold given for {len(given)} pages ({labels} paragraphs), "
+    header = (f"{variant}: warm, cold weights {cold}, gold given for {len(given)} pages "
+              f"({labels} paragraphs), "
               f"scored on the other {len(rest)}; trained in {seconds:.1f} s CPU "
               f"({metrics['suggestions']} suggestions written)")
     return header + "\n" + score_rest(data, preds, workdir / f"{variant}-warm.jsonl", rest_file)
@@ -166,6 +194,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "boilerplate-dev")
     parser.add_argument("--only", choices=("html", "text"))
+    parser.add_argument("--cold", choices=("fold", "given"), default="fold",
+                        help="cold shape weights of the import: fitted on the other site fold's "
+                             "pages (default, as --fit's 2-fold) or on the given pages only")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="keep the imported databases there and reuse them (retrain only)")
     args = parser.parse_args()
@@ -173,7 +204,7 @@ def main() -> None:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         for variant in [args.only] if args.only else ["html", "text"]:
-            print(run(args.data, variant, workdir), flush=True)
+            print(run(args.data, variant, workdir, args.cold), flush=True)
 
 
 if __name__ == "__main__":
