@@ -5,6 +5,7 @@ from typing import NamedTuple
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
@@ -151,6 +152,7 @@ def article(article_id: int):
         mine=mine, suggestions=suggestion_views(shown, project),
         previous_id=previous_id, next_id=next_id,
         finished=assignment is not None and assignment.finished_at is not None,
+        counted=counted_texts(),
         guidelines=project.guidelines_markup)
 
 
@@ -161,3 +163,25 @@ def label_css(project_id: int):
     project = db.get_or_404(Project, project_id)
     css = render_template("annotate/labels.css", labels=project.labels)
     return Response(css, mimetype="text/css")
+
+
+def counted_texts() -> dict[str, dict[str, str]]:
+    """The script's texts that hold a count, in each plural form of the UI's language: the
+    script picks one with Intl.PluralRules ("one" or "other"; the count stays "{count}")."""
+    def forms(text) -> dict[str, str]:
+        return {"one": text(1), "other": text(2)}
+    return {
+        "waiting": forms(lambda n: ngettext(
+            "%(count)s change waiting to be saved; retrying…",
+            "%(count)s changes waiting to be saved; retrying…", n, count="{count}")),
+        "unlabeledLeft": forms(lambda n: ngettext(
+            "Not labeled yet: %(count)s of %(total)s paragraph.",
+            "Not labeled yet: %(count)s of %(total)s paragraphs.", n,
+            count="{count}", total="{total}")),
+        "acceptedAll": forms(lambda n: ngettext(
+            "Accepted %(count)s suggestion (u to undo).",
+            "Accepted %(count)s suggestions (u to undo).", n, count="{count}")),
+        "undone": forms(lambda n: ngettext(
+            "Undone: %(count)s paragraph as it was.",
+            "Undone: %(count)s paragraphs as they were.", n, count="{count}")),
+    }

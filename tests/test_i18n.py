@@ -14,7 +14,7 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask_babel import force_locale, gettext as flask_gettext
+from flask_babel import force_locale, gettext as flask_gettext, ngettext as flask_ngettext
 
 from annotator.extensions import db
 from annotator.i18n import ROLE_NAMES, STATUS_NAMES
@@ -159,8 +159,9 @@ def test_the_app_loads_the_chinese_catalog(app):
         assert flask_gettext("annotator") == "标注员"
         assert str(ROLE_NAMES["annotator"]) == "标注员"  # lazy strings follow the locale
         assert flask_gettext("Projects") == "项目"
-        assert flask_gettext("%(count)s changes waiting to be saved; retrying…",
-                             count="{count}") == "{count} 处更改待保存，正在重试…"
+        assert flask_ngettext("%(count)s change waiting to be saved; retrying…",
+                              "%(count)s changes waiting to be saved; retrying…", 2,
+                              count="{count}") == "{count} 处更改待保存，正在重试…"
     with app.test_request_context(), force_locale("en"):
         assert flask_gettext("admin") == "admin"
 
@@ -242,6 +243,14 @@ def test_article_page_texts_for_the_script_are_translated(app, client, headers, 
     html = client.get(f"/articles/{article_pks(app, 'news')[0]}", headers=headers).get_data(as_text=True)
     blob = _PAGE_DATA.search(html)
     assert blob, "no page-data script on the article page"
-    text = json.loads(blob.group(1))["text"]
+    data = json.loads(blob.group(1))
+    text = data["text"]
     assert text["saved"] == saved and text["allSaved"] == allsaved
-    assert "{count}" in text["waiting"] and "%(count)s" not in text["waiting"]
+    for name, forms in data["counted"].items():  # each count in both plural forms
+        assert set(forms) == {"one", "other"}, name
+        for form in forms.values():
+            assert "{count}" in form and "%(" not in form, (name, form)
+    if allsaved == "All changes saved.":  # English: one suggestion, 2 suggestions
+        assert data["counted"]["acceptedAll"] == {
+            "one": "Accepted {count} suggestion (u to undo).",
+            "other": "Accepted {count} suggestions (u to undo)."}

@@ -6,6 +6,14 @@ import { shortcutKey, unshifted, viaInputMethod } from "./keys.js";
 
 const page = JSON.parse(document.getElementById("page-data").textContent);
 const text = page.text;
+const pluralRules = new Intl.PluralRules(document.documentElement.lang || "en");
+/** A text holding numbers, in the plural form `count` takes in the UI's language; each
+ * {name} of `values` (default: {count}) filled in. */
+const counted = (name, count, values = { count }) => {
+  const forms = page.counted[name];
+  const form = forms[pluralRules.select(count)] ?? forms.other;
+  return Object.entries(values).reduce((out, [key, value]) => out.replace(`{${key}}`, value), form);
+};
 const paragraphs = [...document.querySelectorAll(".para")];
 const byId = new Map(paragraphs.map((p) => [p.dataset.paragraphId, p]));
 const labelByHotkey = new Map(page.hotkeys.map((key, i) => [key, page.labels[i]]));
@@ -43,7 +51,7 @@ const queue = new SaveQueue(`annotator.pending.${page.userId}`, {
     if (stopped) {
       showStopped(stopped, waiting);
     } else if (failing > 0) {
-      banner.textContent = text.waiting.replace("{count}", waiting);
+      banner.textContent = counted("waiting", waiting);
       banner.dataset.kind = "warning";
     } else if (waiting === 0 && (banner.dataset.kind === "warning" || banner.dataset.kind === "stopped")) {
       banner.textContent = text.allSaved;
@@ -199,7 +207,7 @@ function acceptAll() {
     return;
   }
   change(open.map((para) => ({ para, label: para.dataset.suggestion, source: "suggestion" })));
-  say(text.acceptedAll.replace("{count}", open.length), "info");
+  say(counted("acceptedAll", open.length), "info");
   if (current >= 0 && paragraphs[current].dataset.label) advanceFrom(current);
 }
 
@@ -217,7 +225,7 @@ function undo() {
   clearRange();
   change(before, true);
   select(paragraphs.indexOf(before[0].para));
-  say(text.undone.replace("{count}", before.length), "info");
+  say(counted("undone", before.length), "info");
 }
 
 function say(message, kind) {
@@ -290,8 +298,8 @@ function openNote(para) {
 function askDone() {
   const unlabeled = paragraphs.filter((p) => !p.dataset.label).length;
   if (unlabeled === 0) return markDone();
-  document.getElementById("confirm-done-text").textContent = text.unlabeledLeft
-    .replace("{count}", unlabeled).replace("{total}", paragraphs.length);
+  document.getElementById("confirm-done-text").textContent = counted("unlabeledLeft", paragraphs.length,
+    { count: unlabeled, total: paragraphs.length });
   confirmDone.returnValue = "";
   confirmDone.showModal();
   document.getElementById("confirm-done-yes").focus();
