@@ -60,12 +60,13 @@ def build(workdir: Path) -> dict:
 class TreeServer(Server):
     """gunicorn -c gunicorn.conf.py, from `tree` (its annotator, or the floor's app)."""
 
-    def __init__(self, tree: Path | None, db_path: Path, log_path: Path):
+    def __init__(self, tree: Path | None, db_path: Path, log_path: Path, env: dict[str, str]):
         super().__init__(db_path, log_path)
-        self.tree = tree  # None: the floor
+        self.tree, self.env = tree, env  # tree None: the floor
 
     def start(self, limit: float = 60.0) -> float:
-        env = dict(os.environ, ANNOTATOR_BIND=f"127.0.0.1:{self.port}", PYTHONUNBUFFERED="1")
+        env = dict(os.environ, ANNOTATOR_BIND=f"127.0.0.1:{self.port}", PYTHONUNBUFFERED="1",
+                   **self.env)
         cmd = [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "gunicorn.conf.py"]
         if self.tree is None:
             cmd += ["--chdir", str(BENCH), "floor_server:create()"]
@@ -159,27 +160,36 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--without-background", action="store_true",
+                        help="also run each tree with ANNOTATOR_SUGGEST_IN_BACKGROUND=0 (the "
+                             "request path alone, without the suggestions' background work)")
     args = parser.parse_args()
     trees = [tree.resolve() for tree in args.tree or [ROOT]]
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-save-"))
     workdir.mkdir(parents=True, exist_ok=True)
     info = build(workdir)
-    names = ["floor", *(f"{tree.name}@{git_head(tree)}" for tree in trees)]
+    servers: list[tuple[str, Path | None, dict]] = [("floor", None, {})]
+    for tree in trees:
+        servers.append((f"{tree.name}@{git_head(tree)}", tree, {}))
+        if args.without_background:
+            servers.append((f"{tree.name}@{git_head(tree)}, no background", tree,
+                            {"ANNOTATOR_SUGGEST_IN_BACKGROUND": "0"}))
+    names = [name for name, _, _ in servers]
     results: dict[str, dict[int, list[dict]]] = {name: {n: [] for n in CLIENTS} for name in names}
     for repeat in range(args.repeat):
-        for name, tree in zip(names, [None, *trees]):
-            copy = workdir / f"run-{names.index(name)}.db"
+        for number, (name, tree, env) in enumerate(servers):
+            copy = workdir / f"run-{number}.db"
             for leftover in workdir.glob(copy.name + "*"):
                 leftover.unlink()
             shutil.copy(info["path"], copy)
-            server = TreeServer(tree, copy, workdir / f"{names.index(name)}.log")
+            server = TreeServer(tree, copy, workdir / f"{number}.log", env)
             server.start()
             server.wait_for_workers()
             try:
                 for clients in CLIENTS:
                     result = load(server, info, clients, args.seconds, 1000 * repeat)
                     results[name][clients].append(result)
-                    print(f"  {repeat + 1}/{args.repeat} {name:24} {clients} client(s): "
+                    print(f"  {repeat + 1}/{args.repeat} {name:36} {clients} client(s): "
                           + ", ".join(f"{k} {v:.2f}" for k, v in result.items()),
                           file=sys.stderr, flush=True)
             finally:

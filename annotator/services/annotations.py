@@ -151,18 +151,16 @@ def save_annotation(session: Session, paragraph_id: int, user_id: int, label: st
     now = utcnow()
     key = {"paragraph_id": paragraph_id, "user_id": user_id}
     connection = session.connection()
-    row = connection.execute(_CURRENT_ROW, key).first()
-    if row is None:
-        new_note = None if note is KEEP else note
-        inserted = connection.execute(for_backend(connection, _new_annotation), {
-            **key, "label": label, "note": new_note, "source": source, "created_at": now,
-            "updated_at": now})
-        if inserted.first() is not None:
-            _count(connection, paragraph_id, user_id, label, now.date(), 1)
-            if commit:
-                session.commit()
-            return Saved(paragraph_id, label, new_note, now, source)
-        row = connection.execute(_CURRENT_ROW, key).first()  # another save won the race
+    new_note = None if note is KEEP else note
+    inserted = connection.execute(for_backend(connection, _new_annotation), {
+        **key, "label": label, "note": new_note, "source": source, "created_at": now,
+        "updated_at": now})  # most saves label a paragraph anew: one statement, no read first
+    if inserted.first() is not None:
+        _count(connection, paragraph_id, user_id, label, now.date(), 1)
+        if commit:
+            session.commit()
+        return Saved(paragraph_id, label, new_note, now, source)
+    row = connection.execute(_CURRENT_ROW, key).first()  # there is one: change it
     new_note = row.note if note is KEEP else note
     if row.label == label and "human" in (row.source, source):
         source = "human"
