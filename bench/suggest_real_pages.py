@@ -2,7 +2,7 @@
 pages, and the text-only variant as jsonl paragraphs) into a temporary database with the real
 import, read the stored suggestions, and score them with the set's score.py.
 
-    python bench/suggest_real_pages.py [--data DIR] [--only html|text] [--fit]
+    python bench/suggest_real_pages.py [--data DIR] [--only html|text] [--fit [--fold-salt S]]
 
 `--fit` fits the text-shape/structure weights of annotator/suggest/signals.py (a logistic
 regression on its generic features, one weight set per variant, on the paragraphs the shape
@@ -152,8 +152,11 @@ def score(data: Path, preds: list[dict], path: Path) -> str:
     return "\n".join(line for line in result.stdout.splitlines() if line.startswith(keep))
 
 
+FOLD_SALT = ""  # --fold-salt: another split of the sites into two halves
+
+
 def site_fold(page: dict) -> int:
-    return zlib.crc32((page.get("site") or page["id"]).encode()) % 2
+    return zlib.crc32((FOLD_SALT + (page.get("site") or page["id"])).encode()) % 2
 
 
 def shape_rows(ours: dict, pages: list[dict]) -> dict:
@@ -228,7 +231,11 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "boilerplate-dev")
     parser.add_argument("--only", choices=("html", "text"))
     parser.add_argument("--fit", action="store_true")
+    parser.add_argument("--fold-salt", default="",
+                        help="with --fit: split the sites into halves by another hash")
     args = parser.parse_args()
+    global FOLD_SALT
+    FOLD_SALT = args.fold_salt
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for variant in [args.only] if args.only else ["html", "text"]:
