@@ -63,7 +63,8 @@ def features(frames: list[Frame], link_chars: int, chars: int) -> dict[str, Any]
             "link": round(link_chars / chars, 2) if chars else 0.0}
 
 
-# a word: one CJK character, or a run of other letters and digits (the dev set's tokens)
+# a word: one CJK character, or a run of other letters and digits (as the dev set's gold
+# is matched: bench/README.md)
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0002ffff"
 _TOKEN = re.compile(f"[{_CJK}]|[^\\W_{_CJK}]+")
 _CJK_TOKEN = re.compile(f"[{_CJK}]")
@@ -102,9 +103,9 @@ def mark_extracted(paragraphs: list[str], structure: list[dict[str, Any]],
     lines = [words for words in map(_tokens, main.split("\n")) if words]
     kept = [word for words in lines for word in words]
     texts = [_tokens(text) for text in paragraphs]
-    sample = kept[:2000]
-    run = RUN_CJK if sample and 2 * len(_CJK_TOKEN.findall("".join(sample))) >= len(
-        sample) else RUN_WORDS
+    sample = kept[:2000]  # mostly CJK: runs of characters, else of words
+    cjk = len(_CJK_TOKEN.findall("".join(sample)))
+    run = RUN_CJK if sample and 2 * cjk >= len(sample) else RUN_WORDS
     runs = {tuple(kept[i:i + run]) for i in range(len(kept) - run + 1)}
     whole = set(map(tuple, lines))
     for words, seen in zip(texts, structure):
