@@ -318,3 +318,26 @@ def test_training_data_takes_the_majority_human_label_and_gold_wins(app):
         _, labels, groups, _ = training.training_data(db.session, project_id)
     assert labels == ["claim", "evidence"]  # the accepted suggestion is not a human label
     assert len(set(groups)) == 1
+
+
+def test_the_model_sees_the_cold_scorers_verdict_as_a_signal():
+    """What carries over to a site nobody labeled: the cold shape scorer's log-odds, positive
+    for a footer's link list, negative for the article's running text."""
+    from types import SimpleNamespace
+
+    footer = {"path": "footer>ul>li", "in": ["footer"], "words": ["footer", "links"],
+              "link": 1.0, "extracted": 0}
+    body = {"path": "article>p", "in": ["article"], "words": ["article", "content"],
+            "link": 0.0, "extracted": 1.0}
+    texts = [("The council said on Tuesday that the new plan would cut travel times across "
+              "the city by a fifth, while critics argued the budget was far too small.", body),
+             ("Critics argued that the budget was far too small for what the plan promised, "
+              "and asked the council to publish its figures before the vote next month.", body),
+             ("Contact us", footer)]
+    rows = [SimpleNamespace(id=index, article_id=1, index=index, text=text, text_key=str(index),
+                            features=features, annotation_count=0, paragraph_count=len(texts),
+                            site="example.com")
+            for index, (text, features) in enumerate(texts)]
+    examples = training._examples(rows, {})
+    assert examples[2].signals["cold"] > 2  # p > 0.88
+    assert examples[0].signals["cold"] < 0 and examples[1].signals["cold"] < 0
