@@ -329,11 +329,11 @@ def test_the_model_sees_the_cold_scorers_verdict_as_a_signal():
               "link": 1.0, "extracted": 0}
     body = {"path": "article>p", "in": ["article"], "words": ["article", "content"],
             "link": 0.0, "extracted": 1.0}
-    texts = [("The council said on Tuesday that the new plan would cut travel times across "
-              "the city by a fifth, while critics argued the budget was far too small.", body),
-             ("Critics argued that the budget was far too small for what the plan promised, "
-              "and asked the council to publish its figures before the vote next month.", body),
-             ("Contact us", footer)]
+    first = ("The council said on Tuesday that the new plan would cut travel times across "
+             "the city by a fifth, while critics argued the budget was far too small.")
+    second = ("Critics argued that the budget was far too small for what the plan promised, "
+              "and asked the council to publish its figures before the vote next month.")
+    texts = [(first, body), (second, body), ("Contact us", footer)]
     rows = [SimpleNamespace(id=index, article_id=1, index=index, text=text, text_key=str(index),
                             features=features, annotation_count=0, paragraph_count=len(texts),
                             site="example.com")
