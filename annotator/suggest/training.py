@@ -21,13 +21,14 @@ import threading
 import time
 from collections import defaultdict
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from ..database import dialect_insert, write_transaction
+from ..database import dialect_insert, for_backend, write_transaction
 from ..extensions import db
 from ..models import (Annotation, Article, Gold, LabelCount, Paragraph, Project, Suggestion,
                       SuggestionModel, utcnow)
@@ -243,23 +244,36 @@ def predict_project(session: Session, project_id: int, model: ProjectModel,
     return written
 
 
+def _app_suggestion_upsert(insert_into, replaces: str):
+    """A row replaces an earlier one of the same kind (`replaces`), and another of the app's
+    own only with a higher confidence; an external model's suggestion stays."""
+    table = Suggestion.__table__
+    insert = insert_into(table)
+    excluded = insert.excluded
+    return insert.on_conflict_do_update(
+        index_elements=[table.c.paragraph_id],
+        set_={name: excluded[name]
+              for name in ("label", "confidence", "reason", "model", "updated_at")},
+        where=or_(table.c.model == replaces,
+                  and_(or_(*(table.c.model == name for name in sorted(APP_MODELS))),
+                       table.c.confidence < excluded.confidence)),
+    ).returning(table.c.paragraph_id)  # rowcount is -1 for this on psycopg
+
+
+# built once per backend and kind, run with bound rows: a statement built from each call's
+# values was compiled anew every time (most of a label's propagation to its copies)
+_UPSERTS = {replaces: partial(_app_suggestion_upsert, replaces=replaces)
+            for replaces in ("signals", "model")}
+
+
 def store_app_suggestions(session: Session, rows: list[dict], replaces: str) -> int:
-    """Upsert the app's suggestions. A row replaces an earlier one of the same kind
-    (`replaces`), and another of the app's own only with a higher confidence; an external
-    model's suggestion stays. The caller commits. Returns how many were stored."""
+    """Upsert the app's suggestions (rows with every column but the id; see
+    `_app_suggestion_upsert`). The caller commits. Returns how many were stored."""
+    connection = session.connection()
+    statement = for_backend(connection, _UPSERTS[replaces])
     stored = 0
     for start in range(0, len(rows), STORE_CHUNK):
-        insert = dialect_insert(session)(Suggestion).values(rows[start:start + STORE_CHUNK])
-        excluded = insert.excluded
-        changed = session.execute(insert.on_conflict_do_update(
-            index_elements=[Suggestion.paragraph_id],
-            set_={name: excluded[name]
-                  for name in ("label", "confidence", "reason", "model", "updated_at")},
-            where=or_(Suggestion.model == replaces,
-                      and_(or_(*(Suggestion.model == name for name in sorted(APP_MODELS))),
-                           Suggestion.confidence < excluded.confidence)))
-            .returning(Suggestion.paragraph_id))  # rowcount is -1 for this on psycopg
-        stored += len(changed.all())
+        stored += len(connection.execute(statement, rows[start:start + STORE_CHUNK]).all())
     return stored
 
 
