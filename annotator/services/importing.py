@@ -1,13 +1,18 @@
-"""Import articles: read every record first, then store all of them in one transaction or none."""
+"""Import articles: read and check every record first (no transaction open), spooling them to
+a temporary file, then store all of them in one transaction or none. Memory stays flat in the
+file's size: a jsonl file is read a line at a time and written a batch at a time."""
 from __future__ import annotations
 
 import hashlib
-import logging
 import json
-from collections.abc import Iterable, Sequence
+import logging
+import marshal
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path, PurePosixPath
+from typing import IO, Any, NamedTuple
 
 from flask import current_app, has_request_context
 from sqlalchemy import Connection, Index, func, select
@@ -17,11 +22,12 @@ from sqlalchemy.orm import Session
 from ..database import DatabaseBusy, dialect_insert, refresh_statistics, write_transaction
 from ..models import DEFAULT_LABELS, Article, Label, Paragraph, Project, utcnow
 from ..suggest.signals import Imported, suggest_imported
-from .formats import EXTENSIONS, FORMATS, Problem, Record, read_records
+from .formats import EXTENSIONS, FORMATS, Problem, read_records
 from .messages import N_
 from .text import plural, site_of, text_key
 
-BATCH = 5000  # rows per INSERT round trip
+BATCH = 5000  # rows per INSERT round trip; paragraphs held at once while storing
+KEY_CACHE = 100_000  # distinct paragraph texts whose text_key is remembered (furniture repeats)
 SCORE_AT_IMPORT = 20_000  # paragraphs: a smaller import writes its cold suggestions at once
 REBUILD_KEY_INDEX = 50_000  # paragraphs (SQLite): see _store
 
@@ -55,10 +61,11 @@ class ImportReport:
 
 @dataclass
 class Source:
-    """Bytes to import and the name errors give them (a path, or `<body>` for an upload)."""
+    """Bytes to import, or the file holding them, and the name errors give them (a path, or
+    `<body>` for an upload)."""
 
     name: str
-    data: bytes
+    data: bytes | Path  # a file is read as the import goes (a jsonl file: a line at a time)
     fmt: str
     source_file: str | None = None
     """The file name its articles keep (Article.source_file), if not `name`: a path relative
@@ -100,7 +107,8 @@ def sources_from_paths(paths: Iterable[Path], fmt: str = "auto") -> tuple[list[S
             try:
                 source_file = (PurePosixPath(folder.name, *file.relative_to(path).parts)
                                if folder else PurePosixPath(file.name))
-                sources.append(Source(str(file), file.read_bytes(), file_fmt, str(source_file)))
+                file.open("rb").close()  # readable now; read by the import itself
+                sources.append(Source(str(file), file, file_fmt, str(source_file)))
             except OSError as error:
                 errors.append(f"{file}:1: cannot read: {error.strerror or error}")
     return sources, errors
@@ -110,14 +118,63 @@ def import_sources(session: Session, project_name: str, sources: Sequence[Source
                    encoding: str | None = None, split: str = "line",
                    skip_invalid: bool = False, errors: Sequence[str] = (),
                    score_now: bool | None = None) -> ImportReport:
-    """Parse every record, then store the new ones in one transaction (or nothing on error).
-    Their cold suggestions are written right after (`score_now`; by default when the import
-    has fewer than SCORE_AT_IMPORT paragraphs), else left pending: the server's background
-    thread, the article's first view and `flask suggest` write them (suggest.signals)."""
+    """Parse and check every record (spooled to a temporary file, no transaction open), then
+    store the new ones in one transaction (or nothing on error). Their cold suggestions are
+    written right after (`score_now`; by default when the import has fewer than
+    SCORE_AT_IMPORT paragraphs), else left pending: the server's background thread, the
+    article's first view and `flask suggest` write them (suggest.signals)."""
     session.commit()  # end the caller's reads: no transaction stays open while files are parsed
     report = ImportReport(errors=list(errors), path_errors=len(errors))
-    records: list[Record] = []
-    origins: list[tuple[str, int | None]] = []  # each record's file and (jsonl) line
+    keep = float("inf") if score_now else SCORE_AT_IMPORT if score_now is None else 0
+    with tempfile.TemporaryFile() as spool:
+        adding = _spool(sources, spool, report, encoding, split, skip_invalid)
+        if report.errors and not skip_invalid:
+            return report
+        spool.seek(0)
+        with write_transaction(session):
+            try:
+                project_id, suggest, imported = _store(session, project_name, _unspool(spool),
+                                                       adding, keep, report)
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+    report.stored = True
+    if suggest and imported is not None:
+        report.suggested = _suggest(session, project_id, imported)
+    elif suggest:
+        report.pending = report.added
+    refresh_statistics(session.get_bind())  # the project may be many times larger now
+    if report.pending and has_request_context():  # a web import: this server scores them now
+        from ..suggest.training import background, background_wanted
+        if background_wanted(current_app):
+            background(current_app).pending_added()
+    return report
+
+
+class Spooled(NamedTuple):
+    """A checked record as the spool holds it, with its origin (file, jsonl line), its
+    paragraphs' text keys and its content hash, all worked out before the write lock."""
+
+    source_file: str
+    source_line: int | None
+    title: str
+    paragraphs: list[str]
+    keys: list[str]
+    article_id: str | None
+    url: str | None
+    meta: dict[str, Any]
+    features: list[dict[str, Any]] | None
+    digest: str
+
+
+def _spool(sources: Sequence[Source], spool: IO[bytes], report: ImportReport,
+           encoding: str | None, split: str, skip_invalid: bool) -> int:
+    """Read every source, writing its valid records to `spool` (marshal) and its problems to
+    the report; once one is refused (without skip_invalid) the rest are only checked.
+    Returns the paragraphs spooled."""
+    keys: dict[str, str] = {}  # furniture repeats: each distinct text keyed once
+    spooled = 0
     for source in sources:
         if source.fmt not in FORMATS:
             report.errors.append(f"{source.name}:1: unknown format {source.fmt!r}")
@@ -126,35 +183,38 @@ def import_sources(session: Session, project_name: str, sources: Sequence[Source
                                  encoding=encoding, split=split):
             if isinstance(item, Problem):
                 report.errors.append(item.message())
-            else:
-                records.append(item)
-                line = int(item.source.rpartition(":")[2]) if source.fmt == "jsonl" else None
-                origins.append((source.source_file or source.name, line))
-    if report.errors and not skip_invalid:
-        return report
-    keys: dict[str, str] = {}  # furniture repeats: each distinct text keyed once
-    for record in records:  # before the write lock, like the parsing
-        record.text_keys = [keys.get(text) or keys.setdefault(text, text_key(text))
-                            for text in record.paragraphs]
-    with write_transaction(session):
+                continue
+            if report.errors and not skip_invalid:
+                continue
+            if len(keys) > KEY_CACHE:
+                keys.clear()
+            line = int(item.source.rpartition(":")[2]) if source.fmt == "jsonl" else None
+            marshal.dump(tuple(Spooled(
+                source.source_file or source.name, line, item.title, item.paragraphs,
+                [keys.get(text) or keys.setdefault(text, text_key(text))
+                 for text in item.paragraphs],
+                item.article_id, item.url, item.meta, item.features,
+                content_hash(item.title, item.paragraphs))), spool)
+            spooled += len(item.paragraphs)
+    return spooled
+
+
+def _unspool(spool: IO[bytes]) -> Iterator[list[Spooled]]:
+    """The spooled records, in batches of about BATCH paragraphs."""
+    batch: list[Spooled] = []
+    size = 0
+    while True:
         try:
-            project_id, suggest, imported = _store(session, project_name, records, origins,
-                                                   report)
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-    report.stored = True
-    if suggest and (report.paragraphs < SCORE_AT_IMPORT if score_now is None else score_now):
-        report.suggested = _suggest(session, project_id, imported)
-    elif suggest:
-        report.pending = len(imported)
-    refresh_statistics(session.get_bind())  # the project may be many times larger now
-    if report.pending and has_request_context():  # a web import: this server scores them now
-        from ..suggest.training import background, background_wanted
-        if background_wanted(current_app):
-            background(current_app).pending_added()
-    return report
+            record = Spooled(*marshal.load(spool))
+        except EOFError:
+            break
+        batch.append(record)
+        size += len(record.paragraphs)
+        if size >= BATCH:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def _suggest(session: Session, project_id: int, imported: list[Imported]) -> int:
@@ -203,39 +263,14 @@ def get_or_create_project(session: Session, name: str) -> Project:
     return project
 
 
-def _store(session: Session, project_name: str, records: list[Record],
-           origins: list[tuple[str, int | None]], report: ImportReport
-           ) -> tuple[int, bool, list[Imported]]:
-    """Store the new records (each with its origin: file and jsonl line); returns the
-    project's id, whether it takes suggestions, and the articles stored."""
+def _store(session: Session, project_name: str, batches: Iterable[list[Spooled]],
+           adding: int, keep: float, report: ImportReport
+           ) -> tuple[int, bool, list[Imported] | None]:
+    """Store the new records, a batch at a time (`adding` paragraphs at most); returns the
+    project's id, whether it takes suggestions, and the articles stored while fewer than
+    `keep` paragraphs were (None past it: too many to score at once)."""
     project = get_or_create_project(session, project_name)
-    seen_ids: set[str] = set()
-    seen_hashes: set[str] = set()
-    for article_id, digest in session.execute(
-            select(Article.article_id, Article.content_hash)
-            .where(Article.project_id == project.id)):
-        seen_ids.add(article_id)
-        seen_hashes.add(digest)
-
-    new_articles: list[tuple[dict, Record]] = []
-    now = utcnow()
-    for record, (source_file, source_line) in zip(records, origins):
-        digest = content_hash(record.title, record.paragraphs)
-        article_id = record.article_id or digest[:16]
-        if article_id in seen_ids or (record.article_id is None and digest in seen_hashes):
-            report.skipped += 1
-            continue
-        seen_ids.add(article_id)
-        seen_hashes.add(digest)
-        new_articles.append(({
-            "project_id": project.id, "article_id": article_id, "title": record.title,
-            "url": record.url, "meta": record.meta, "content_hash": digest,
-            "site": site_of(record.meta, record.url),
-            "paragraph_count": len(record.paragraphs), "created_at": now,
-            "source_file": source_file, "source_line": source_line,
-        }, record))
-
-    # an article a concurrent import stored after the reads above is skipped (PostgreSQL;
+    # an article a concurrent import stored after the reads below is skipped (PostgreSQL;
     # SQLite's imports take turns), so imports of the same file end as one adding, others skipping
     articles = Article.__table__  # Core, like the paragraphs: the ORM's bulk path costs more
     add_new = (dialect_insert(session)(articles)
@@ -248,30 +283,62 @@ def _store(session: Session, project_name: str, records: list[Record],
     add_paragraphs = (f"INSERT INTO paragraph (article_id, "
                       f"{connection.dialect.identifier_preparer.quote('index')}, text, "
                       f"text_key, features) VALUES ({', '.join([mark] * 5)})")
-    key_index = _drop_key_index(connection, sum(row["paragraph_count"] for row, _ in new_articles))
-    imported: list[Imported] = []
-    for start in range(0, len(new_articles), BATCH):
-        chunk = new_articles[start:start + BATCH]
-        stored = dict((article_id, pk) for pk, article_id in
-                      connection.execute(add_new, [row for row, _ in chunk]))
+    key_index = _drop_key_index(connection, adding)
+    imported: list[Imported] | None = [] if keep > 0 else None
+    now = utcnow()
+    for batch in batches:
+        new = _new_records(connection, project.id, batch, report)
+        if not new:
+            continue
+        stored = {article_id: pk for pk, article_id in connection.execute(add_new, [{
+            "project_id": project.id, "article_id": article_id, "title": record.title,
+            "url": record.url, "meta": record.meta, "content_hash": record.digest,
+            "site": site_of(record.meta, record.url),
+            "paragraph_count": len(record.paragraphs), "created_at": now,
+            "source_file": record.source_file, "source_line": record.source_line,
+        } for article_id, record in new])}
         report.added += len(stored)
-        report.skipped += len(chunk) - len(stored)
-        chunk_imported = [
-            Imported(stored[row["article_id"]], row["site"], record.title, record.paragraphs,
-                     record.text_keys, record.features)
-            for row, record in chunk if row["article_id"] in stored]
+        report.skipped += len(new) - len(stored)
+        batch_imported = [
+            Imported(stored[article_id], site_of(record.meta, record.url), record.title,
+                     record.paragraphs, record.keys, record.features)
+            for article_id, record in new if article_id in stored]
         rows = [(article.pk, index, text, key,
                  json.dumps(features[index]) if features else None)
-                for article in chunk_imported
+                for article in batch_imported
                 for index, (text, key, features) in enumerate(zip(
                     article.texts, article.keys, repeat(article.features)))]
-        for offset in range(0, len(rows), BATCH):
-            connection.exec_driver_sql(add_paragraphs, rows[offset:offset + BATCH])
+        connection.exec_driver_sql(add_paragraphs, rows)
         report.paragraphs += len(rows)
-        imported += chunk_imported
+        if imported is not None:
+            imported += batch_imported
+            if report.paragraphs >= keep:
+                imported = None
     if key_index is not None:
         key_index.create(connection)
     return project.id, project.suggestions_enabled, imported
+
+
+def _new_records(connection: Connection, project_id: int, batch: list[Spooled],
+                 report: ImportReport) -> list[tuple[str, Spooled]]:
+    """The batch's records to add, with their article ids: not already in the project (by
+    id; by content for a record without one; earlier batches are in it) nor earlier in the
+    batch. The others count as skipped."""
+    ids = [record.article_id or record.digest[:16] for record in batch]
+    seen_ids = set(connection.scalars(select(Article.article_id).where(
+        Article.project_id == project_id, Article.article_id.in_(set(ids)))))
+    seen_hashes = set(connection.scalars(select(Article.content_hash).where(
+        Article.project_id == project_id, Article.content_hash.in_(
+            {record.digest for record in batch if record.article_id is None}))))
+    new: list[tuple[str, Spooled]] = []
+    for article_id, record in zip(ids, batch):
+        if article_id in seen_ids or (record.article_id is None and record.digest in seen_hashes):
+            report.skipped += 1
+            continue
+        seen_ids.add(article_id)
+        seen_hashes.add(record.digest)
+        new.append((article_id, record))
+    return new
 
 
 def _drop_key_index(connection: Connection, adding: int) -> Index | None:

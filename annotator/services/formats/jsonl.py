@@ -1,10 +1,12 @@
 """jsonl: one article per line, and what no database can store or export refused at its line."""
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,24 +20,21 @@ MAX_DEPTH = 100  # nesting of a JSON record (its meta): deeper cannot be stored 
 _JSON_TYPES = {list: N_("an array"), str: N_("a string"), int: N_("a number"), float: N_("a number"),
                bool: N_("true or false"), type(None): N_("null")}
 
-# LF, CRLF or a lone CR ends a line; a raw CR cannot be inside a valid JSON text anyway
-_LINE_END = re.compile(rb"\r\n?|\n")
 
-
-def jsonl_records(data: bytes, name: str, encoding: str, split: str,
+def jsonl_records(data: bytes | Path, name: str, encoding: str, split: str,
                   parse_seconds: float) -> Iterator[Record | Problem]:
     """A record or a Problem for each non-blank line, named by its physical line number.
-    Each line has its own parse budget: a big file of plain records is no harder to read."""
+    Each line has its own parse budget: a big file of plain records is no harder to read.
+    A file is read as it goes (UTF-16 text, rare, is decoded whole)."""
     if encoding in UTF_16:
+        raw = data if isinstance(data, bytes) else data.read_bytes()
         try:
-            lines = _LINE_END.split(decode(data, encoding).encode("utf-8"))
+            data = decode(raw, encoding).encode("utf-8")
         except Invalid as error:
             yield Problem(f"{name}:1", error.reason)
             return
         encoding = "utf-8"
-    else:
-        lines = _LINE_END.split(data)
-    for number, raw in enumerate(lines, start=1):
+    for number, raw in enumerate(_lines(data), start=1):
         if is_blank(raw):
             continue
         source = f"{name}:{number}"
@@ -44,6 +43,19 @@ def jsonl_records(data: bytes, name: str, encoding: str, split: str,
                                 Budget(parse_seconds, N_("JSONL record")))
         except Invalid as error:
             yield Problem(source, error.reason)
+
+
+def _lines(data: bytes | Path) -> Iterator[bytes]:
+    """The physical lines, without their ends: LF, CRLF or a lone CR ends a line (a raw CR
+    cannot be inside a valid JSON text anyway)."""
+    with data.open("rb") if isinstance(data, Path) else io.BytesIO(data) as file:
+        for line in file:
+            if line.endswith(b"\n"):
+                line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+            if b"\r" in line:
+                yield from line.split(b"\r")
+            else:
+                yield line
 
 
 def _not_json(constant: str):

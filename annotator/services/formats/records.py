@@ -26,8 +26,6 @@ class Record:
     meta: dict[str, Any] = field(default_factory=dict)
     features: list[dict[str, Any]] | None = None
     """What the HTML parser saw of each paragraph (parallel to `paragraphs`), else None."""
-    text_keys: list[str] = field(default_factory=list)
-    """text.text_key of each paragraph: filled by the import before its write transaction."""
 
 
 @dataclass
