@@ -27,7 +27,7 @@ from .messages import N_
 from .text import plural, site_of, text_key
 
 BATCH = 5000  # rows per INSERT round trip; paragraphs held at once while storing
-KEY_CACHE = 100_000  # distinct paragraph texts whose text_key is remembered (furniture repeats)
+KEY_CACHE = 10_000  # distinct paragraph texts whose text_key is remembered (furniture repeats)
 SCORE_AT_IMPORT = 20_000  # paragraphs: a smaller import writes its cold suggestions at once
 REBUILD_KEY_INDEX = 50_000  # paragraphs (SQLite): see _store
 
