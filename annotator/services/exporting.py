@@ -1,16 +1,27 @@
-"""Export a project as JSONL, streaming: a page of paragraphs at a time, never the whole project."""
+"""Export a project as JSONL, streaming: one joined SELECT per batch of articles, read in pages."""
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 
 import orjson
-from sqlalchemy import Row, select, tuple_
+from sqlalchemy import Connection, Row, Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from ..models import Annotation, Article, Gold, Paragraph, Project, Suggestion, User, isoformat
+from ..models import (
+    Annotation,
+    Article,
+    Gold,
+    Paragraph,
+    Project,
+    Suggestion,
+    User,
+    isoformat,
+)
 from .messages import N_
 from .suggestions import score_if_pending, suggestion_json
 
@@ -39,10 +50,12 @@ def resolve_label(annotations: list[dict], gold: str | None) -> tuple[str | None
     """Gold wins; else the label a strict majority of the annotations agree on; else none."""
     if gold is not None:
         return gold, "gold"
-    if annotations:
-        label, votes = Counter(a["label"] for a in annotations).most_common(1)[0]
-        if votes * 2 > len(annotations):
-            return label, "majority"
+    if len(annotations) <= 2:  # the usual case, without a Counter: all must agree
+        labels = {annotation["label"] for annotation in annotations}
+        return (labels.pop(), "majority") if len(labels) == 1 else (None, None)
+    label, votes = Counter(a["label"] for a in annotations).most_common(1)[0]
+    if votes * 2 > len(annotations):
+        return label, "majority"
     return None, None
 
 
@@ -101,30 +114,31 @@ def export_records(session: Session, project_name: str,
 def _lines(session: Session, project_name: str, project_id: int, options: ExportOptions,
            annotator_id: int | None, suggestions: str | None, tally: Tally) -> Iterator[Line]:
     """Render each batch of articles as paragraph lines or article lines."""
-    for articles in _article_batches(session, project_id):
-        items = _items(session, [article.id for article in articles], annotator_id,
-                       options, suggestions, tally)
+    connection = session.connection()
+    for articles in _article_batches(connection, project_id, options.only_labeled):
         heads = {article.id: {"project": project_name, "article_id": article.article_id,
                               "title": article.title, "url": article.url,
                               "meta": article.meta or {}, "source": _source(article)}
                  for article in articles}
+        items = _items(connection, project_id, (articles[0].id, articles[-1].id), annotator_id,
+                       options, suggestions, tally)
         if options.unit == "article":
             yield from _article_lines(articles, heads, items,
                                       options.only_labeled or options.only_resolved)
             continue
-        for article_pk, item in items:
-            line = {**heads[article_pk], "paragraph_index": item.pop("index"), **item}
+        for article_pk, index, item in items:
+            line = {**heads[article_pk], "paragraph_index": index, **item}
             yield Line(article_pk, _dump(line), (item["label"],), (item["text"],))
 
 
 def _article_lines(articles: Sequence[Row], heads: dict[int, dict],
-                   items: Iterator[tuple[int, dict]], only_labeled: bool) -> Iterator[Line]:
+                   items: Iterator[tuple[int, int, dict]], only_labeled: bool) -> Iterator[Line]:
     """Merge the batch's articles with their paragraphs (both in import order), one line each."""
     pending = next(items, None)
     for article in articles:
         paragraphs = []
         while pending is not None and pending[0] == article.id:
-            paragraphs.append(pending[1])
+            paragraphs.append({"index": pending[1], **pending[2]})
             pending = next(items, None)
         if paragraphs or not only_labeled:
             yield Line(article.id, _dump({**heads[article.id], "paragraphs": paragraphs}),
@@ -132,15 +146,19 @@ def _article_lines(articles: Sequence[Row], heads: dict[int, dict],
                        tuple(paragraph["text"] for paragraph in paragraphs))
 
 
-def _article_batches(session: Session, project_id: int) -> Iterator[Sequence[Row]]:
-    """Keyset-paginate the project's articles in import order."""
+def _article_batches(connection: Connection, project_id: int,
+                     only_labeled: bool) -> Iterator[Sequence[Row]]:
+    """Keyset-paginate the project's articles in import order (with --only-labeled, those with
+    a labeled paragraph: the article.labeled_count counter)."""
+    query = (select(Article.id, Article.article_id, Article.title, Article.url, Article.meta,
+                    Article.source_file, Article.source_line)
+             .where(Article.project_id == project_id, Article.id > bindparam("last_id"))
+             .order_by(Article.id).limit(ARTICLES_PER_BATCH))
+    if only_labeled:
+        query = query.where(Article.labeled_count > 0)
     last_id = 0
     while True:
-        articles = session.execute(
-            select(Article.id, Article.article_id, Article.title, Article.url, Article.meta,
-                   Article.source_file, Article.source_line)
-            .where(Article.project_id == project_id, Article.id > last_id)
-            .order_by(Article.id).limit(ARTICLES_PER_BATCH)).all()
+        articles = connection.execute(query, {"last_id": last_id}).all()
         if not articles:
             return
         last_id = articles[-1].id
@@ -155,81 +173,79 @@ def _source(article: Row) -> dict | None:
     return {"file": article.source_file, "line": article.source_line}
 
 
-def _items(session: Session, article_ids: list[int], annotator_id: int | None,
-           options: ExportOptions, suggestions: str | None, tally: Tally
-           ) -> Iterator[tuple[int, dict]]:
-    """The articles' paragraphs in order as (article pk, item), with annotations and label,
-    and with suggestions "stored" or "off", each one's suggestion (null when off)."""
-    for page in _paragraph_pages(session, article_ids):
-        ids = [row.id for row in page]
-        annotations = _annotations(session, ids, annotator_id)
-        gold = dict(session.execute(
-            select(Gold.paragraph_id, Gold.label).where(Gold.paragraph_id.in_(ids))).all())
-        suggested = {}
-        if suggestions == "stored":
-            suggested = {paragraph_id: suggestion_json(label, confidence, reason)
-                         for paragraph_id, label, confidence, reason in session.execute(
-                             select(Suggestion.paragraph_id, Suggestion.label,
-                                    Suggestion.confidence, Suggestion.reason)
-                             .where(Suggestion.paragraph_id.in_(ids)))}
-        for paragraph_id, article_pk, index, text in page:
-            found = annotations.get(paragraph_id, [])
-            if options.only_labeled and not found:
-                continue
-            label, source = resolve_label(found, gold.get(paragraph_id))
-            if found and label is None:
-                tally.unresolved += 1
-            if options.only_resolved and label is None:
-                continue
-            item = {"index": index, "text": text, "annotations": found,
-                    "label": label, "label_source": source}
-            if suggestions is not None:
-                item["suggestion"] = suggested.get(paragraph_id)
-            yield article_pk, item
+def _items(connection: Connection, project_id: int, article_range: tuple[int, int],
+           annotator_id: int | None, options: ExportOptions, suggestions: str | None,
+           tally: Tally) -> Iterator[tuple[int, int, dict]]:
+    """The paragraphs of the project's articles in article_range (first and last pk), in order,
+    as (article pk, index, item), with annotations, label and, with suggestions "stored" or
+    "off", each one's suggestion (null when off): one streamed joined SELECT, a row per
+    annotation, grouped here."""
+    stored = suggestions == "stored"
+    for _, group in groupby(connection.execute(
+            _paragraphs_query(project_id, article_range, annotator_id, options.only_labeled,
+                              stored).execution_options(yield_per=PARAGRAPHS_PER_PAGE)),
+            itemgetter(1)):
+        rows = list(group)  # columns: see _paragraphs_query
+        article_pk, _, index, text = rows[0][:4]
+        found = [{"annotator": row[4], "label": row[5], "note": row[6], "source": row[7],
+                  "updated_at": row[8]} for row in rows if row[4] is not None]
+        if not found and options.only_labeled:
+            continue  # another annotator's label, with --annotator
+        if len(found) > 1:  # in Python: a database collation may order otherwise
+            found.sort(key=_annotator_of)
+        label, source = resolve_label(found, rows[0][9])
+        if found and label is None:
+            tally.unresolved += 1
+        if options.only_resolved and label is None:
+            continue
+        item = {"text": text, "annotations": found, "label": label, "label_source": source}
+        if suggestions is not None:
+            item["suggestion"] = (suggestion_json(*rows[0][10:13])
+                                  if stored and rows[0][10] is not None else None)
+        yield article_pk, index, item
 
 
-def _paragraph_pages(session: Session, article_ids: list[int]) -> Iterator[Sequence[Row]]:
-    """Keyset-paginate the articles' paragraphs by (article, index): no sort, an index walk."""
-    key = (article_ids[0], -1)
-    while True:
-        page = session.execute(
-            select(Paragraph.id, Paragraph.article_id, Paragraph.index, Paragraph.text)
-            .where(Paragraph.article_id.in_(article_ids),
-                   tuple_(Paragraph.article_id, Paragraph.index) > key)
-            .order_by(Paragraph.article_id, Paragraph.index)
-            .limit(PARAGRAPHS_PER_PAGE)).all()
-        if not page:
-            return
-        yield page
-        if len(page) < PARAGRAPHS_PER_PAGE:
-            return
-        key = (page[-1].article_id, page[-1].index)
-
-
-def _annotations(session: Session, paragraph_ids: Iterable[int],
-                 annotator_id: int | None) -> dict[int, list[dict]]:
-    """Current annotations of the paragraphs, each list sorted by username (code point order)."""
-    query = (select(Annotation.paragraph_id, User.username, Annotation.label,
-                    Annotation.note, Annotation.source, Annotation.updated_at)
-             .join(User, User.id == Annotation.user_id)
-             .where(Annotation.paragraph_id.in_(list(paragraph_ids))))
+def _paragraphs_query(project_id: int, article_range: tuple[int, int], annotator_id: int | None,
+                      only_labeled: bool, stored_suggestions: bool) -> Select:
+    """Paragraph, annotation (outer, maybe one annotator's), user, gold and maybe suggestion,
+    ordered by (article, index): an index walk, no sort."""
+    on_annotation = Annotation.paragraph_id == Paragraph.id
     if annotator_id is not None:
-        query = query.where(Annotation.user_id == annotator_id)
-    annotations: dict[int, list[dict]] = defaultdict(list)
-    for paragraph_id, username, label, note, source, updated_at in session.execute(query):
-        annotations[paragraph_id].append({"annotator": username, "label": label, "note": note,
-                                          "source": source, "updated_at": isoformat(updated_at)})
-    for found in annotations.values():  # in Python: a database collation may order otherwise
-        found.sort(key=lambda annotation: annotation["annotator"])
-    return annotations
+        on_annotation &= Annotation.user_id == annotator_id
+    columns = [Paragraph.article_id, Paragraph.id, Paragraph.index, Paragraph.text,
+               User.username, Annotation.label, Annotation.note, Annotation.source,
+               Annotation.updated_at, Gold.label]
+    if stored_suggestions:
+        columns += [Suggestion.label, Suggestion.confidence, Suggestion.reason]
+    query = (select(*columns)
+             .join(Article, Article.id == Paragraph.article_id)
+             .outerjoin(Annotation, on_annotation)
+             .outerjoin(User, User.id == Annotation.user_id)
+             .outerjoin(Gold, Gold.paragraph_id == Paragraph.id)
+             .where(Article.project_id == project_id,
+                    Paragraph.article_id.between(*article_range))
+             .order_by(Paragraph.article_id, Paragraph.index))
+    if stored_suggestions:
+        query = query.outerjoin(Suggestion, Suggestion.paragraph_id == Paragraph.id)
+    if only_labeled:  # the paragraph.annotation_count counter: only the labeled rows are read
+        query = query.where(Paragraph.annotation_count > 0)
+    return query
+
+
+def _annotator_of(annotation: dict) -> str:
+    return annotation["annotator"]
+
+
+_ORJSON = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
+"""Stored timestamps (naive UTC) as isoformat() does them: seconds, then Z."""
 
 
 def _dump(obj: dict) -> bytes:
     """One JSONL line; falls back to the json module for what orjson refuses in `meta`."""
     try:
-        return orjson.dumps(obj) + b"\n"
+        return orjson.dumps(obj, option=_ORJSON) + b"\n"
     except orjson.JSONEncodeError:  # integers beyond 64 bits, very deep nesting, lone surrogates
-        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=isoformat)
         # each lone surrogate as its JSON escape (`\ud800`), which reads back as the same
         # string: UTF-8 cannot encode it, and outside strings JSON has none
         return text.encode("utf-8", "backslashreplace") + b"\n"
