@@ -227,8 +227,8 @@ def _paragraphs_query(project_id: int, article_range: tuple[int, int], annotator
              .order_by(Paragraph.article_id, Paragraph.index))
     if stored_suggestions:
         query = query.outerjoin(Suggestion, Suggestion.paragraph_id == Paragraph.id)
-    if only_labeled:  # the paragraph.annotation_count counter: only the labeled rows are read
-        query = query.where(Paragraph.annotation_count > 0)
+    if only_labeled:  # the counters: only labeled articles' labeled paragraphs are read
+        query = query.where(Article.labeled_count > 0, Paragraph.annotation_count > 0)
     return query
 
 
