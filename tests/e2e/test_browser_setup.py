@@ -29,7 +29,7 @@ def test_first_run_setup_then_demo_from_the_cli(live_server, page, helpers):
     assert "4 articles added" in output, output
     page.reload()
     expect(page.get_by_role("link", name="demo", exact=True)).to_be_visible()
-    expect(page.locator(".project-list .progress")).to_contain_text("0 / 124 paragraphs")
+    expect(page.get_by_role("progressbar", name="Overall progress")).to_contain_text("0 / 124 paragraphs")
 
     # Setup is shown once: now that an admin exists it is gone.
     assert page.request.get("/setup", max_redirects=0).status == 404
