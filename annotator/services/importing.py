@@ -170,7 +170,8 @@ class Spooled(NamedTuple):
 
 def _spool(sources: Sequence[Source], spool: IO[bytes], report: ImportReport,
            encoding: str | None, split: str, skip_invalid: bool) -> int:
-    """Read every source, writing its valid records to `spool` (marshal) and its problems to
+    """Read every source, writing its valid records to `spool` (each its size in 4 bytes, then
+    marshal's bytes: marshal.load of a file reads it in small pieces) and its problems to
     the report; once one is refused (without skip_invalid) the rest are only checked.
     Returns the paragraphs spooled."""
     keys: dict[str, str] = {}  # furniture repeats: each distinct text keyed once
@@ -189,12 +190,13 @@ def _spool(sources: Sequence[Source], spool: IO[bytes], report: ImportReport,
             if len(keys) > KEY_CACHE:
                 keys.clear()
             line = int(item.source.rpartition(":")[2]) if source.fmt == "jsonl" else None
-            marshal.dump(tuple(Spooled(
+            data = marshal.dumps(tuple(Spooled(
                 source.source_file or source.name, line, item.title, item.paragraphs,
                 [keys.get(text) or keys.setdefault(text, text_key(text))
                  for text in item.paragraphs],
                 item.article_id, item.url, item.meta, item.features,
-                content_hash(item.title, item.paragraphs))), spool)
+                content_hash(item.title, item.paragraphs))))
+            spool.write(len(data).to_bytes(4, "little") + data)
             spooled += len(item.paragraphs)
     return spooled
 
@@ -203,11 +205,8 @@ def _unspool(spool: IO[bytes]) -> Iterator[list[Spooled]]:
     """The spooled records, in batches of about BATCH paragraphs."""
     batch: list[Spooled] = []
     size = 0
-    while True:
-        try:
-            record = Spooled(*marshal.load(spool))
-        except EOFError:
-            break
+    while size_of := spool.read(4):
+        record = Spooled(*marshal.loads(spool.read(int.from_bytes(size_of, "little"))))
         batch.append(record)
         size += len(record.paragraphs)
         if size >= BATCH:
@@ -308,7 +307,8 @@ def _store(session: Session, project_name: str, batches: Iterable[list[Spooled]]
                 for article in batch_imported
                 for index, (text, key, features) in enumerate(zip(
                     article.texts, article.keys, repeat(article.features)))]
-        connection.exec_driver_sql(add_paragraphs, rows)
+        if rows:  # none when a concurrent import stored every one of the batch's articles
+            connection.exec_driver_sql(add_paragraphs, rows)
         report.paragraphs += len(rows)
         if imported is not None:
             imported += batch_imported
