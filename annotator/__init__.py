@@ -77,7 +77,7 @@ def _database_usable(app: Flask) -> bool:
     reason = unusable_reason(path)
     if reason is None:
         return True
-    if _flask_command() in ("restore", ""):  # it replaces the file; `flask --help` lists commands
+    if _flask_command() == "restore":  # it replaces the file (help never gets here)
         return False
     shown = os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd()) else path
     raise UnusableDatabase(f"{shown} is not a usable SQLite database ({reason}): restore a "
