@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from markdown_it import MarkdownIt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -405,6 +404,8 @@ def nest_headings(markdown: str, under: int) -> str:
     """Markdown whose headings sit below a heading of level `under`: the top level found
     becomes `under` + 1, the others keep their depth beneath it (at most 6). Setext headings
     (underlined) become ATX ones; code blocks are left alone."""
+    from markdown_it import MarkdownIt  # here: only a dataset card needs it
+
     lines = markdown.split("\n")
     headings = [token for token in MarkdownIt("commonmark").parse(markdown)
                 if token.type == "heading_open" and token.map]
