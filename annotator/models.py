@@ -290,7 +290,7 @@ class SuggestionModel(db.Model):
     """Human labels the stored model learned from."""
     human_labels_seen: Mapped[int] = mapped_column(default=0)
     blob: Mapped[bytes | None] = mapped_column(LargeBinary)
-    """The fitted model, pickled."""
+    """The fitted model: numpy arrays (np.savez), loaded without pickle."""
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     lease_until: Mapped[datetime | None]
     """Training in progress until then (one trainer at a time across processes)."""

@@ -8,12 +8,14 @@ import random
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from annotator.extensions import db
-from annotator.models import Annotation, Paragraph, Project, Suggestion, SuggestionModel
+from annotator.models import (Annotation, Paragraph, Project, Suggestion, SuggestionModel,
+                              utcnow)
 from annotator.services.annotations import save_annotation, set_gold
 from annotator.suggest import training
 from annotator.suggest.model import Example, ProjectModel, fit, majority_label, prelabel_threshold
@@ -301,6 +303,46 @@ def test_saves_retrain_and_propagate_in_the_background(app):
         assert stored.lease_until is None
         assert db.session.scalar(select(func.count()).select_from(Suggestion).where(
             Suggestion.model == "model")) > 0
+
+
+def test_the_background_paces_its_retraining(app):
+    """Labels that keep coming retrain a project at most once a minute (MIN_RETRAIN_SECONDS)
+    and no sooner than RETRAIN_PACE times the last training's CPU: a busy team server does
+    not spend its cores retraining after every 20 labels."""
+    app.config["SUGGEST_IN_BACKGROUND"] = True
+    records, keys = generated(12)
+    import_articles(app, "p", records)
+    make_user(app, "ann")
+    headers = bearer(app, "ann")
+    client = app.test_client()
+    pks = article_pks(app, "p")
+
+    def label(articles):
+        for pk, labels in articles:
+            for paragraph, key in zip(paragraph_pks(app, pk), labels):
+                assert client.put(f"/api/paragraphs/{paragraph}/annotation",
+                                  json={"label": key}, headers=headers).status_code == 200
+        assert training.background(app).wait_idle()
+        with app.app_context():
+            return db.session.scalar(select(SuggestionModel.trained_on))
+
+    first = label(zip(pks[:4], keys[:4]))
+    assert first >= training.RETRAIN_AFTER  # the first model comes as soon as labels allow
+    assert label(zip(pks[4:10], keys[4:10])) == first  # many more labels, within the minute
+    with app.app_context():  # as if the last training were older than the pace's wait
+        model = db.session.scalar(select(SuggestionModel))
+        model.trained_at -= timedelta(seconds=training.MIN_RETRAIN_SECONDS + 1)
+        db.session.commit()
+    assert label(zip(pks[10:], keys[10:])) > first
+
+
+def test_too_soon_follows_the_last_trainings_cpu():
+    now = utcnow()
+    assert not training.too_soon(None, None)
+    assert training.too_soon(now - timedelta(seconds=30), {"cpu_seconds": 1.0})
+    assert not training.too_soon(now - timedelta(seconds=61), {"cpu_seconds": 1.0})
+    assert training.too_soon(now - timedelta(seconds=61), {"cpu_seconds": 20.0})  # 200 s
+    assert not training.too_soon(now - timedelta(seconds=201), {"cpu_seconds": 20.0})
 
 
 def test_training_data_takes_the_majority_human_label_and_gold_wins(app):
