@@ -640,9 +640,9 @@ def test_an_output_in_a_missing_folder_or_a_folder_is_a_message_not_a_traceback(
 def test_only_labeled_reads_the_labeled_rows_not_the_project(runner, session):
     """--only-labeled's cost follows the labeled paragraphs: measured in SQLite virtual machine
     steps (the database's own work), 5 labeled of 6,000 paragraphs read far less than all."""
-    connection = session.connection().connection.driver_connection
     if session.get_bind().dialect.name != "sqlite":
         pytest.skip("counts SQLite's virtual machine steps")
+    connection = session.connection().connection.driver_connection
     import_records(session, "news", *({"id": f"a{n}", "title": "T",
                                        "paragraphs": [f"p{n}-{i}" for i in range(30)]}
                                       for n in range(200)))

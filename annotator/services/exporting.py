@@ -208,7 +208,7 @@ def _items(connection: Connection, project_id: int, article_range: tuple[int, in
 def _paragraphs_query(project_id: int, article_range: tuple[int, int], annotator_id: int | None,
                       only_labeled: bool, stored_suggestions: bool) -> Select:
     """Paragraph, annotation (outer, maybe one annotator's), user, gold and maybe suggestion,
-    ordered by (article, index): an index walk, no sort."""
+    ordered by (article, index): an index walk."""
     on_annotation = Annotation.paragraph_id == Paragraph.id
     if annotator_id is not None:
         on_annotation &= Annotation.user_id == annotator_id
@@ -224,7 +224,7 @@ def _paragraphs_query(project_id: int, article_range: tuple[int, int], annotator
              .outerjoin(Gold, Gold.paragraph_id == Paragraph.id)
              .where(Article.project_id == project_id,
                     Paragraph.article_id.between(*article_range))
-             .order_by(Paragraph.article_id, Paragraph.index))
+             .order_by(Article.id, Paragraph.index))  # by article.id: no sort in SQLite
     if stored_suggestions:
         query = query.outerjoin(Suggestion, Suggestion.paragraph_id == Paragraph.id)
     if only_labeled:  # the counters: only labeled articles' labeled paragraphs are read
