@@ -21,6 +21,7 @@ from .models import ApiToken, Article, Assignment, Label, Project, User, utcnow
 from .inputs import int_arg, too_large_message
 from .security import hash_password
 from .services import labels, members, queue
+from .services.annotations import change_label_set
 from .services.formats import format_for_name
 from .services.dataset import UNKNOWN_LICENSE, dataset_zip, parse_split
 from .services.exporting import ExportError, ExportOptions
@@ -230,7 +231,10 @@ def _update_labels(project: Project, form) -> tuple[list[str], list[str]]:
         errors.append(_("A project needs at least one label."))
     kept = {row[0] for row in wanted}
     leaving = set(existing) - kept
-    uses, targets = labels.label_uses(db.session, project.id), _relabel_targets(form)
+    targets = _relabel_targets(form)
+    if leaving or targets:  # saves in flight commit first; later ones see the new set
+        change_label_set(db.session)
+    uses = labels.label_uses(db.session, project.id)
     moves: dict[str, str] = {}
     for key in sorted(leaving | (set(uses) - set(existing))):  # removed, or already orphaned
         use, target = uses.get(key, labels.LabelUse()), targets.get(key)

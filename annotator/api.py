@@ -17,8 +17,8 @@ from .openapi import build_openapi
 from .web import attachment
 from .services import members, queue
 from .services.annotations import (KEEP, LabelError, ParagraphMissing, Saved, clear_annotation,
-                                   clear_annotations, clear_gold, paragraph_for_label,
-                                   save_annotation, set_gold)
+                                   clear_annotations, clear_gold, hold_label_set,
+                                   paragraph_for_label, save_annotation, set_gold)
 from .services.exporting import ExportError, ExportOptions, export_lines
 from .services.importing import Source, import_sources
 from .services.formats import format_for_name
@@ -120,14 +120,15 @@ def put_annotation(paragraph_id: int):
     """Set the caller's label; a body without "note" keeps the note already written."""
     body = json_body()
     label, note, source = label_field(body), note_field(body, KEEP), source_field(body)
-    try:
-        article_id = paragraph_for_label(db.session, paragraph_id, label)
-    except ParagraphMissing:
-        abort(404, f"no paragraph {paragraph_id}")
-    except LabelError as error:
-        abort(400, str(error))
     user_id = current_user.id
     with write_transaction(db.session):  # the write lock only from here to the commit
+        hold_label_set(db.session)  # the label is checked against the set this save sees
+        try:
+            article_id = paragraph_for_label(db.session, paragraph_id, label)
+        except ParagraphMissing:
+            abort(404, f"no paragraph {paragraph_id}")
+        except LabelError as error:
+            abort(400, str(error))
         queue.keep_alive(db.session, article_id, user_id)
         annotation = save_annotation(db.session, paragraph_id, user_id, label, note,
                                      checked=True, source=source)
@@ -179,8 +180,7 @@ def article_paragraph_ids(article: Article, items: list) -> list[int]:
     return ids
 
 
-def project_label(keys: set[str], index: int, item: dict) -> str:
-    label = item_field(index, label_field, item)
+def project_label(keys: set[str], index: int, label: str) -> str:
     if label not in keys:
         abort(400, f"items[{index}]: unknown label {label!r} for this project")
     return label
@@ -195,13 +195,15 @@ def post_annotations(article_id: int):
     article = db.get_or_404(Article, article_id)
     items = batch_items(json_body())
     ids = article_paragraph_ids(article, items)
-    keys = db.session.get(Project, article.project_id).label_keys()
-    saves = [(paragraph_id, project_label(keys, index, item),
-              item_field(index, lambda item: note_field(item, KEEP), item),
-              item_field(index, source_field, item))
-             for index, (paragraph_id, item) in enumerate(zip(ids, items))]
-    user_id = current_user.id
+    fields = [(item_field(index, label_field, item),
+               item_field(index, lambda item: note_field(item, KEEP), item),
+               item_field(index, source_field, item)) for index, item in enumerate(items)]
+    project_id, user_id = article.project_id, current_user.id
     with write_transaction(db.session):
+        hold_label_set(db.session)  # the labels are checked against the set this save sees
+        keys = db.session.get(Project, project_id).label_keys()
+        saves = [(paragraph_id, project_label(keys, index, label), note, source)
+                 for index, (paragraph_id, (label, note, source)) in enumerate(zip(ids, fields))]
         queue.keep_alive(db.session, article_id, user_id)
         stored = [save_annotation(db.session, paragraph_id, user_id, label, note, checked=True,
                                   source=source, commit=False)
@@ -264,7 +266,8 @@ def put_suggestions(article_id: int):
     rows = []
     for index, (paragraph_id, item) in enumerate(zip(ids, items)):
         reason = item_field(index, reason_field, item)
-        rows.append({"paragraph_id": paragraph_id, "label": project_label(keys, index, item),
+        rows.append({"paragraph_id": paragraph_id, "label": project_label(keys, index,
+                                                                item_field(index, label_field, item)),
                      "confidence": item_field(index, confidence_field, item), "model": model,
                      "reason": f"{model}: {reason}" if reason else model})
     with write_transaction(db.session):

@@ -166,3 +166,46 @@ def test_keys_already_orphaned_are_listed_and_relabeled(app):
     assert set(_read(app, select(Annotation.label), "scalars")) == {"evidence"}
     page = admin.get(f"/admin/projects/{pid}/settings").get_data(as_text=True)
     assert "Keys in use that no label has" not in page
+
+
+def test_a_save_racing_a_label_removal_never_writes_the_removed_key(app):
+    """A save that arrives while a label set change holds its transaction waits for it and
+    is then checked against the new set: 400, nothing written under the removed key (before,
+    the label was checked before the save took the write lock, and the save wrote an orphan
+    key once the change committed)."""
+    import threading
+    import time
+
+    from annotator.database import write_transaction
+    from annotator.services.annotations import change_label_set
+
+    import_articles(app, "race", [{"title": "A", "paragraphs": ["one", "two"]}])
+    make_user(app, "ann")
+    headers = bearer(app, "ann")
+    paragraph = paragraph_pks(app, article_pks(app, "race")[0])[0]
+    holding, answered = threading.Event(), []
+
+    def remove_other() -> None:  # what the settings page does, held open for a moment
+        with app.app_context(), write_transaction(db.session):
+            change_label_set(db.session)
+            db.session.execute(delete(Label).where(Label.key == "other"))
+            db.session.flush()
+            holding.set()
+            time.sleep(1.0)
+            db.session.commit()
+
+    def save() -> None:
+        response = app.test_client().put(f"/api/paragraphs/{paragraph}/annotation",
+                                         json={"label": "other"}, headers=headers)
+        answered.append((response.status_code, response.get_json()))
+
+    remover = threading.Thread(target=remove_other)
+    remover.start()
+    assert holding.wait(10)
+    saver = threading.Thread(target=save)
+    saver.start()
+    remover.join()
+    saver.join()
+    status, body = answered[0]
+    assert status == 400 and "unknown label 'other'" in body["error"], answered
+    assert _read(app, select(Annotation.label), "scalars") == []

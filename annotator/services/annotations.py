@@ -99,6 +99,24 @@ def _count(connection: Connection, paragraph_id: int, user_id: int, label: str, 
     _count_label(connection, paragraph_id, user_id, label, day, step)
 
 
+def hold_label_set(session: Session) -> None:
+    """Call in a write transaction before checking the labels it writes: the project's label
+    set cannot change until it commits, so no save writes a key a settings change just
+    removed. SQLite's write lock already serializes every writer; on PostgreSQL this takes
+    ROW EXCLUSIVE on annotation, which `change_label_set` waits for and makes wait."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("LOCK TABLE annotation IN ROW EXCLUSIVE MODE")
+
+
+def change_label_set(session: Session) -> None:
+    """Call before a label set change reads what uses each label: saves in flight commit
+    first, later ones wait and then see the new set (see hold_label_set)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("LOCK TABLE annotation IN SHARE ROW EXCLUSIVE MODE")
+
+
 def paragraph_for_label(session: Session, paragraph_id: int, label: str) -> int:
     """Check in one query that the paragraph exists and the label is in its project;
     returns the paragraph's article id."""
@@ -228,6 +246,7 @@ def clear_annotations(session: Session, article_id: int, paragraph_ids: Iterable
 
 def set_gold(session: Session, paragraph: Paragraph, label: str, user_id: int) -> Gold:
     """Set the adjudicated label of a paragraph."""
+    hold_label_set(session)
     paragraph_for_label(session, paragraph.id, label)
     now = utcnow()
     session.execute(
