@@ -116,15 +116,22 @@ def test_resolve_three_disagreements_by_keyboard_and_export_them_as_gold(
     assert {a["annotator"] for a in exported[5]["annotations"]} == {"ann1", "ann2"}
 
 
-def test_gold_set_while_the_server_is_down_is_kept_failed_and_saved_when_it_returns(
-        admin_page, live_server, demo, helpers):
-    page = admin_page
-    answers = demo["key"][EN]
+def _review_first_disagreement(page, live_server, demo, helpers):
+    """The review page of the demo's disagreements, its first card (paragraph 5) selected:
+    the answer key, the paragraph ids, the label hotkeys and that card."""
     project, paragraphs = _make_disagreements(live_server, demo)
     hotkeys = helpers.labels(page)
     page.goto(f"/review/projects/{project}")
     first = page.locator(f"#r{paragraphs[5]}")
     expect(first).to_have_attribute("aria-selected", "true")
+    return demo["key"][EN], paragraphs, hotkeys, first
+
+
+def test_gold_set_while_the_server_is_down_is_kept_failed_and_saved_when_it_returns(
+        admin_page, live_server, demo, helpers):
+    page = admin_page
+    answers, paragraphs, hotkeys, first = _review_first_disagreement(page, live_server, demo,
+                                                                     helpers)
 
     live_server.stop()
     page.keyboard.press(hotkeys[answers[5]])
@@ -146,12 +153,8 @@ def test_gold_set_while_the_server_is_down_is_kept_failed_and_saved_when_it_retu
 def test_gold_set_while_signed_out_says_so_and_is_saved_once_signed_in_elsewhere(
         admin_page, live_server, demo, helpers):
     page = admin_page
-    answers = demo["key"][EN]
-    project, paragraphs = _make_disagreements(live_server, demo)
-    hotkeys = helpers.labels(page)
-    page.goto(f"/review/projects/{project}")
-    first = page.locator(f"#r{paragraphs[5]}")
-    expect(first).to_have_attribute("aria-selected", "true")
+    answers, _paragraphs, hotkeys, first = _review_first_disagreement(page, live_server, demo,
+                                                                     helpers)
     token = page.locator('meta[name="csrf-token"]').get_attribute("content")
     assert page.request.post("/logout", headers={"X-CSRFToken": token}).ok
 
