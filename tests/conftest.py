@@ -6,6 +6,7 @@ import pytest
 
 from annotator import create_app
 from annotator.extensions import db
+from annotator.suggest.training import stop_background
 
 from testdb import database_url
 
@@ -15,6 +16,7 @@ def app(tmp_path):
     app = create_app({"TESTING": True, "SECRET_KEY": "test",
                       "SQLALCHEMY_DATABASE_URI": database_url(tmp_path)})
     yield app
+    stop_background(app)  # a test that turned it on: no thread outlives its database
     with app.app_context():
         db.engine.dispose()
 

@@ -17,7 +17,7 @@ from annotator.models import Article, Paragraph, Project, Suggestion
 from annotator.services.importing import (SCORE_AT_IMPORT, Source, get_or_create_project,
                                           import_sources)
 from annotator.suggest.signals import score_pending
-from annotator.suggest.training import background
+from annotator.suggest.training import background, stop_background
 
 from helpers import bearer, jsonl, login, make_user
 from servers import ROOT, Server
@@ -220,6 +220,15 @@ def test_a_large_web_import_returns_first_and_the_server_thread_writes_its_sugge
                    check=True, capture_output=True, timeout=120)
     app = create_app({"TESTING": True, "SECRET_KEY": "test", "SUGGEST_IN_BACKGROUND": True,
                       "SQLALCHEMY_DATABASE_URI": database_url(tmp_path, "web.db")})
+    try:
+        _web_import_scored_by_the_thread(app, workload)
+    finally:
+        stop_background(app)  # no thread outlives the test's database
+        with app.app_context():
+            db.engine.dispose()
+
+
+def _web_import_scored_by_the_thread(app, workload) -> None:
     make_user(app, "admin", "admin")
     with app.app_context():
         project = get_or_create_project(db.session, "web")
@@ -237,5 +246,3 @@ def test_a_large_web_import_returns_first_and_the_server_thread_writes_its_sugge
         assert _pending("web") == 0
         assert sum(value[2].startswith("same text on") for value in _suggestions("web").values()
                    ) > 5000
-    with app.app_context():
-        db.engine.dispose()

@@ -383,3 +383,14 @@ def test_the_model_sees_the_cold_scorers_verdict_as_a_signal():
     examples = training._examples(rows, {})
     assert examples[2].signals["cold"] > 2  # p > 0.88
     assert examples[0].signals["cold"] < 0 and examples[1].signals["cold"] < 0
+
+
+def test_the_background_thread_stops_with_its_app(app):
+    """A torn-down app leaves no thread polling its database (on a shared PostgreSQL test
+    database an orphan thread's queries deadlocked the next test's schema reset)."""
+    app.config["SUGGEST_IN_BACKGROUND"] = True
+    worker = training.background(app)
+    assert worker.thread.is_alive() and worker.wait_idle()
+    training.stop_background(app)
+    assert not worker.thread.is_alive()
+    assert "suggest_background" not in app.extensions

@@ -407,6 +407,13 @@ def background(app: Flask) -> Background:
     return worker
 
 
+def stop_background(app: Flask) -> None:
+    """Stop this process's background worker for the app, if it runs."""
+    worker = app.extensions.pop("suggest_background", None)
+    if worker is not None and worker.pid == os.getpid():
+        worker.stop()
+
+
 def too_soon(trained_at, metrics: dict[str, Any] | None) -> bool:
     """Whether a retrain now would come sooner than the pace allows after the last one."""
     if trained_at is None:
@@ -431,8 +438,18 @@ class Background:
         self.last_pending: float | None = None  # when pending articles were last looked for
         self.look_pending = True  # look at once (at the start, after an import)
         self.busy = False
+        self.stopped = False
         self.training: set[int] = set()
-        threading.Thread(target=self._run, name="annotator-suggestions", daemon=True).start()
+        self.thread = threading.Thread(target=self._run, name="annotator-suggestions",
+                                       daemon=True)
+        self.thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """End the thread after the work in hand (an app torn down: tests, a shut-down)."""
+        with self.lock:
+            self.stopped = True
+        self.wake.set()
+        self.thread.join(timeout)
 
     def note(self, paragraph_id: int, label: str, human: bool) -> None:
         with self.lock:
@@ -465,6 +482,8 @@ class Background:
     def _run(self) -> None:
         while True:
             with self.lock:
+                if self.stopped:
+                    return
                 self.wake.clear()
                 jobs, self.to_propagate = self.to_propagate, []
                 due = self.saves >= CHECK_EVERY_SAVES or (
