@@ -30,7 +30,7 @@ from pathlib import Path
 
 from common import BENCH, LABELS, ROOT, SECRET_KEY, flask, percentile
 from fixtures import create_users, workload_file
-from server import Server, answers
+from server import Server
 
 ARTICLES, PER_ARTICLE = 2000, 27  # the medium tier: 54,000 paragraphs
 CLIENTS = (1, 8)
@@ -76,19 +76,7 @@ class TreeServer(Server):
             env.update(ANNOTATOR_DATABASE_URL=f"sqlite:///{self.db_path}",
                        ANNOTATOR_SECRET_KEY=SECRET_KEY, PYTHONPATH=str(self.tree))
             cwd = self.tree
-        log = open(self.log_path, "ab")
-        began = time.perf_counter()
-        self.process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
-        while time.perf_counter() - began < limit:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited; see {self.log_path}")
-            if answers(self.port):
-                return time.perf_counter() - began
-            time.sleep(0.01)
-        self.stop()
-        raise RuntimeError(f"server did not answer; see {self.log_path}")
+        return self.launch(cmd, cwd, env, limit)
 
 
 def cpu_seconds(pids: list[int]) -> float:

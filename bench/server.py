@@ -55,9 +55,13 @@ class Server:
             if self.workers:
                 extra["ANNOTATOR_WORKERS"] = str(self.workers)
             env = app_env(self.db_path, **extra)
+        return self.launch(cmd, ROOT, env, limit)
+
+    def launch(self, cmd: list[str], cwd: Path, env: dict[str, str], limit: float) -> float:
+        """Run `cmd` and return the seconds until the first 200/302."""
         log = open(self.log_path, "ab")
         began = time.perf_counter()
-        self.process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log,
+        self.process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         while time.perf_counter() - began < limit:
