@@ -1,4 +1,5 @@
-"""The data model: users, projects and their labels, articles, paragraphs, annotations, gold."""
+"""The data model: users, projects and their labels, articles, paragraphs, annotations, gold,
+spans and links."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
@@ -22,6 +23,18 @@ DEFAULT_LABELS = (
     ("boilerplate", "Ads/Boilerplate", "#868e96", "3",
      "Site furniture: navigation, teasers, related links, promos, comments, copyright."),
     ("other", "Other", "#2f9e44", "4", "Body text that is neither claim nor evidence."),
+)
+
+DEFAULT_SPAN_LABELS = (
+    # key, display name, colour, hotkey (in span mode)
+    ("claim", "Claim", "#d9480f", "1"),
+    ("evidence", "Evidence", "#1971c2", "2"),
+)
+
+DEFAULT_RELATIONS = (
+    # key, display name, hotkey (in the link picker); the first is the default
+    ("supports", "Supports", "s"),
+    ("attacks", "Attacks", "x"),
 )
 
 
@@ -106,6 +119,10 @@ class Project(db.Model):
 
     labels: Mapped[list[Label]] = relationship(
         back_populates="project", cascade="all, delete-orphan", order_by="Label.position")
+    span_labels: Mapped[list[SpanLabel]] = relationship(
+        cascade="all, delete-orphan", order_by="SpanLabel.position")
+    relations: Mapped[list[Relation]] = relationship(
+        cascade="all, delete-orphan", order_by="Relation.position")
 
     def label_keys(self) -> set[str]:
         return {label.key for label in self.labels}
@@ -136,6 +153,45 @@ class Label(db.Model):
     position: Mapped[int] = mapped_column(default=0)
 
     project: Mapped[Project] = relationship(back_populates="labels")
+
+
+class SpanLabel(db.Model):
+    """One label of a project's span label set (what a span inside a paragraph can be)."""
+
+    __table_args__ = (UniqueConstraint("project_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(100))
+    color: Mapped[str] = mapped_column(String(16))
+    hotkey: Mapped[str] = mapped_column(String(8))
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class Relation(db.Model):
+    """One relation of a project's relation set (what a link says: supports, attacks)."""
+
+    __table_args__ = (UniqueConstraint("project_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(100))
+    hotkey: Mapped[str] = mapped_column(String(8))
+    position: Mapped[int] = mapped_column(default=0)
+
+
+def default_span_labels() -> list[SpanLabel]:
+    """A new project's span label set (DEFAULT_SPAN_LABELS)."""
+    return [SpanLabel(key=key, name=name, color=color, hotkey=hotkey, position=position)
+            for position, (key, name, color, hotkey) in enumerate(DEFAULT_SPAN_LABELS)]
+
+
+def default_relations() -> list[Relation]:
+    """A new project's relation set (DEFAULT_RELATIONS)."""
+    return [Relation(key=key, name=name, hotkey=hotkey, position=position)
+            for position, (key, name, hotkey) in enumerate(DEFAULT_RELATIONS)]
 
 
 class ProjectMember(db.Model):
@@ -265,6 +321,54 @@ class Gold(db.Model):
     label: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Span(db.Model):
+    """A labeled stretch of one paragraph's text, by one annotator or (`gold`) adjudicated.
+
+    `start`/`end` count code points of the stored text, `end` exclusive, as Python indexes a
+    `str`: `paragraph.text[start:end]` is the span's text."""
+
+    __table_args__ = (
+        Index("ix_span_paragraph_user", "paragraph_id", "user_id"),
+        Index("ix_span_user_paragraph", "user_id", "paragraph_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    paragraph_id: Mapped[int] = mapped_column(ForeignKey("paragraph.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    """The annotator; for a gold span, the reviewer who set it."""
+    gold: Mapped[bool] = mapped_column(default=False, server_default=false())
+    start: Mapped[int]
+    end: Mapped[int]
+    label: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16), default="human", server_default="human")
+    """"human" (marked) or "suggestion" (an accepted pre-marked span)."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Link(db.Model):
+    """A relation from one unit (a paragraph or a span) to another in the same article, by
+    one annotator or (`gold`) adjudicated. Each end is a paragraph or a span, never both;
+    removing a span removes its links."""
+
+    __table_args__ = (Index("ix_link_article_user", "article_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    """The annotator; for a gold link, the reviewer who set it."""
+    gold: Mapped[bool] = mapped_column(default=False, server_default=false())
+    from_paragraph_id: Mapped[int | None] = mapped_column(
+        ForeignKey("paragraph.id", ondelete="CASCADE"))
+    from_span_id: Mapped[int | None] = mapped_column(
+        ForeignKey("span.id", ondelete="CASCADE"), index=True)
+    to_paragraph_id: Mapped[int | None] = mapped_column(
+        ForeignKey("paragraph.id", ondelete="CASCADE"))
+    to_span_id: Mapped[int | None] = mapped_column(
+        ForeignKey("span.id", ondelete="CASCADE"), index=True)
+    relation: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Suggestion(db.Model):

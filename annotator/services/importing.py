@@ -20,7 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..database import DatabaseBusy, dialect_insert, refresh_statistics, write_transaction
-from ..models import DEFAULT_LABELS, Article, Label, Paragraph, Project, utcnow
+from ..models import (DEFAULT_LABELS, Article, Label, Paragraph, Project, default_relations,
+                      default_span_labels, utcnow)
 from ..suggest.signals import Imported, suggest_imported
 from .formats import EXTENSIONS, FORMATS, Problem, read_records
 from .messages import N_
@@ -246,14 +247,16 @@ def project_name_problem(name: str) -> str | None:
 
 
 def get_or_create_project(session: Session, name: str) -> Project:
-    """The named project, created with the default label set if it does not exist."""
+    """The named project, created with the default label, span label and relation sets if it
+    does not exist."""
     project = session.scalar(select(Project).where(Project.name == name))
     if project is None:
         project = Project(name=name, labels=[
             Label(key=key, name=label_name, color=color, hotkey=hotkey,
                   description=description, position=position)
             for position, (key, label_name, color, hotkey, description)
-            in enumerate(DEFAULT_LABELS)])
+            in enumerate(DEFAULT_LABELS)],
+            span_labels=default_span_labels(), relations=default_relations())
         try:
             with session.begin_nested():  # PostgreSQL: another import may create it meanwhile
                 session.add(project)
