@@ -6,6 +6,7 @@ import math
 from flask import Blueprint, Response, abort, current_app, jsonify, request, stream_with_context
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import BadRequest
 
 from .auth import admin_required, login_required, reviewer_required
@@ -15,7 +16,7 @@ from .inputs import MAX_ID, int_arg, json_body, label_field, note_field, source_
 from .models import Annotation, Article, Paragraph, Project, isoformat
 from .openapi import build_openapi
 from .web import attachment
-from .services import members, queue
+from .services import members, queue, spans
 from .services.annotations import (KEEP, LabelError, ParagraphMissing, Saved, clear_annotation,
                                    clear_annotations, clear_gold, hold_label_set,
                                    paragraph_for_label, save_annotation, set_gold)
@@ -35,14 +36,20 @@ MAX_BATCH = 5000  # items in one batch request (an article's paragraphs)
 def project_json(project: Project) -> dict:
     return {"id": project.id, "name": project.name, "overlap": project.overlap,
             "labels": [{"key": label.key, "name": label.name, "hotkey": label.hotkey,
-                        "color": label.color} for label in project.labels]}
+                        "color": label.color} for label in project.labels],
+            "span_labels": [{"key": label.key, "name": label.name, "hotkey": label.hotkey,
+                             "color": label.color} for label in project.span_labels],
+            "relations": [{"key": relation.key, "name": relation.name,
+                           "hotkey": relation.hotkey} for relation in project.relations]}
 
 
 @bp.get("/projects")
 @login_required
 def list_projects():
-    projects = db.session.scalars(select(Project).where(members.works_on(current_user))
-                                  .order_by(Project.id))
+    projects = db.session.scalars(
+        select(Project).where(members.works_on(current_user)).order_by(Project.id)
+        .options(selectinload(Project.labels), selectinload(Project.span_labels),
+                 selectinload(Project.relations)))
     return jsonify([project_json(project) for project in projects])
 
 
@@ -79,8 +86,8 @@ def peek_next_article(project_id: int):
 
 
 def article_json(article: Article, user_id: int) -> dict:
-    """An article with its paragraphs, the given user's own annotations and the suggestions
-    its project shows."""
+    """An article with its paragraphs, the given user's own annotations, spans and links, and
+    the suggestions its project shows."""
     mine = {paragraph_id: {"label": label, "note": note, "source": source,
                            "updated_at": isoformat(updated_at)}
             for paragraph_id, label, note, source, updated_at in db.session.execute(
@@ -88,13 +95,16 @@ def article_json(article: Article, user_id: int) -> dict:
                        Annotation.source, Annotation.updated_at)
                 .join(Paragraph).where(Paragraph.article_id == article.id,
                                        Annotation.user_id == user_id))}
+    owner = spans.Owner(user_id)
+    own_spans = spans.article_spans(db.session, article.id, owner)
     return {
         "id": article.id, "article_id": article.article_id, "project_id": article.project_id,
         "title": article.title, "url": article.url,
         "paragraphs": [{"id": pid, "index": index, "text": text, "annotation": mine.get(pid),
-                        "suggestion": suggestion}
+                        "suggestion": suggestion, "spans": own_spans.get(pid, [])}
                        for pid, index, text, suggestion in paragraphs_with_suggestions(
-                           db.session, article)]}
+                           db.session, article)],
+        "links": spans.article_links(db.session, article.id, owner)}
 
 
 @bp.get("/articles/<int:article_id>")
@@ -305,6 +315,73 @@ def put_gold(paragraph_id: int):
 def delete_gold(paragraph_id: int):
     clear_gold(db.session, db.get_or_404(Paragraph, paragraph_id))
     return "", 204
+
+
+def _replace(parse, replace, read, owner: spans.Owner, target: int):
+    """Replace the owner's spans of a paragraph or links in an article (`target`) with the
+    body's: the body is read and its shape checked before the write lock, the rest inside;
+    400 naming the problem (nothing stored), 404 for no such paragraph or article. An
+    annotator's save keeps their hold on the article, as a label save does."""
+    try:
+        wanted = parse(json_body())
+    except spans.SpanError as error:
+        abort(400, str(error))
+    with write_transaction(db.session):
+        try:
+            article_id = replace(db.session, target, owner, wanted)
+        except spans.NotFound as error:
+            abort(404, str(error))
+        except spans.SpanError as error:
+            abort(400, str(error))
+        if not owner.gold:
+            queue.keep_alive(db.session, article_id, owner.user_id)
+        db.session.commit()
+    return read(db.session, target, owner)
+
+
+def _spans_of(paragraph_id: int, owner: spans.Owner):
+    return _replace(spans.parse_spans, spans.replace_spans, lambda session, target, owner: {
+        "paragraph_id": target, "spans": spans.paragraph_spans(session, target, owner)},
+        owner, paragraph_id)
+
+
+def _links_of(article_id: int, owner: spans.Owner):
+    return _replace(spans.parse_links, spans.replace_links, lambda session, target, owner: {
+        "article_id": target, "links": spans.article_links(session, target, owner)},
+        owner, article_id)
+
+
+@bp.put("/paragraphs/<int:paragraph_id>/spans")
+@reads_first
+@login_required
+def put_spans(paragraph_id: int):
+    """Replace the caller's spans of the paragraph: unchanged spans keep their ids (and
+    links), removed ones take their links with them."""
+    return jsonify(_spans_of(paragraph_id, spans.Owner(current_user.id)))
+
+
+@bp.put("/articles/<int:article_id>/links")
+@reads_first
+@login_required
+def put_links(article_id: int):
+    """Replace the caller's links in the article."""
+    return jsonify(_links_of(article_id, spans.Owner(current_user.id)))
+
+
+@bp.put("/paragraphs/<int:paragraph_id>/gold/spans")
+@reads_first
+@reviewer_required
+def put_gold_spans(paragraph_id: int):
+    """Replace the paragraph's gold spans (the caller is recorded as who set the new ones)."""
+    return jsonify(_spans_of(paragraph_id, spans.Owner(current_user.id, gold=True)))
+
+
+@bp.put("/articles/<int:article_id>/gold/links")
+@reads_first
+@reviewer_required
+def put_gold_links(article_id: int):
+    """Replace the article's gold links."""
+    return jsonify(_links_of(article_id, spans.Owner(current_user.id, gold=True)))
 
 
 @bp.post("/projects/<int:project_id>/import")

@@ -50,13 +50,26 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "color": {"type": "string", "description": "CSS colour, e.g. #1a2b3c"},
         },
     },
+    "Relation": {
+        "type": "object", "required": ["key", "name", "hotkey"], "additionalProperties": False,
+        "properties": {
+            "key": {"type": "string", "pattern": "^[a-z0-9_-]{1,32}$"},
+            "name": {"type": "string"},
+            "hotkey": {"type": "string", "description": "Chooses it in the link picker."},
+        },
+    },
     "Project": {
-        "type": "object", "required": ["id", "name", "labels", "overlap"],
+        "type": "object",
+        "required": ["id", "name", "labels", "overlap", "span_labels", "relations"],
         "additionalProperties": False,
         "properties": {
             "id": {"type": "integer"},
             "name": {"type": "string", "minLength": 1, "maxLength": 100},
             "labels": {"type": "array", "items": {"$ref": "#/components/schemas/Label"}},
+            "span_labels": {"type": "array", "items": {"$ref": "#/components/schemas/Label"},
+                            "description": "What a span can be; hotkeys work in span mode."},
+            "relations": {"type": "array", "items": {"$ref": "#/components/schemas/Relation"},
+                          "description": "What a link can say; the first is the default."},
             "overlap": {"type": "integer", "minimum": 1,
                         "description": "How many annotators each article needs."},
         },
@@ -96,10 +109,89 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object", "required": ["label", "confidence", "reason"],
         "additionalProperties": False, "properties": SUGGESTION_PROPERTIES,
     },
-    "Paragraph": {
-        "type": "object", "required": ["id", "index", "text", "annotation", "suggestion"],
+    "Span": {
+        "type": "object", "required": ["id", "start", "end", "label"],
         "additionalProperties": False,
         "properties": {
+            "id": {"type": "integer"},
+            "start": {"type": "integer", "minimum": 0,
+                      "description": "Code points of the paragraph's text (Python str "
+                                     "indexing), not UTF-16 units."},
+            "end": {"type": "integer", "minimum": 1, "description": "Exclusive."},
+            "label": {"type": "string", "description": "A span label key of the project."},
+        },
+    },
+    "SpanInput": {
+        "type": "object", "required": ["start", "end", "label"],
+        "properties": {
+            "start": {"type": "integer", "minimum": 0},
+            "end": {"type": "integer", "minimum": 1,
+                    "description": "Exclusive; at most the text's length in code points."},
+            "label": {"type": "string"},
+        },
+    },
+    "SpansInput": {
+        "type": "object", "required": ["spans"],
+        "properties": {"spans": {
+            "type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/SpanInput"},
+            "description": "The whole set: it replaces the owner's spans of the paragraph. "
+                           "None empty or out of range; two of the same label may not "
+                           "overlap (of different labels they may, nested too)."}},
+    },
+    "StoredSpans": {
+        "type": "object", "required": ["paragraph_id", "spans"], "additionalProperties": False,
+        "properties": {
+            "paragraph_id": {"type": "integer"},
+            "spans": {"type": "array", "items": {"$ref": "#/components/schemas/Span"},
+                      "description": "By offset. A span given as it was stored keeps its id "
+                                     "(and its links)."}},
+    },
+    "LinkEnd": {
+        "oneOf": [
+            {"type": "object", "required": ["paragraph_id"], "additionalProperties": False,
+             "properties": {"paragraph_id": {"type": "integer"}}},
+            {"type": "object", "required": ["span_id"], "additionalProperties": False,
+             "properties": {"span_id": {"type": "integer"}}},
+        ],
+        "description": "A paragraph of the article, or one of the same owner's spans in it.",
+    },
+    "Link": {
+        "type": "object", "required": ["id", "from", "to", "relation"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "integer"},
+            "from": {"$ref": "#/components/schemas/LinkEnd"},
+            "to": {"$ref": "#/components/schemas/LinkEnd"},
+            "relation": {"type": "string"},
+        },
+    },
+    "LinksInput": {
+        "type": "object", "required": ["links"],
+        "properties": {"links": {
+            "type": "array", "maxItems": 5000,
+            "description": "The whole set: it replaces the owner's links in the article. No "
+                           "link from a unit to itself, none given twice.",
+            "items": {"type": "object", "required": ["from", "to"], "properties": {
+                "from": {"$ref": "#/components/schemas/LinkEnd"},
+                "to": {"$ref": "#/components/schemas/LinkEnd"},
+                "relation": {"type": "string",
+                             "description": "A relation key; left out, the project's first."},
+            }}}},
+    },
+    "StoredLinks": {
+        "type": "object", "required": ["article_id", "links"], "additionalProperties": False,
+        "properties": {
+            "article_id": {"type": "integer"},
+            "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"},
+                      "description": "In the order they were stored."}},
+    },
+    "Paragraph": {
+        "type": "object",
+        "required": ["id", "index", "text", "annotation", "suggestion", "spans"],
+        "additionalProperties": False,
+        "properties": {
+            "spans": {"type": "array", "items": {"$ref": "#/components/schemas/Span"},
+                      "description": "The caller's own spans, by offset."},
             "id": {"type": "integer"},
             "index": {"type": "integer", "minimum": 0},
             "text": {"type": "string"},
@@ -116,9 +208,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "Article": {
         "type": "object",
-        "required": ["id", "article_id", "project_id", "title", "url", "paragraphs"],
+        "required": ["id", "article_id", "project_id", "title", "url", "paragraphs", "links"],
         "additionalProperties": False,
         "properties": {
+            "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"},
+                      "description": "The caller's own links in the article."},
             "id": {"type": "integer"},
             "article_id": {"type": "string"},
             "project_id": {"type": "integer"},
@@ -356,7 +450,8 @@ def _paths() -> dict[str, Any]:
         "/api/articles/{article_id}": {
             "parameters": _params("article_id"),
             "get": _operation(
-                "getArticle", "An article, its paragraphs and the caller's own annotations",
+                "getArticle", "An article, its paragraphs and the caller's own annotations, "
+                "spans and links",
                 {"200": _json(_ref("Article"), "The article."), **_errors(401, 404)})},
         "/api/articles/{article_id}/annotations": {
             "parameters": _params("article_id"),
@@ -410,6 +505,42 @@ def _paths() -> dict[str, Any]:
                 {"204": {"description": "Removed (or there was none)."},
                  **_errors(400, 401, 404)},
                 write=True)},
+        "/api/paragraphs/{paragraph_id}/spans": {
+            "parameters": _params("paragraph_id"),
+            "put": _operation(
+                "putSpans", "Replace the caller's spans of the paragraph (all or nothing)",
+                {"200": _json(_ref("StoredSpans"), "The caller's spans as stored."),
+                 **_errors(400, 401, 404, 413)},
+                write=True,
+                requestBody={"required": True, "content": {
+                    "application/json": {"schema": _ref("SpansInput")}}})},
+        "/api/paragraphs/{paragraph_id}/gold/spans": {
+            "parameters": _params("paragraph_id"),
+            "put": _operation(
+                "putGoldSpans", "Replace the paragraph's gold spans (all or nothing)",
+                {"200": _json(_ref("StoredSpans"), "The gold spans as stored."),
+                 **_errors(400, 401, 403, 404, 413)},
+                write=True, who="admins and reviewers",
+                requestBody={"required": True, "content": {
+                    "application/json": {"schema": _ref("SpansInput")}}})},
+        "/api/articles/{article_id}/links": {
+            "parameters": _params("article_id"),
+            "put": _operation(
+                "putLinks", "Replace the caller's links in the article (all or nothing)",
+                {"200": _json(_ref("StoredLinks"), "The caller's links as stored."),
+                 **_errors(400, 401, 404, 413)},
+                write=True,
+                requestBody={"required": True, "content": {
+                    "application/json": {"schema": _ref("LinksInput")}}})},
+        "/api/articles/{article_id}/gold/links": {
+            "parameters": _params("article_id"),
+            "put": _operation(
+                "putGoldLinks", "Replace the article's gold links (all or nothing)",
+                {"200": _json(_ref("StoredLinks"), "The gold links as stored."),
+                 **_errors(400, 401, 403, 404, 413)},
+                write=True, who="admins and reviewers",
+                requestBody={"required": True, "content": {
+                    "application/json": {"schema": _ref("LinksInput")}}})},
         "/api/paragraphs/{paragraph_id}/gold": {
             "parameters": _params("paragraph_id"),
             "put": _operation(

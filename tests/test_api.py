@@ -72,7 +72,7 @@ def test_list_projects(client, world):
     projects = response.get_json()
     assert [p["name"] for p in projects] == ["news", "other"]
     news = projects[0]
-    assert set(news) == {"id", "name", "labels", "overlap"}
+    assert set(news) == {"id", "name", "labels", "overlap", "span_labels", "relations"}
     assert news["id"] == world["news"] and news["overlap"] == 1
     assert news["labels"] == [
         {"key": "claim", "name": "Claim", "hotkey": "1", "color": "#d9480f"},
@@ -137,14 +137,15 @@ def test_get_article_with_only_the_callers_own_annotations(client, world):
     response = client.get(f"/api/articles/{world['articles'][0]}", headers=world["li"])
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"id", "article_id", "project_id", "title", "url", "paragraphs"}
+    assert set(body) == {"id", "article_id", "project_id", "title", "url", "paragraphs",
+                         "links"}
     assert (body["id"], body["article_id"], body["project_id"], body["title"], body["url"]) == (
         world["articles"][0], "a1", world["news"], "Rates rise", "https://example.org/a1")
     assert [(p["id"], p["index"], p["text"]) for p in body["paragraphs"]] == [
         (first, 0, "The bank raised rates."), (second, 1, "Inflation was 5%."),
         (third, 2, "Share this article")]
     for paragraph in body["paragraphs"]:
-        assert set(paragraph) == {"id", "index", "text", "annotation", "suggestion"}
+        assert set(paragraph) == {"id", "index", "text", "annotation", "suggestion", "spans"}
     mine = body["paragraphs"][0]["annotation"]
     assert set(mine) == {"label", "note", "source", "updated_at"}
     assert mine["label"] == "claim" and mine["note"] == "li's note"

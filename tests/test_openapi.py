@@ -96,15 +96,16 @@ def test_every_api_rule_is_documented_with_the_same_methods_and_nothing_else(app
 
 def test_the_document_names_the_exact_spec_fields(document):
     schemas = document["components"]["schemas"]
-    assert set(schemas["Project"]["required"]) == {"id", "name", "labels", "overlap"}
+    assert set(schemas["Project"]["required"]) == {"id", "name", "labels", "overlap",
+                                                  "span_labels", "relations"}
     assert set(schemas["Label"]["required"]) == {"key", "name", "hotkey", "color"}
     assert set(schemas["ArticlePage"]["required"]) == {"total", "items"}
     assert set(schemas["ArticleSummary"]["required"]) == {
         "id", "article_id", "title", "url", "paragraph_count"}
     assert set(schemas["Article"]["required"]) == {
-        "id", "article_id", "project_id", "title", "url", "paragraphs"}
+        "id", "article_id", "project_id", "title", "url", "paragraphs", "links"}
     assert set(schemas["Paragraph"]["required"]) == {
-        "id", "index", "text", "annotation", "suggestion"}
+        "id", "index", "text", "annotation", "suggestion", "spans"}
     assert set(schemas["OwnAnnotation"]["required"]) == {"label", "note", "source", "updated_at"}
     assert set(schemas["Annotation"]["required"]) == {
         "paragraph_id", "label", "note", "source", "updated_at"}
