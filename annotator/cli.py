@@ -22,6 +22,7 @@ from .services.agreement_report import as_markdown, project_agreement
 from .services.dataset import GROUP_BY, UNKNOWN_LICENSE, parse_split, write_dataset
 from .services.formats import FORMATS
 from .services.importing import import_paths, project_name_problem
+from .services.span_agreement import project_span_agreement
 from .services.text import plural
 from .services.users import UserError, create_token, create_user
 
@@ -151,15 +152,17 @@ def _echo_unresolved(tally: Tally, options: ExportOptions) -> None:
 @click.option("--human-only", is_flag=True,
               help="Count labels chosen by hand only, leaving out accepted suggestions.")
 def agreement_command(project_name, as_json, resamples, seed, human_only):
-    """Agreement between annotators: kappas, alpha, AC1, per label, with confidence intervals."""
+    """Agreement between annotators: kappas, alpha, AC1, per label, with confidence intervals;
+    with --json, on spans and links too (key "spans")."""
     project = db.session.scalar(select(Project).where(Project.name == project_name))
     if project is None:
         raise click.ClickException(f"no project named {project_name!r}")
     result = project_agreement(db.session, project, resamples=resamples, seed=seed,
                                human_only=human_only)
     if as_json:
-        click.echo(json.dumps({**result.to_dict(), "human_only": human_only},
-                              ensure_ascii=False, indent=2))
+        spans = project_span_agreement(db.session, project)  # human spans only, always
+        click.echo(json.dumps({**result.to_dict(), "human_only": human_only,
+                               "spans": spans.to_dict()}, ensure_ascii=False, indent=2))
     else:
         click.echo(as_markdown(result, human_only=human_only))
 

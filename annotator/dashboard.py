@@ -16,6 +16,7 @@ from .models import Project, utcnow
 from .services.agreement import AgreementReport, interpret
 from .services.agreement_report import project_agreement
 from .services.dashboard import Counts, Dashboard, build_dashboard, change_stamp, read_counts
+from .services.span_agreement import project_span_agreement
 
 bp = Blueprint("dashboard", __name__, url_prefix="/admin/projects")
 
@@ -109,7 +110,8 @@ def _progress_charts(data: Dashboard) -> dict:
 
 @bp.get("/<int:project_id>/agreement")
 def agreement(project_id: int):
-    """Agreement between annotators: coefficients with intervals, per pair, per label."""
+    """Agreement between annotators: coefficients with intervals, per pair, per label; then on
+    spans and links."""
     project = db.get_or_404(Project, project_id)
     resamples = min(max(request.args.get("resamples", 1000, type=int), 0), MAX_RESAMPLES)
     result = project_agreement(db.session, project, resamples=resamples, seed=0)
@@ -129,7 +131,10 @@ def agreement(project_id: int):
         notes=notes, band_names=BAND_NAMES, heat=_heat_levels(result),
         pairs=[(pair, interpret(pair.kappa.value, pair.observed)) for pair in result.pairs],
         pair_intervals=any(pair.kappa.low is not None for pair in result.pairs),
-        charts=_agreement_charts(result, overall))
+        charts=_agreement_charts(result, overall),
+        spans=project_span_agreement(db.session, project),
+        span_names={label.key: label_text(label.name) for label in project.span_labels},
+        relation_names={relation.key: label_text(relation.name) for relation in project.relations})
 
 
 def _heat_levels(result: AgreementReport) -> dict[tuple[str, str], int]:
