@@ -12,6 +12,7 @@ from .inputs import int_arg
 from .models import Article, Project, User
 from .services.review import (ONLY, PAGE_SIZE, ReviewError, ReviewFilters, ReviewPage,
                               review_counts, review_page)
+from .services.review_spans import review_structure
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
@@ -45,22 +46,29 @@ def disagreements(project_id: int):
                 if value and (key, value) != ("only", "disagreements")}
     next_page_url = (url_for(".disagreements", project_id=project.id, after=result.next_after,
                              **filtered) if result.next_after else None)
+    structure = review_structure(db.session, project.id,
+                                 [item.paragraph_id for item in result.items])
     return render_template(
         "review/disagreements.html", project=project, labels=project.labels,
         label_names={label.key: label_text(label.name) for label in project.labels}, items=result.items,
         next_page_url=next_page_url, form=form, filtered=filtered, error=error,
         counts=review_counts(db.session, project.id), only_choices=_only_choices(),
         usernames=list(db.session.scalars(select(User.username).order_by(User.username))),
-        page_data=_script_data(project, next_page_url),
+        page_data=_script_data(project, next_page_url, structure),
+        spans_differ=set(structure["differ"]),
         paged=args.get("after") not in (None, "", "0"))
 
 
-def _script_data(project: Project, next_page_url: str | None) -> dict:
-    """What static/js/review.js needs: the label hotkeys and its messages, translated."""
+def _script_data(project: Project, next_page_url: str | None, structure: dict) -> dict:
+    """What static/js/review.js needs: the label hotkeys, the page's spans and links
+    (services/review_spans.py), and its messages, translated."""
     return {
         "projectId": project.id,
         "labels": [label.key for label in project.labels],
         "hotkeys": [label.hotkey for label in project.labels],
+        "spanLabels": {label.key: label_text(label.name) for label in project.span_labels},
+        "relations": {relation.key: relation.name for relation in project.relations},
+        "paragraphs": structure["paragraphs"], "articles": structure["articles"],
         "nextPageUrl": next_page_url, "loginUrl": url_for("auth.login"),
         "text": {"saved": _("saved"), "pending": _("saving…"),
                  "failed": _("not saved, retrying"), "rejected": _("refused by the server"),
@@ -68,7 +76,15 @@ def _script_data(project: Project, next_page_url: str | None) -> dict:
                  "signedOutState": _("not saved: signed out"), "signIn": _("Sign in"),
                  "unsaved": _("Some gold labels are not saved yet."),
                  "pageDone": _("Every paragraph on this page has a gold label."),
-                 "nextPage": _("Press n for the next page.")},
+                 "nextPage": _("Press n for the next page."),
+                 "goldSpans": _("Gold spans"), "noSpans": _("no spans"),
+                 "accept": _("Accept as gold"), "remove": _("Remove"),
+                 "acceptSpans": _("Accept these spans as gold"),
+                 "needsEnds": _("Accept the spans at its ends first"),
+                 "links": _("Links"), "goldLinks": _("Gold links"),
+                 "paragraph": _("¶ %(number)s", number="{n}"),
+                 "span": _("%(label)s «%(text)s» in ¶ %(number)s", label="{label}",
+                           text="{text}", number="{n}")},
     }
 
 

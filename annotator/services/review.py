@@ -4,11 +4,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, func, select, tuple_
+from sqlalchemy import case, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from ..models import Annotation, Article, Gold, Label, Paragraph, User
 from .messages import N_
+from .review_spans import differing_paragraphs
 
 PAGE_SIZE = 50
 ONLY = ("disagreements", "no-gold", "all-labeled")
@@ -22,7 +23,8 @@ class ReviewError(ValueError):
 class ReviewFilters:
     """Which paragraphs to review.
 
-    only: "disagreements" (two or more different labels), "no-gold" (disagreements without a
+    only: "disagreements" (two or more different labels, or spans or links that differ:
+    review_spans.differing_paragraphs), "no-gold" (disagreements without a
     gold label yet: what is left to do) or "all-labeled" (every paragraph with an annotation,
     to set gold on agreed ones too). label_pair (a, b): some annotator chose a and another b
     (a == b: two annotators chose a; b None: some annotator chose a). annotator: a username
@@ -89,14 +91,10 @@ def review_page(session: Session, project_id: int, filters: ReviewFilters = Revi
 
 
 def review_counts(session: Session, project_id: int) -> ReviewCounts:
-    """How many paragraphs of the project have disagreeing labels, and how many lack gold:
-    one pass over the project's annotations, gold looked up for the disagreeing ones only."""
-    disagreeing = _disagreeing(
-        select(Paragraph.id)
-        .join(Article, Article.id == Paragraph.article_id)
-        .join(Annotation, Annotation.paragraph_id == Paragraph.id)
-        .where(Article.project_id == project_id)
-        .group_by(Paragraph.id)).subquery()
+    """How many paragraphs of the project are disagreements (as the list counts them), and
+    how many lack gold: one pass over the project's annotations, gold looked up for the
+    disagreeing ones only."""
+    disagreeing = _matching_ids(session, project_id, ReviewFilters()).subquery()
     total, with_gold = session.execute(
         select(func.count(), func.count(Gold.paragraph_id))
         .select_from(disagreeing)
@@ -104,9 +102,11 @@ def review_counts(session: Session, project_id: int) -> ReviewCounts:
     return ReviewCounts(disagreements=total, remaining=total - with_gold)
 
 
-def _disagreeing(query):
-    """Keep the groups (paragraphs) whose annotations carry two or more different labels."""
-    return query.having(func.count(Annotation.label.distinct()) > 1)
+def _disagreeing(query, project_id: int):
+    """Keep the groups (paragraphs) whose annotations carry two or more different labels, or
+    whose annotators' spans or links differ."""
+    return query.having(or_(func.count(Annotation.label.distinct()) > 1,
+                            Paragraph.id.in_(differing_paragraphs(project_id))))
 
 
 def _matching_ids(session: Session, project_id: int, filters: ReviewFilters):
@@ -118,7 +118,7 @@ def _matching_ids(session: Session, project_id: int, filters: ReviewFilters):
              .where(Article.project_id == project_id)
              .group_by(Paragraph.id))
     if filters.only != "all-labeled":
-        query = _disagreeing(query)
+        query = _disagreeing(query, project_id)
     if filters.only == "no-gold":
         query = query.where(~select(Gold.paragraph_id)
                             .where(Gold.paragraph_id == Paragraph.id).exists())

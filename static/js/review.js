@@ -1,8 +1,11 @@
-// review.js: set gold labels on the review page from the keyboard, as fast as labeling.
-// Each card keeps its state in the DOM: data-gold (what the server has), data-wanted (what the
-// reviewer chose), data-state (pending|saved|failed|signed-out|rejected).
+// review.js: set gold labels, spans and links on the review page from the keyboard, as fast as
+// labeling. Each card keeps its label state in the DOM: data-gold (what the server has),
+// data-wanted (what the reviewer chose), data-state (pending|saved|failed|signed-out|rejected,
+// the worst of the card's saves). Gold spans and links are saved whole, per paragraph and per
+// article, through the gold routes; each save is a job retried like the label's.
 import { request } from "./api.js";
-import { shortcutKey } from "./keys.js";
+import { shortcutKey, unshifted } from "./keys.js";
+import { el, linkText, markedText } from "./review-spans.js";
 
 const page = JSON.parse(document.getElementById("page-data").textContent);
 const text = page.text;
@@ -13,19 +16,90 @@ const remaining = document.getElementById("remaining-count");
 const help = document.getElementById("help");
 const RETRY_STATUSES = new Set([401, 408, 425, 429]);
 const MAX_DELAY_MS = 8000;
-const inFlight = new Set();
-const retries = new Map(); // paragraph id -> {timer, delay}
+const STATE_ORDER = ["signed-out", "failed", "rejected", "pending", "saved"];
+const jobs = new Map(); // key -> {card, build, onSaved, version, sent, state, delay, timer, inFlight}
 let current = -1;
+
+// The gold spans and links the reviewer wants, by paragraph and by article (the server's at first).
+const goldSpans = new Map(); // paragraph id -> [{id?, start, end, label, text}]
+const goldLinks = new Map(); // article id -> [{from, to, relation}], each end {paragraph_id, index, span}
+for (const [articleId, article] of Object.entries(page.articles)) {
+  goldLinks.set(articleId, article.goldLinks);
+  for (const [pid, spans] of Object.entries(article.goldSpans)) goldSpans.set(pid, spans);
+}
 
 const isTyping = (el) => el instanceof Element && el.closest("input, textarea, select, [contenteditable]");
 
-// --- saving ------------------------------------------------------------------------
+// --- saving: one job per thing saved whole (a gold label, a paragraph's spans, an article's links)
 
-function showState(card, state) {
+function showState(card) {
+  const states = [...jobs.values()].filter((job) => job.card === card).map((job) => job.state);
+  const state = STATE_ORDER.find((s) => states.includes(s)) ?? "";
   card.dataset.state = state;
-  const line = card.querySelector(".save-state");
-  line.textContent = state === "signed-out" ? text.signedOutState : text[state] ?? "";
+  card.querySelector(".save-state").textContent =
+    state === "signed-out" ? text.signedOutState : text[state] ?? "";
 }
+
+/** Save what `build()` gives ({method, url, body, value}) now and until the server has it;
+ * onSaved(body, value) runs once it has the newest. */
+function want(key, card, build, onSaved, extra = {}) {
+  const job = jobs.get(key) ?? { inFlight: false, version: 0, delay: 500 };
+  const before = job.card;
+  Object.assign(job, extra, { card, build, onSaved, state: "pending", version: job.version + 1 });
+  jobs.set(key, job);
+  if (before && before !== card) showState(before);
+  showState(card);
+  updateBanner();
+  send(job);
+}
+
+/** Links are saved after the spans they point at: they name gold spans by id. */
+function blocked(job) {
+  if (!job.article) return false;
+  return [...jobs.values()].some((other) => other.paragraphOf === job.article &&
+    (other.inFlight || other.state === "pending" || other.state === "failed"));
+}
+
+async function send(job) {
+  if (job.inFlight || blocked(job)) return; // sent again when what holds it up comes back
+  clearTimeout(job.timer);
+  const version = job.version;
+  const { method, url, body, value } = job.build();
+  job.inFlight = true;
+  let response = null;
+  try {
+    response = await request(method, url, body);
+  } catch {
+    response = null; // the server is unreachable
+  }
+  job.inFlight = false;
+  if (job.version !== version) return send(job); // changed while this one was on its way
+  if (response?.ok) {
+    job.state = "saved";
+    job.delay = 500;
+    const answer = response.status === 204 ? null : await response.json().catch(() => null);
+    job.onSaved?.(answer, value);
+  } else if (response && response.status < 500 && !RETRY_STATUSES.has(response.status)) {
+    job.state = "rejected"; // bad input, no right, paragraph gone: retrying cannot help
+  } else if (response?.status === 401) {
+    job.state = "signed-out"; // no retrying until signed in again: the tab shown again tries once
+  } else {
+    job.state = "failed";
+    job.delay = Math.min(job.delay * 2, MAX_DELAY_MS);
+    job.timer = setTimeout(() => send(job), job.delay);
+  }
+  showState(job.card);
+  updateBanner();
+  if (job.paragraphOf) sendLinksOf(job.paragraphOf); // links waiting on these spans
+}
+
+function retryNow() {
+  for (const job of jobs.values()) {
+    if (job.state === "failed" || job.state === "signed-out") send(job);
+  }
+}
+
+// --- gold labels ---------------------------------------------------------------------
 
 function showGold(card, label) {
   card.dataset.wanted = label;
@@ -35,50 +109,15 @@ function showGold(card, label) {
 }
 
 function setGold(card, label) {
-  if (card.dataset.wanted === label && card.dataset.state !== "failed" && card.dataset.state !== "rejected") return;
+  const job = jobs.get(`gold:${card.dataset.paragraphId}`);
+  if (card.dataset.wanted === label && !["failed", "rejected"].includes(job?.state)) return;
   showGold(card, label);
-  showState(card, "pending");
-  updateBanner();
-  send(card);
-}
-
-async function send(card) {
-  const id = card.dataset.paragraphId;
-  if (inFlight.has(id)) return; // sent again when the request on its way comes back
-  clearTimeout(retries.get(id)?.timer);
-  const wanted = card.dataset.wanted;
-  inFlight.add(id);
-  let response = null;
-  try {
-    const url = `/api/paragraphs/${id}/gold`;
-    response = wanted ? await request("PUT", url, { label: wanted }) : await request("DELETE", url);
-  } catch {
-    response = null; // the server is unreachable
-  }
-  inFlight.delete(id);
-  if (card.dataset.wanted !== wanted) return send(card); // changed while this one was on its way
-  if (response?.ok) {
-    retries.delete(id);
-    confirmed(card, wanted);
-    showState(card, "saved");
-  } else if (response && response.status < 500 && !RETRY_STATUSES.has(response.status)) {
-    retries.delete(id);
-    showState(card, "rejected"); // bad label, no right, paragraph gone: retrying cannot help
-  } else if (response?.status === 401) {
-    retries.delete(id); // no retrying until signed in again: the tab shown again tries once
-    showState(card, "signed-out");
-  } else {
-    showState(card, "failed");
-    const delay = Math.min((retries.get(id)?.delay ?? 500) * 2, MAX_DELAY_MS);
-    retries.set(id, { delay, timer: setTimeout(() => send(card), delay) });
-  }
-  updateBanner();
-}
-
-function retryNow() {
-  for (const card of cards) {
-    if (card.dataset.state === "failed" || card.dataset.state === "signed-out") send(card);
-  }
+  const url = `/api/paragraphs/${card.dataset.paragraphId}/gold`;
+  want(`gold:${card.dataset.paragraphId}`, card, () => {
+    const wanted = card.dataset.wanted;
+    return wanted ? { method: "PUT", url, body: { label: wanted }, value: wanted }
+      : { method: "DELETE", url, value: wanted };
+  }, (_answer, label) => confirmed(card, label));
 }
 
 /** The server has `label` as gold now: keep the project's count of open disagreements true. */
@@ -87,6 +126,200 @@ function confirmed(card, label) {
   card.dataset.gold = label;
   if (card.dataset.disagreement !== "true" || Boolean(before) === Boolean(label)) return;
   remaining.textContent = String(Number(remaining.textContent) + (label ? -1 : 1));
+}
+
+// --- gold spans and links ------------------------------------------------------------
+
+const sameSpan = (a, b) => a.start === b.start && a.end === b.end && a.label === b.label;
+const endKey = (end) => (end.span ? `s${end.span.id}` : `p${end.paragraph_id}`);
+const linkKey = (link) => `${endKey(link.from)}>${endKey(link.to)}:${link.relation}`;
+
+/** An annotator's link end as a gold one: the gold span with the same offsets and label (saved,
+ * so it has an id), or the paragraph; null if that span is not gold. */
+function goldEnd(end) {
+  if (!end.span) return end;
+  const span = (goldSpans.get(String(end.paragraph_id)) ?? []).find((g) => g.id && sameSpan(g, end.span));
+  return span ? { ...end, span } : null;
+}
+
+function goldLink(link) {
+  const from = goldEnd(link.from);
+  const to = goldEnd(link.to);
+  return from && to ? { from, to, relation: link.relation } : null;
+}
+
+/** Whether the gold links of the article `link` lies in hold it already. */
+function inGold(link, article) {
+  const wanted = goldLink(link);
+  return wanted !== null && (goldLinks.get(article) ?? []).some((g) => linkKey(g) === linkKey(wanted));
+}
+
+/** Make `spans` the paragraph's gold spans; `links` (an annotator's, accepted with them) become
+ * gold links once the spans are saved and have ids. */
+function setGoldSpans(card, spans, links = []) {
+  const pid = card.dataset.paragraphId;
+  goldSpans.set(pid, spans.map((s) => ({ ...s, id: undefined })).map((s) =>
+    ({ ...s, id: (goldSpans.get(pid) ?? []).find((g) => sameSpan(g, s))?.id })));
+  renderArticle(card.dataset.article);
+  want(`spans:${pid}`, card, () => {
+    const spans = goldSpans.get(pid) ?? [];
+    return { method: "PUT", url: `/api/paragraphs/${pid}/gold/spans`, value: spans,
+             body: { spans: spans.map(({ start, end, label }) => ({ start, end, label })) } };
+  }, (answer) => spansSaved(card, answer, links), { paragraphOf: card.dataset.article });
+}
+
+function spansSaved(card, answer, links) {
+  const pid = card.dataset.paragraphId;
+  const stored = Array.isArray(answer) ? answer : answer?.spans ?? [];
+  const paragraphText = card.querySelector(".review-text").textContent;
+  const chars = Array.from(paragraphText);
+  goldSpans.set(pid, stored.map((s) => ({ ...s, text: chars.slice(s.start, s.end).join("") })));
+  // the server dropped the gold links of spans no longer gold; the page does the same
+  const article = card.dataset.article;
+  const ids = new Set([...goldSpans.values()].flat().map((s) => s.id));
+  const kept = (goldLinks.get(article) ?? []).filter((l) =>
+    [l.from, l.to].every((end) => !end.span || ids.has(end.span.id)));
+  goldLinks.set(article, kept);
+  const added = links.filter((link) => !inGold(link, article)).map(goldLink).filter(Boolean);
+  if (added.length > 0) setGoldLinks(card, [...kept, ...added]);
+  renderArticle(article);
+}
+
+function setGoldLinks(card, links) {
+  const article = card.dataset.article;
+  goldLinks.set(article, links);
+  renderArticle(article);
+  want(`links:${article}`, card, () => {
+    const ref = (end) => (end.span ? { span_id: end.span.id } : { paragraph_id: end.paragraph_id });
+    const wanted = goldLinks.get(article) ?? [];
+    return { method: "PUT", url: `/api/articles/${article}/gold/links`, value: wanted,
+             body: { links: wanted.map((l) => ({ from: ref(l.from), to: ref(l.to), relation: l.relation })) } };
+  }, null, { article });
+}
+
+function sendLinksOf(article) {
+  const job = jobs.get(`links:${article}`);
+  if (job && ["pending", "failed"].includes(job.state)) send(job);
+}
+
+function acceptAnnotator(card, number) {
+  const annotator = page.paragraphs[card.dataset.paragraphId]?.annotators[number];
+  if (annotator) setGoldSpans(card, annotator.spans, annotator.links);
+}
+
+function acceptLink(card, link) {
+  const gold = goldLink(link);
+  if (!gold || inGold(link, card.dataset.article)) return;
+  setGoldLinks(card, [...(goldLinks.get(card.dataset.article) ?? []), gold]);
+}
+
+function removeGoldLink(card, key) {
+  setGoldLinks(card, (goldLinks.get(card.dataset.article) ?? []).filter((l) => linkKey(l) !== key));
+}
+
+// --- drawing the spans and links of a card -------------------------------------------
+
+const button = (action, label, ...content) => {
+  const b = el("button", "secondary small span-action", ...content);
+  b.type = "button";
+  b.dataset.action = action;
+  if (label) b.setAttribute("aria-label", label);
+  return b;
+};
+
+function renderArticle(article) {
+  for (const card of cards) if (card.dataset.article === article) renderSpans(card);
+}
+
+/** One line per annotator (their spans inline, their links numbered), then the gold ones. */
+function renderSpans(card) {
+  const pid = card.dataset.paragraphId;
+  const data = page.paragraphs[pid];
+  const block = card.querySelector(".span-block");
+  const gold = goldSpans.get(pid) ?? [];
+  const links = (goldLinks.get(card.dataset.article) ?? []).filter((l) =>
+    String(l.from.paragraph_id) === pid || String(l.to.paragraph_id) === pid);
+  const anything = gold.length > 0 || links.length > 0 ||
+    data.annotators.some((a) => a.spans.length > 0 || a.links.length > 0);
+  block.hidden = !anything;
+  if (!anything) return block.replaceChildren();
+  const paragraphText = card.querySelector(".review-text").textContent;
+  const names = page.spanLabels;
+  let number = 0;
+  const lines = data.annotators.map((annotator, i) => {
+    const head = el("span", "span-who", i < 9 ? el("kbd", "", `⇧${i + 1}`) : "", " ", annotator.name);
+    const accept = button("accept-spans", `${text.acceptSpans}: ${annotator.name}`, text.accept);
+    accept.dataset.annotator = String(i);
+    const line = el("div", "span-line", head,
+      annotator.spans.length > 0 ? markedText(paragraphText, annotator.spans, names)
+        : el("span", "span-none", text.noSpans), accept);
+    const list = el("ol", "link-list");
+    for (const link of annotator.links) {
+      const item = el("li", "", el("span", "link-number", `${++number}.`), " ",
+        linkText(link, text, names, page.relations));
+      const take = button("accept-link", null, text.accept);
+      take.dataset.annotator = String(i);
+      take.dataset.link = String(annotator.links.indexOf(link));
+      if (inGold(link, card.dataset.article)) { take.disabled = true; take.setAttribute("aria-pressed", "true"); }
+      else if (!goldLink(link)) { take.disabled = true; take.title = text.needsEnds; }
+      item.append(" ", take);
+      list.append(item);
+    }
+    return el("div", "span-annotator", line, list.childElementCount ? list : "");
+  });
+  const goldLine = el("div", "span-line span-gold", el("span", "span-who", text.goldSpans),
+    gold.length > 0 ? markedText(paragraphText, gold, names) : el("span", "span-none", text.noSpans));
+  const removals = el("span", "gold-span-list");
+  for (const span of gold) {
+    const b = button("remove-span", `${text.remove}: ${names[span.label] ?? span.label} «${span.text ?? ""}»`,
+      "× ", names[span.label] ?? span.label);
+    b.dataset.start = String(span.start);
+    b.dataset.end = String(span.end);
+    b.dataset.label = span.label;
+    removals.append(b);
+  }
+  goldLine.append(removals);
+  const goldList = el("ol", "link-list gold-links");
+  for (const link of links) {
+    const b = button("remove-link", text.remove, "× ", text.remove);
+    b.dataset.key = linkKey(link);
+    goldList.append(el("li", "", linkText(link, text, names, page.relations), " ", b));
+  }
+  block.replaceChildren(...lines, goldLine,
+    links.length ? el("div", "span-gold", el("span", "span-who", text.goldLinks), goldList) : "");
+}
+
+// --- moving ------------------------------------------------------------------------
+
+function select(index) {
+  if (index < 0 || index >= cards.length) return;
+  if (current >= 0) cards[current].setAttribute("aria-selected", "false");
+  current = index;
+  cards[current].setAttribute("aria-selected", "true");
+  cards[current].scrollIntoView({ block: "nearest" });
+  const focused = document.activeElement;
+  if (focused instanceof HTMLElement && focused.closest(".review-card") !== cards[current]) focused.blur();
+}
+
+function nextWithoutGold(from) {
+  for (let i = from + 1; i < cards.length; i++) if (!cards[i].dataset.wanted) return i;
+  for (let i = 0; i < from; i++) if (!cards[i].dataset.wanted) return i;
+  return -1;
+}
+
+function goldAndAdvance(label) {
+  if (current < 0) return;
+  setGold(cards[current], label);
+  const next = nextWithoutGold(current);
+  if (next !== -1) select(next);
+}
+
+/** `e`: the next button among the selected card's spans and links (Enter presses it). */
+function focusNextAction() {
+  const actions = [...cards[current].querySelectorAll(".span-action:not(:disabled)")];
+  if (actions.length === 0) return;
+  const at = actions.indexOf(document.activeElement);
+  actions[(at + 1) % actions.length].focus();
 }
 
 function unsaved() {
@@ -118,29 +351,6 @@ function updateBanner() {
   }
 }
 
-// --- moving ------------------------------------------------------------------------
-
-function select(index) {
-  if (index < 0 || index >= cards.length) return;
-  if (current >= 0) cards[current].setAttribute("aria-selected", "false");
-  current = index;
-  cards[current].setAttribute("aria-selected", "true");
-  cards[current].scrollIntoView({ block: "nearest" });
-}
-
-function nextWithoutGold(from) {
-  for (let i = from + 1; i < cards.length; i++) if (!cards[i].dataset.wanted) return i;
-  for (let i = 0; i < from; i++) if (!cards[i].dataset.wanted) return i;
-  return -1;
-}
-
-function goldAndAdvance(label) {
-  if (current < 0) return;
-  setGold(cards[current], label);
-  const next = nextWithoutGold(current);
-  if (next !== -1) select(next);
-}
-
 // --- keyboard and mouse ------------------------------------------------------------
 
 document.addEventListener("keydown", (event) => {
@@ -149,10 +359,17 @@ document.addEventListener("keydown", (event) => {
   const key = shortcutKey(event); // an input method's keys by their position (keys.js)
   const label = labelByHotkey.get(key);
   let handled = true;
-  if (label) goldAndAdvance(label);
+  if (event.shiftKey && event.code.startsWith("Digit")) {
+    // Shift+N: annotator N's spans (and their links) become gold; Shift+0 clears them
+    const number = Number(unshifted(event));
+    if (current < 0) return;
+    if (number === 0) setGoldSpans(cards[current], []);
+    else acceptAnnotator(cards[current], number - 1);
+  } else if (label) goldAndAdvance(label);
   else if (key === "j" || key === "ArrowDown") select(current + 1);
   else if (key === "k" || key === "ArrowUp") select(current - 1);
   else if (key === "0" || key === "Backspace") { if (current >= 0) setGold(cards[current], ""); }
+  else if (key === "e" && current >= 0) focusNextAction();
   else if (key === "o" && current >= 0) window.location.href = cards[current].querySelector(".review-title").href;
   else if (key === "n" && page.nextPageUrl) window.location.href = page.nextPageUrl;
   else if (key === "?") help.showModal();
@@ -172,8 +389,18 @@ document.getElementById("review-list").addEventListener("click", (event) => {
   if (!card || event.target.closest("a")) return;
   select(cards.indexOf(card));
   const button = event.target.closest(".gold-button");
+  const action = event.target.closest("[data-action]");
+  const annotators = page.paragraphs[card.dataset.paragraphId]?.annotators ?? [];
   if (button) goldAndAdvance(button.dataset.label);
   else if (event.target.closest(".gold-clear")) setGold(card, "");
+  else if (action?.dataset.action === "accept-spans") acceptAnnotator(card, Number(action.dataset.annotator));
+  else if (action?.dataset.action === "accept-link") {
+    acceptLink(card, annotators[Number(action.dataset.annotator)].links[Number(action.dataset.link)]);
+  } else if (action?.dataset.action === "remove-span") {
+    const { start, end, label } = action.dataset;
+    setGoldSpans(card, (goldSpans.get(card.dataset.paragraphId) ?? []).filter((s) =>
+      !sameSpan(s, { start: Number(start), end: Number(end), label })));
+  } else if (action?.dataset.action === "remove-link") removeGoldLink(card, action.dataset.key);
 });
 
 document.getElementById("show-help").addEventListener("click", () => help.showModal());
@@ -185,6 +412,7 @@ window.addEventListener("beforeunload", (event) => {
   if (unsaved().length > 0) event.preventDefault(); // the browser asks before leaving
 });
 
+for (const card of cards) renderSpans(card);
 // Start on the first paragraph without a gold label.
 if (cards.length > 0) select(Math.max(0, nextWithoutGold(-1)));
 updateBanner();
