@@ -18,11 +18,11 @@ from annotator.services.users import create_user
 
 PARAGRAPH_KEYS = {"project", "article_id", "title", "url", "paragraph_index", "text",
                   "annotations", "label", "label_source",
-                  "meta", "source"}  # beyond SPEC: the article's meta and source file
-ARTICLE_KEYS = {"project", "article_id", "title", "url", "meta", "paragraphs",
-                "source"}  # beyond SPEC
-ARTICLE_PARAGRAPH_KEYS = {"index", "text", "annotations", "label", "label_source"}
-ANNOTATION_KEYS = {"annotator", "label", "note", "source", "updated_at"}
+                  "meta", "source", "gold_spans"}  # beyond SPEC: meta, source file, gold spans
+ARTICLE_KEYS = {"project", "article_id", "title", "url", "meta", "paragraphs", "links",
+                "source", "gold_links"}  # beyond SPEC: source, gold links
+ARTICLE_PARAGRAPH_KEYS = {"index", "text", "annotations", "label", "label_source", "gold_spans"}
+ANNOTATION_KEYS = {"annotator", "label", "note", "source", "updated_at", "spans"}
 UTC_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 
 # --- helpers ---------------------------------------------------------------------------

@@ -41,6 +41,8 @@ class SplitReport:
     tally: Tally = field(default_factory=Tally)
     empty: list[str] = field(default_factory=list)  # splits no line went to
     languages: Counter = field(default_factory=Counter)  # paragraphs per language_of()
+    spans: Counter = field(default_factory=Counter)  # (gold, label) -> spans exported
+    links: Counter = field(default_factory=Counter)  # (gold, relation) -> links exported
 
     def empty_warning(self, group_by: str) -> str | None:
         """What to say of empty splits: a loader such as `datasets` refuses an empty split."""
@@ -174,6 +176,10 @@ def _write_files(folder: Path, records, split_of: dict[int, str], report: SplitR
             report.lines[name] += 1
             report.labels[name].update(label or "(none)" for label in line.labels)
             report.languages.update(filter(None, map(language_of, line.texts)))
+            if line.spans:
+                report.spans.update(line.spans)
+            if line.links:
+                report.links.update(line.links)
             if line.article_pk not in seen:
                 seen.add(line.article_pk)
                 report.articles[name] += 1
@@ -226,7 +232,8 @@ def dataset_card(project: Project, report: SplitReport, *, options: ExportOption
         "", "## Label set", "", "| key | name | hotkey | description |", "|---|---|---|---|",
         *[f"| `{label.key}` | {_cell(label.name)} | {_cell(label.hotkey)} | "
           f"{_cell(label.description)} |" for label in project.labels],
-        "", "## Agreement", "", agreement or "Not computed.", "",
+        "", "## Spans and links", "", _spans_sentence(project, report, options), "",
+        "## Agreement", "", agreement or "Not computed.", "",
         "## How it was made", "",
         f"- Exported {now.strftime('%Y-%m-%dT%H:%M:%SZ')} by annotator from project "
         f"`{project.name}` (overlap {project.overlap}).",
@@ -244,6 +251,13 @@ def dataset_card(project: Project, report: SplitReport, *, options: ExportOption
            else ". No site (meta.site, else the URL's host) spans two splits."),
         "- `label` is the gold label if one was set (`label_source: \"gold\"`), else the label "
         "a strict majority of annotators chose (`\"majority\"`), else null.",
+        "- Each entry of `annotations` has the annotator's `spans` (`start`, `end`: code points "
+        "of `text`, end exclusive; `text` is `text[start:end]`); an annotator who marked spans "
+        "in a paragraph without labeling it has an entry with `label`, `note` and `source` "
+        "null, which `label` does not count. `gold_spans` are the adjudicated spans.",
+        *(["- `links` are the annotators' links between paragraphs (`paragraph_index`) and "
+           "spans (`span`: its `start` and `end` in that paragraph), `gold_links` the "
+           "adjudicated ones."] if options.unit == "article" else []),
         "- `meta` is the article's meta as imported (free-form JSON); `source` is the file it "
         "was imported from (`file`: relative to the folder given to `flask import`, or the "
         "uploaded file's name; `line`: its line, for a jsonl record), or null for articles "
@@ -265,8 +279,14 @@ def dataset_card(project: Project, report: SplitReport, *, options: ExportOption
     return "\n".join(lines)
 
 
+SPAN_FEATURES = [("start", "int64"), ("end", "int64"), ("label", "string"), ("text", "string")]
 ANNOTATION_FEATURES = [("annotator", "string"), ("label", "string"), ("note", "string"),
-                       ("source", "string"), ("updated_at", "timestamp[us, tz=UTC]")]
+                       ("source", "string"), ("updated_at", "timestamp[us, tz=UTC]"),
+                       ("spans", ("list", SPAN_FEATURES))]
+LINK_END_FEATURES = [("paragraph_index", "int64"),
+                     ("span", ("struct", [("start", "int64"), ("end", "int64")]))]
+GOLD_LINK_FEATURES = [("from", ("struct", LINK_END_FEATURES)),
+                      ("to", ("struct", LINK_END_FEATURES)), ("relation", "string")]
 SUGGESTION_FEATURES = [("label", "string"), ("confidence", "float64"), ("reason", "string")]
 SOURCE_FEATURES = [("file", "string"), ("line", "int64")]
 
@@ -298,14 +318,17 @@ def _line_features(options: ExportOptions) -> list[tuple[str, object]]:
     """What every exported line holds, as (name, dtype or list of fields) pairs: a dtype is
     a string, ("list", fields) a list of structs, ("struct", fields) one struct."""
     paragraph = [("annotations", ("list", ANNOTATION_FEATURES)),
-                 ("label", "string"), ("label_source", "string")]
+                 ("label", "string"), ("label_source", "string"),
+                 ("gold_spans", ("list", SPAN_FEATURES))]
     if options.suggestions:
         paragraph.append(("suggestion", ("struct", SUGGESTION_FEATURES)))
     head = [("project", "string"), ("article_id", "string"), ("title", "string"),
             ("url", "string"), ("meta", "json"), ("source", ("struct", SOURCE_FEATURES))]
     if options.unit == "article":
         return [*head, ("paragraphs", ("list", [("index", "int64"), ("text", "string"),
-                                                *paragraph]))]
+                                                *paragraph])),
+                ("links", ("list", [("annotator", "string"), *GOLD_LINK_FEATURES])),
+                ("gold_links", ("list", GOLD_LINK_FEATURES))]
     return [*head, ("paragraph_index", "int64"), ("text", "string"), *paragraph]
 
 
@@ -320,6 +343,24 @@ def _features(fields: list[tuple[str, object]]) -> list[str]:
             kind, inner = dtype
             rows += [f"  {kind}:", *["  " + row for row in _features(inner)]]
     return rows
+
+
+def _spans_sentence(project: Project, report: SplitReport, options: ExportOptions) -> str:
+    """How many spans per span label and links per relation the files hold, the annotators'
+    and the gold ones."""
+    def counts(counter: Counter, keys: list[str], gold: bool) -> str:
+        keys = keys + sorted({key for is_gold, key in counter if key not in keys})
+        total = sum(n for (is_gold, _), n in counter.items() if is_gold == gold)
+        return f"{total} (" + ", ".join(f"`{key}` {counter[gold, key]}" for key in keys) + ")"
+
+    span_keys = [label.key for label in project.span_labels]
+    sentence = (f"Spans: {counts(report.spans, span_keys, False)} marked by annotators, "
+                f"{counts(report.spans, span_keys, True)} gold.")
+    if options.unit != "article":
+        return sentence + " Links are in the article unit only (`--unit article`)."
+    relation_keys = [relation.key for relation in project.relations]
+    return (sentence + f" Links: {counts(report.links, relation_keys, False)} by annotators, "
+            f"{counts(report.links, relation_keys, True)} gold.")
 
 
 def _size_category(lines: int) -> str:

@@ -1,4 +1,5 @@
-"""Export a project as JSONL, streaming: one joined SELECT per batch of articles, read in pages."""
+"""Export a project as JSONL, streaming: one joined SELECT per batch of articles, read in pages,
+and beside it the batch's spans (and, for article lines, links) in the same order, merged."""
 from __future__ import annotations
 
 import json
@@ -9,15 +10,28 @@ from itertools import groupby
 from operator import itemgetter
 
 import orjson
-from sqlalchemy import Connection, Row, Select, bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    Connection,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session, aliased
 
 from ..models import (
     Annotation,
     Article,
     Gold,
+    Link,
     Paragraph,
     Project,
+    Span,
     Suggestion,
     User,
     isoformat,
@@ -76,6 +90,10 @@ class Line:
     data: bytes
     labels: tuple[str | None, ...]
     texts: tuple[str, ...] = ()
+    spans: tuple[tuple[bool, str], ...] = ()
+    """(gold, label) of every span it carries."""
+    links: tuple[tuple[bool, str], ...] = ()
+    """(gold, relation) of every link it carries (article lines only)."""
 
 
 def export_lines(session: Session, project_name: str, options: ExportOptions = ExportOptions(),
@@ -107,55 +125,92 @@ def export_records(session: Session, project_name: str,
         suggestions = "stored" if suggestions_enabled else "off"
         if suggestions_enabled:  # a large import's cold suggestions, if still pending
             score_if_pending(session, project_id)
-    return _lines(session, project_name, project_id, options, annotator_id, suggestions,
+    # any spans or links at all (of any project: a project's own would cost a walk of it)
+    has_spans, has_links = (session.scalar(select(exists().select_from(table)))
+                            for table in (Span, Link))
+    scope = _Scope(project_id, annotator_id, has_spans,
+                   has_links and options.unit == "article")
+    return _lines(session, project_name, scope, options, suggestions,
                   tally if tally is not None else Tally())
 
 
-def _lines(session: Session, project_name: str, project_id: int, options: ExportOptions,
-           annotator_id: int | None, suggestions: str | None, tally: Tally) -> Iterator[Line]:
+@dataclass(frozen=True)
+class _Scope:
+    """What an export reads: the project, maybe one annotator, and whether the database holds
+    any spans or (for article lines) links at all (else those queries are skipped)."""
+
+    project_id: int
+    annotator_id: int | None
+    spans: bool
+    links: bool
+
+
+def _lines(session: Session, project_name: str, scope: _Scope, options: ExportOptions,
+           suggestions: str | None, tally: Tally) -> Iterator[Line]:
     """Render each batch of articles as paragraph lines or article lines."""
     connection = session.connection()
-    for articles in _article_batches(connection, project_id, options.only_labeled):
+    for articles in _article_batches(connection, scope, options.only_labeled):
         heads = {article.id: {"project": project_name, "article_id": article.article_id,
                               "title": article.title, "url": article.url,
                               "meta": article.meta or {}, "source": _source(article)}
                  for article in articles}
-        items = _items(connection, project_id, (articles[0].id, articles[-1].id), annotator_id,
-                       options, suggestions, tally)
+        article_range = (articles[0].id, articles[-1].id)
+        items = _items(connection, scope, article_range, options, suggestions, tally)
         if options.unit == "article":
-            yield from _article_lines(articles, heads, items,
+            yield from _article_lines(connection, scope, article_range, articles, heads, items,
                                       options.only_labeled or options.only_resolved)
             continue
         for article_pk, index, item in items:
             line = {**heads[article_pk], "paragraph_index": index, **item}
-            yield Line(article_pk, _dump(line), (item["label"],), (item["text"],))
+            yield Line(article_pk, _dump(line), (item["label"],), (item["text"],),
+                       _span_keys(item) if scope.spans else ())
 
 
-def _article_lines(articles: Sequence[Row], heads: dict[int, dict],
+def _span_keys(paragraph: dict) -> tuple[tuple[bool, str], ...]:
+    """(gold, label) of a paragraph's exported spans, for the dataset card's counts."""
+    return (*((False, span["label"]) for entry in paragraph["annotations"]
+              for span in entry["spans"]),
+            *((True, span["label"]) for span in paragraph["gold_spans"]))
+
+
+def _article_lines(connection: Connection, scope: _Scope, article_range: tuple[int, int],
+                   articles: Sequence[Row], heads: dict[int, dict],
                    items: Iterator[tuple[int, int, dict]], only_labeled: bool) -> Iterator[Line]:
-    """Merge the batch's articles with their paragraphs (both in import order), one line each."""
-    pending = next(items, None)
-    for article in articles:
-        paragraphs = []
-        while pending is not None and pending[0] == article.id:
-            paragraphs.append({"index": pending[1], **pending[2]})
-            pending = next(items, None)
-        if paragraphs or not only_labeled:
-            yield Line(article.id, _dump({**heads[article.id], "paragraphs": paragraphs}),
+    """Merge the batch's articles with their paragraphs and links (all in import order), one
+    line each."""
+    links = _Merge(_links(connection, scope, article_range) if scope.links else iter(()))
+    try:
+        pending = next(items, None)
+        for article in articles:
+            paragraphs = []
+            while pending is not None and pending[0] == article.id:
+                paragraphs.append({"index": pending[1], **pending[2]})
+                pending = next(items, None)
+            if not paragraphs and only_labeled:
+                continue
+            own, gold = _article_links(links.take((article.id,)))
+            yield Line(article.id, _dump({**heads[article.id], "paragraphs": paragraphs,
+                                          "links": own, "gold_links": gold}),
                        tuple(paragraph["label"] for paragraph in paragraphs),
-                       tuple(paragraph["text"] for paragraph in paragraphs))
+                       tuple(paragraph["text"] for paragraph in paragraphs),
+                       tuple(key for paragraph in paragraphs for key in _span_keys(paragraph))
+                       if scope.spans else (),
+                       (*((False, link["relation"]) for link in own),
+                        *((True, link["relation"]) for link in gold)))
+    finally:
+        links.close()
 
 
-def _article_batches(connection: Connection, project_id: int,
+def _article_batches(connection: Connection, scope: _Scope,
                      only_labeled: bool) -> Iterator[Sequence[Row]]:
     """Keyset-paginate the project's articles in import order (with --only-labeled, those with
-    a labeled paragraph: the article.labeled_count counter)."""
+    a labeled paragraph, by the article.labeled_count counter, or with an annotator's span)."""
     query = (select(Article.id, Article.article_id, Article.title, Article.url, Article.meta,
                     Article.source_file, Article.source_line)
-             .where(Article.project_id == project_id, Article.id > bindparam("last_id"))
+             .where(Article.project_id == scope.project_id, Article.id > bindparam("last_id"))
              .order_by(Article.id).limit(ARTICLES_PER_BATCH))
     if only_labeled:
-        query = query.where(Article.labeled_count > 0)
+        query = query.where(_labeled_article(scope))
     last_id = 0
     while True:
         articles = connection.execute(query, {"last_id": last_id}).all()
@@ -173,45 +228,55 @@ def _source(article: Row) -> dict | None:
     return {"file": article.source_file, "line": article.source_line}
 
 
-def _items(connection: Connection, project_id: int, article_range: tuple[int, int],
-           annotator_id: int | None, options: ExportOptions, suggestions: str | None,
+def _items(connection: Connection, scope: _Scope, article_range: tuple[int, int],
+           options: ExportOptions, suggestions: str | None,
            tally: Tally) -> Iterator[tuple[int, int, dict]]:
     """The paragraphs of the project's articles in article_range (first and last pk), in order,
-    as (article pk, index, item), with annotations, label and, with suggestions "stored" or
-    "off", each one's suggestion (null when off): one streamed joined SELECT, a row per
-    annotation, grouped here."""
+    as (article pk, index, item), with annotations, label, spans and, with suggestions
+    "stored" or "off", each one's suggestion (null when off): one streamed joined SELECT, a
+    row per annotation, grouped here, merged with the spans' streamed SELECT."""
     stored = suggestions == "stored"
-    for _, group in groupby(connection.execute(
-            _paragraphs_query(project_id, article_range, annotator_id, options.only_labeled,
-                              stored).execution_options(yield_per=PARAGRAPHS_PER_PAGE)),
-            itemgetter(1)):
-        rows = list(group)  # columns: see _paragraphs_query
-        article_pk, _, index, text = rows[0][:4]
-        found = [{"annotator": row[4], "label": row[5], "note": row[6], "source": row[7],
-                  "updated_at": row[8]} for row in rows if row[4] is not None]
-        if not found and options.only_labeled:
-            continue  # another annotator's label, with --annotator
-        if len(found) > 1:  # in Python: a database collation may order otherwise
-            found.sort(key=_annotator_of)
-        label, source = resolve_label(found, rows[0][9])
-        if found and label is None:
-            tally.unresolved += 1
-        if options.only_resolved and label is None:
-            continue
-        item = {"text": text, "annotations": found, "label": label, "label_source": source}
-        if suggestions is not None:
-            item["suggestion"] = (suggestion_json(*rows[0][10:13])
-                                  if stored and rows[0][10] is not None else None)
-        yield article_pk, index, item
+    spans = _Merge(_spans(connection, scope, article_range, options.only_labeled)
+                   if scope.spans else iter(()))
+    try:
+        for _, group in groupby(connection.execute(
+                _paragraphs_query(scope, article_range, options.only_labeled, stored)
+                .execution_options(yield_per=PARAGRAPHS_PER_PAGE)), itemgetter(1)):
+            rows = list(group)  # columns: see _paragraphs_query
+            article_pk, _, index, text = rows[0][:4]
+            found = [{"annotator": row[4], "label": row[5], "note": row[6], "source": row[7],
+                      "updated_at": row[8], "spans": []} for row in rows if row[4] is not None]
+            labeled, gold_spans = found, []
+            if scope.spans:
+                gold_spans = _add_spans(found, spans.take((article_pk, index)), text)
+                if any(entry["label"] is None for entry in found):  # spans, no label
+                    labeled = [entry for entry in found if entry["label"] is not None]
+            if not found and options.only_labeled:
+                continue  # another annotator's label, with --annotator
+            if len(found) > 1:  # in Python: a database collation may order otherwise
+                found.sort(key=_annotator_of)
+            label, source = resolve_label(labeled, rows[0][9])
+            if labeled and label is None:
+                tally.unresolved += 1
+            if options.only_resolved and label is None:
+                continue
+            item = {"text": text, "annotations": found, "label": label, "label_source": source,
+                    "gold_spans": gold_spans}
+            if suggestions is not None:
+                item["suggestion"] = (suggestion_json(*rows[0][10:13])
+                                      if stored and rows[0][10] is not None else None)
+            yield article_pk, index, item
+    finally:
+        spans.close()
 
 
-def _paragraphs_query(project_id: int, article_range: tuple[int, int], annotator_id: int | None,
-                      only_labeled: bool, stored_suggestions: bool) -> Select:
+def _paragraphs_query(scope: _Scope, article_range: tuple[int, int], only_labeled: bool,
+                      stored_suggestions: bool) -> Select:
     """Paragraph, annotation (outer, maybe one annotator's), user, gold and maybe suggestion,
     ordered by (article, index): an index walk."""
     on_annotation = Annotation.paragraph_id == Paragraph.id
-    if annotator_id is not None:
-        on_annotation &= Annotation.user_id == annotator_id
+    if scope.annotator_id is not None:
+        on_annotation &= Annotation.user_id == scope.annotator_id
     columns = [Paragraph.article_id, Paragraph.id, Paragraph.index, Paragraph.text,
                User.username, Annotation.label, Annotation.note, Annotation.source,
                Annotation.updated_at, Gold.label]
@@ -222,14 +287,167 @@ def _paragraphs_query(project_id: int, article_range: tuple[int, int], annotator
              .outerjoin(Annotation, on_annotation)
              .outerjoin(User, User.id == Annotation.user_id)
              .outerjoin(Gold, Gold.paragraph_id == Paragraph.id)
-             .where(Article.project_id == project_id,
+             .where(Article.project_id == scope.project_id,
                     Paragraph.article_id.between(*article_range))
              .order_by(Article.id, Paragraph.index))  # by article.id: no sort in SQLite
     if stored_suggestions:
         query = query.outerjoin(Suggestion, Suggestion.paragraph_id == Paragraph.id)
     if only_labeled:  # the counters: only labeled articles' labeled paragraphs are read
-        query = query.where(Article.labeled_count > 0, Paragraph.annotation_count > 0)
+        labeled = and_(Article.labeled_count > 0, Paragraph.annotation_count > 0)
+        if scope.spans:  # and the paragraphs with an annotator's spans
+            labeled = or_(labeled, Paragraph.id.in_(
+                select(Span.paragraph_id).where(_own_spans(scope))))
+        query = query.where(labeled)
     return query
+
+
+def _labeled_article(scope: _Scope):
+    """The condition on Article for --only-labeled: a labeled paragraph (the labeled_count
+    counter), or an annotator's span."""
+    if not scope.spans:
+        return Article.labeled_count > 0
+    return or_(Article.labeled_count > 0, Article.id.in_(
+        select(Paragraph.article_id).join(Span, Span.paragraph_id == Paragraph.id)
+        .where(_own_spans(scope))))
+
+
+def _own_spans(scope: _Scope):
+    """The condition on Span for an annotator's spans (the one named by --annotator)."""
+    if scope.annotator_id is not None:
+        return and_(Span.user_id == scope.annotator_id, Span.gold == false())
+    return Span.gold == false()
+
+
+def _spans(connection: Connection, scope: _Scope, article_range: tuple[int, int],
+           only_labeled: bool) -> Iterator[tuple[tuple[int, int], list[Row]]]:
+    """The spans (annotators' or the named one's, and gold) of the paragraphs in article_range
+    (with --only-labeled, of the articles it keeps), grouped per paragraph as ((article pk,
+    index), rows): one streamed SELECT in the order of _paragraphs_query."""
+    query = (select(Paragraph.article_id, Paragraph.index, User.username, Span.gold,
+                    Span.start, Span.end, Span.label, Span.created_at)
+             .join(Article, Article.id == Paragraph.article_id)
+             .join(Span, Span.paragraph_id == Paragraph.id)
+             .outerjoin(User, User.id == Span.user_id)
+             .where(Article.project_id == scope.project_id,
+                    Paragraph.article_id.between(*article_range))
+             .order_by(Article.id, Paragraph.index))
+    if scope.annotator_id is not None:
+        query = query.where(or_(Span.gold, Span.user_id == scope.annotator_id))
+    if only_labeled:
+        query = query.where(_labeled_article(scope))
+    result = connection.execute(query.execution_options(yield_per=PARAGRAPHS_PER_PAGE))
+    try:
+        for key, rows in groupby(result, itemgetter(0, 1)):
+            yield key, list(rows)
+    finally:
+        result.close()
+
+
+def _add_spans(found: list[dict], rows: list[Row], text: str) -> list[dict]:
+    """Put each annotator's spans into their entry of `found` (a new entry, label null, for
+    one with spans and no label), sorted; returns the gold spans."""
+    gold, by_annotator = [], {entry["annotator"]: entry for entry in found}
+    for _, _, annotator, is_gold, start, end, label, created_at in rows:
+        span = {"start": start, "end": end, "label": label, "text": text[start:end]}
+        if is_gold:
+            gold.append(span)
+            continue
+        entry = by_annotator.get(annotator)
+        if entry is None:
+            entry = by_annotator[annotator] = {
+                "annotator": annotator, "label": None, "note": None, "source": None,
+                "updated_at": created_at, "spans": []}
+            found.append(entry)
+        elif entry["label"] is None and created_at > entry["updated_at"]:
+            entry["updated_at"] = created_at  # the newest span's time
+        entry["spans"].append(span)
+    for entry in found:
+        if len(entry["spans"]) > 1:
+            entry["spans"].sort(key=_span_order)
+    gold.sort(key=_span_order)
+    return gold
+
+
+def _span_order(span: dict) -> tuple[int, int, str]:
+    return span["start"], span["end"], span["label"]
+
+
+def _links(connection: Connection, scope: _Scope,
+           article_range: tuple[int, int]) -> Iterator[tuple[tuple[int], list[Row]]]:
+    """The links (annotators' or the named one's, and gold) of the articles in article_range,
+    each end as (paragraph index, span start, span end), grouped per article as
+    ((article pk,), rows): one streamed SELECT, by article."""
+    ends, columns = [], []
+    for paragraph_column, span_column in ((Link.from_paragraph_id, Link.from_span_id),
+                                          (Link.to_paragraph_id, Link.to_span_id)):
+        paragraph, span, span_paragraph = aliased(Paragraph), aliased(Span), aliased(Paragraph)
+        ends.append((paragraph, paragraph.id == paragraph_column))
+        ends.append((span, span.id == span_column))
+        ends.append((span_paragraph, span_paragraph.id == span.paragraph_id))
+        columns += [func.coalesce(paragraph.index, span_paragraph.index), span.start, span.end]
+    query = (select(Link.article_id, User.username, Link.gold, Link.relation, *columns)
+             .join(Article, Article.id == Link.article_id)
+             .outerjoin(User, User.id == Link.user_id))
+    for target, on in ends:
+        query = query.outerjoin(target, on)
+    query = query.where(Article.project_id == scope.project_id,
+                        Link.article_id.between(*article_range)).order_by(Link.article_id)
+    if scope.annotator_id is not None:
+        query = query.where(or_(Link.gold, Link.user_id == scope.annotator_id))
+    result = connection.execute(query.execution_options(yield_per=PARAGRAPHS_PER_PAGE))
+    try:
+        for key, rows in groupby(result, itemgetter(0)):
+            yield (key,), list(rows)
+    finally:
+        result.close()
+
+
+def _article_links(rows: list[Row]) -> tuple[list[dict], list[dict]]:
+    """An article's links as exported, the annotators' and the gold ones, each sorted by
+    (annotator,) from, to, relation; a span end (p, start, end) sorts after its paragraph."""
+    own, gold = [], []
+    for row in sorted(rows, key=_link_order):
+        link = {"from": _end(*row[4:7]), "to": _end(*row[7:10]), "relation": row[3]}
+        if row[2]:
+            gold.append(link)
+        else:
+            own.append({"annotator": row[1], **link})
+    return own, gold
+
+
+def _link_order(row: Row) -> tuple:
+    return (row[2], row[1] or "", *(-1 if value is None else value for value in row[4:10]),
+            row[3])
+
+
+def _end(index: int, start: int | None, end: int | None) -> dict:
+    """A link's end: {"paragraph_index"}, and {"span": {"start", "end"}} for a span."""
+    if start is None:
+        return {"paragraph_index": index}
+    return {"paragraph_index": index, "span": {"start": start, "end": end}}
+
+
+class _Merge:
+    """A stream of (key, rows) in ascending key order, taken from key by key: `take(key)`
+    returns the rows of `key` (or []), passing over keys below it (paragraphs or articles
+    the export leaves out)."""
+
+    def __init__(self, stream: Iterator[tuple[tuple, list]]) -> None:
+        self.stream = stream
+        self.pending = next(stream, None)
+
+    def take(self, key: tuple) -> list:
+        while self.pending is not None and self.pending[0] < key:
+            self.pending = next(self.stream, None)
+        if self.pending is None or self.pending[0] != key:
+            return []
+        rows, self.pending = self.pending[1], next(self.stream, None)
+        return rows
+
+    def close(self) -> None:
+        close = getattr(self.stream, "close", None)
+        if close is not None:
+            close()
 
 
 def _annotator_of(annotation: dict) -> str:
