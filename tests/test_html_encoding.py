@@ -4,12 +4,13 @@ detection; the encoding used is kept in `meta.encoding`; a missing title comes f
 `og:title`, then the first heading, then the file name. Text files keep the strict rule."""
 from __future__ import annotations
 
+import codecs
 import json
 import time
 
 import pytest
 
-from annotator.services.encodings import DETECT_SAMPLE, LABELS, html_encoding
+from annotator.services.encodings import CODECS, DETECT_SAMPLE, LABELS, html_encoding
 
 from test_import import assert_ok, assert_rejected, only_article, run_import
 
@@ -21,6 +22,12 @@ CHINESE = ["国务院常务会议今日召开，研究部署进一步稳定经�
 def page(title: str, paragraphs: list[str], head: str = "") -> str:
     body = "".join(f"<p>{text}</p>\n" for text in paragraphs)
     return f"<!DOCTYPE html><html><head>{head}<title>{title}</title></head><body>{body}</body></html>"
+
+
+def test_the_encodings_table_names_each_codec_as_python_does():
+    # the table is read without codecs.lookup (which imports each codec at start): its names
+    # must be the ones lookup gives, or decoding and detection would miss a codec
+    assert {name: codecs.lookup(codec).name for name, codec in CODECS.items()} == CODECS
 
 
 def assert_ok_any(result) -> None:

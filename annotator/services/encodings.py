@@ -74,7 +74,7 @@ CODECS: dict[str, str] = {}  # WHATWG name -> Python codec
 LABELS: dict[str, str] = {}  # label -> WHATWG name
 for _line in re.sub(r"\n +", " ", _TABLE).strip().splitlines():  # indented: continued
     _name, _codec, *_labels = _line.split()
-    CODECS[_name] = codecs.lookup(_codec).name
+    CODECS[_name] = _codec  # as codecs.lookup names it (tested); a lookup imports the codec
     LABELS.update(dict.fromkeys(_labels, _name))
 
 UTF_16 = {"utf-16", "utf-16be", "utf-16le"}
