@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import and_, delete, insert, select
+from sqlalchemy import and_, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from ..models import Article, Link, Paragraph, Relation, Span, SpanLabel, utcnow
@@ -311,33 +311,57 @@ def _end_json(paragraph_id: int | None, span_id: int | None) -> dict:
     return {"paragraph_id": paragraph_id} if span_id is None else {"span_id": span_id}
 
 
-_SPAN_COLUMNS = (Span.id, Span.start, Span.end, Span.label)
-_SPAN_ORDER = (Span.start, Span.end, Span.label, Span.id)
-_LINK_COLUMNS = (Link.id, Link.from_paragraph_id, Link.from_span_id, Link.to_paragraph_id,
-                 Link.to_span_id, Link.relation)
+# The article view reads these on every page load: Core statements built once, per kind of
+# owner, run with bound values on the session's connection.
+_spans, _links, _paragraphs = Span.__table__, Link.__table__, Paragraph.__table__
+
+
+def _owned(table, gold: bool):
+    if gold:
+        return table.c.gold.is_(True)
+    return and_(table.c.user_id == bindparam("uid"), table.c.gold.is_(False))
+
+
+_SPAN_ROW = (_spans.c.start, _spans.c.end, _spans.c.label, _spans.c.id)
+# Spans by the article's paragraphs (one probe of ix_span_paragraph_user each), not by the
+# user's spans anywhere (which grow with everything they marked), sorted here, not in SQL.
+_ARTICLE_SPANS = {gold: select(_spans.c.paragraph_id, *_SPAN_ROW).where(
+    _spans.c.paragraph_id.in_(select(_paragraphs.c.id)
+                              .where(_paragraphs.c.article_id == bindparam("article"))
+                              .scalar_subquery()), _owned(_spans, gold))
+    for gold in (False, True)}
+_PARAGRAPH_SPANS = {gold: select(*_SPAN_ROW).where(
+    _spans.c.paragraph_id == bindparam("paragraph"), _owned(_spans, gold))
+    for gold in (False, True)}
+_ARTICLE_LINKS = {gold: select(
+    _links.c.id, _links.c.from_paragraph_id, _links.c.from_span_id, _links.c.to_paragraph_id,
+    _links.c.to_span_id, _links.c.relation).where(
+    _links.c.article_id == bindparam("article"), _owned(_links, gold)).order_by(_links.c.id)
+    for gold in (False, True)}
+
+
+def _values(owner: Owner, **values) -> dict:
+    return values if owner.gold else {**values, "uid": owner.user_id}
 
 
 def paragraph_spans(session: Session, paragraph_id: int, owner: Owner) -> list[dict]:
     """The owner's spans of one paragraph, by offset."""
-    return [span_json(*row) for row in session.execute(
-        select(*_SPAN_COLUMNS).where(Span.paragraph_id == paragraph_id, owner.owns(Span))
-        .order_by(*_SPAN_ORDER))]
+    rows = session.connection().execute(_PARAGRAPH_SPANS[owner.gold],
+                                        _values(owner, paragraph=paragraph_id))
+    return [span_json(span_id, start, end, label)
+            for start, end, label, span_id in sorted(rows)]
 
 
 def article_spans(session: Session, article_id: int, owner: Owner) -> dict[int, list[dict]]:
     """The owner's spans in the article by paragraph id (each list by offset), one query."""
     found: dict[int, list[dict]] = {}
-    for paragraph_id, *row in session.execute(
-            select(Span.paragraph_id, *_SPAN_COLUMNS)
-            .join(Paragraph, Paragraph.id == Span.paragraph_id)
-            .where(Paragraph.article_id == article_id, owner.owns(Span))
-            .order_by(Span.paragraph_id, *_SPAN_ORDER)):
-        found.setdefault(paragraph_id, []).append(span_json(*row))
+    for paragraph_id, start, end, label, span_id in sorted(session.connection().execute(
+            _ARTICLE_SPANS[owner.gold], _values(owner, article=article_id))):
+        found.setdefault(paragraph_id, []).append(span_json(span_id, start, end, label))
     return found
 
 
 def article_links(session: Session, article_id: int, owner: Owner) -> list[dict]:
     """The owner's links in the article, in the order they were stored, one query."""
-    return [link_json(*row) for row in session.execute(
-        select(*_LINK_COLUMNS).where(Link.article_id == article_id, owner.owns(Link))
-        .order_by(Link.id))]
+    return [link_json(*row) for row in session.connection().execute(
+        _ARTICLE_LINKS[owner.gold], _values(owner, article=article_id))]
