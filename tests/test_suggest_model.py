@@ -394,3 +394,48 @@ def test_the_background_thread_stops_with_its_app(app):
     training.stop_background(app)
     assert not worker.thread.is_alive()
     assert "suggest_background" not in app.extensions
+
+
+def _footer_project(app, name: str, records: list[dict]) -> list[int]:
+    """Import the records as project `name`; the footer paragraph of each article, in order."""
+    import_articles(app, name, records)
+    return [paragraph_pks(app, pk)[-1] for pk in article_pks(app, name)]
+
+
+def _suggested(app, paragraph_ids: list[int]) -> list[tuple[str | None, str | None]]:
+    with app.app_context():
+        found = {row.paragraph_id: (row.label, row.reason) for row in db.session.execute(
+            select(Suggestion.paragraph_id, Suggestion.label, Suggestion.reason)
+            .where(Suggestion.paragraph_id.in_(paragraph_ids)))}
+    return [found.get(pk, (None, None)) for pk in paragraph_ids]
+
+
+def test_a_burst_of_saves_propagates_as_the_saves_one_by_one_would(app):
+    """Saves on copies of one text, propagated together, leave every copy the suggestion the
+    saves propagated one by one leave it, in one write per text and label: the last save's
+    label, and in that save's article the last label saved in another. Propagating a label
+    the copies already have rewrites nothing."""
+    records, _ = generated(30)
+    for record in records[3:]:  # site0's footer on articles 3, 6, ..., 27 (nine copies)
+        record["paragraphs"].append("Follow <b>us</b> on the site's own app")
+    one_by_one = _footer_project(app, "p", records)
+    together = _footer_project(app, "q", records)
+    site0 = range(3, 30, 3)
+    rng = random.Random(3)
+    burst = [(rng.choice(site0), rng.choice(["boilerplate", "other", "claim"]))
+             for _ in range(12)] + [(3, "other"), (6, "claim"), (3, "boilerplate")]
+    with app.app_context():
+        written = sum(training.propagate(db.session, [(one_by_one[article], label)])
+                      for article, label in burst)
+        assert written > 9 * 2  # one by one rewrote the copies again and again
+        assert training.propagate(db.session, [(together[article], label)
+                                               for article, label in burst]) == 9
+    assert _suggested(app, together) == _suggested(app, one_by_one)
+    assert _suggested(app, [together[6]])[0][0] == "boilerplate"
+    assert _suggested(app, [together[3]])[0][0] == "claim"  # its own article: the one before
+    with app.app_context():
+        before = db.session.get(Suggestion, together[6]).updated_at
+        assert training.propagate(db.session, [(together[3], "boilerplate")]) == 0
+        assert db.session.get(Suggestion, together[6]).updated_at == before
+        assert training.propagate(db.session, [(together[3], "other")]) == 8  # a change is
+    assert _suggested(app, [together[6]])[0][0] == "other"  # written to every other copy

@@ -7,7 +7,7 @@
 - The lease (`suggestion_model.lease_until`): one trainer per project at a time, across every
   process that shares the database.
 - `propagate`: a label given to a repeated paragraph becomes the suggestion of its copies on
-  the site's other articles.
+  the site's other articles (a burst of saves on the same text propagates once).
 - `saved`: the hook on the save path. It only notes the save in memory; a daemon thread of
   this process propagates, and every CHECK_EVERY_SAVES saves (or CHECK_EVERY_SECONDS) checks
   whether a project's human labels grew enough to retrain, at the pace `too_soon` allows.
@@ -250,17 +250,19 @@ def predict_project(session: Session, project_id: int, model: ProjectModel,
 
 def _app_suggestion_upsert(insert_into, replaces: str):
     """A row replaces an earlier one of the same kind (`replaces`), and another of the app's
-    own only with a higher confidence; an external model's suggestion stays."""
+    own only with a higher confidence; an external model's suggestion stays. A stored row
+    that already says the same (label, confidence, reason, model) is left as it is."""
     table = Suggestion.__table__
     insert = insert_into(table)
     excluded = insert.excluded
+    said = ("label", "confidence", "reason", "model")
     return insert.on_conflict_do_update(
         index_elements=[table.c.paragraph_id],
-        set_={name: excluded[name]
-              for name in ("label", "confidence", "reason", "model", "updated_at")},
-        where=or_(table.c.model == replaces,
-                  and_(or_(*(table.c.model == name for name in sorted(APP_MODELS))),
-                       table.c.confidence < excluded.confidence)),
+        set_={name: excluded[name] for name in (*said, "updated_at")},
+        where=and_(or_(table.c.model == replaces,
+                       and_(or_(*(table.c.model == name for name in sorted(APP_MODELS))),
+                            table.c.confidence < excluded.confidence)),
+                   or_(*(table.c[name].is_distinct_from(excluded[name]) for name in said))),
     ).returning(table.c.paragraph_id)  # rowcount is -1 for this on psycopg
 
 
@@ -272,7 +274,8 @@ _UPSERTS = {replaces: partial(_app_suggestion_upsert, replaces=replaces)
 
 def store_app_suggestions(session: Session, rows: list[dict], replaces: str) -> int:
     """Upsert the app's suggestions (rows with every column but the id; see
-    `_app_suggestion_upsert`). The caller commits. Returns how many were stored."""
+    `_app_suggestion_upsert`). The caller commits. Returns how many were written (new or
+    changed)."""
     connection = session.connection()
     statement = for_backend(connection, _UPSERTS[replaces])
     stored = 0
@@ -330,29 +333,57 @@ def summary_text(summary: dict[str, Any]) -> str:
 
 # -- propagation ----------------------------------------------------------------------------
 
-def propagate(session: Session, paragraph_id: int, label: str) -> int:
-    """Suggest `label` for the copies of the paragraph (same text_key) on its site's other
-    articles that still need a label, over any cold suggestion (a person's label says more).
-    One indexed read, and a write only when the text repeats."""
-    found = session.execute(
-        select(Paragraph.text_key, Paragraph.article_id, Article.site, Article.project_id,
-               Project.overlap)
-        .join(Article, Article.id == Paragraph.article_id)
-        .join(Project, Project.id == Article.project_id)
-        .where(Paragraph.id == paragraph_id, Project.suggestions_enabled)).first()
-    if found is None or found.text_key is None:
-        session.rollback()
-        return 0
+def propagate(session: Session, saves: list[tuple[int, str]]) -> int:
+    """Suggest each saved label (saves in the order they were made: paragraph id, label) for
+    the copies of its paragraph (same text_key) on its site's other articles that still need
+    a label, over any cold suggestion (a person's label says more).
+
+    A burst is coalesced per repeated text (project, site, text_key): its copies get what
+    the saves one by one would have left them, the last save's label, and in that save's own
+    article the last label saved in another; one read for the saved paragraphs, then a read
+    and a short write transaction per text. Returns the suggestions written."""
+    groups: dict[tuple, tuple[Any, list[tuple[int, str]]]] = {}
+    ids = list(dict.fromkeys(paragraph_id for paragraph_id, _ in saves))
+    found = {}
+    for start in range(0, len(ids), STORE_CHUNK):
+        found.update((row.id, row) for row in session.execute(
+            select(Paragraph.id, Paragraph.text_key, Paragraph.article_id, Article.site,
+                   Article.project_id, Project.overlap)
+            .join(Article, Article.id == Paragraph.article_id)
+            .join(Project, Project.id == Article.project_id)
+            .where(Paragraph.id.in_(ids[start:start + STORE_CHUNK]),
+                   Paragraph.text_key.is_not(None), Project.suggestions_enabled)))
+    session.rollback()
+    for paragraph_id, label in saves:
+        row = found.get(paragraph_id)
+        if row is not None:
+            groups.setdefault((row.project_id, row.site, row.text_key), (row, []))[1].append(
+                (row.article_id, label))
+    stored = 0
+    for text, made in groups.values():
+        last_article, label = made[-1]
+        targets = [(label, Paragraph.article_id != last_article)]
+        elsewhere = [saved for article, saved in made if article != last_article]
+        if elsewhere:  # the copies in the last save's article had the last label of another
+            targets.append((elsewhere[-1], Paragraph.article_id == last_article))
+        for label, where_copies in targets:
+            stored += _propagate_label(session, text, label, where_copies)
+    return stored
+
+
+def _propagate_label(session: Session, text, label: str, where_copies) -> int:
+    """Suggest `label` for the copies of `text` (a saved paragraph's row) that `where_copies`
+    picks among its site's articles and that still need a label."""
     copies = session.scalars(
         select(Paragraph.id).join(Article, Article.id == Paragraph.article_id)
-        .where(Paragraph.text_key == found.text_key, Article.project_id == found.project_id,
-               Article.site == found.site, Paragraph.article_id != found.article_id,
-               Paragraph.annotation_count < found.overlap)
+        .where(Paragraph.text_key == text.text_key, Article.project_id == text.project_id,
+               Article.site == text.site, where_copies,
+               Paragraph.annotation_count < text.overlap)
         .limit(MAX_COPIES)).all()
     session.rollback()
     if not copies:
         return 0
-    where = f"another page of {found.site}" if found.site else "another page of this project"
+    where = f"another page of {text.site}" if text.site else "another page of this project"
     now = utcnow()
     with write_transaction(session):
         stored = store_app_suggestions(session, [
@@ -504,8 +535,8 @@ class Background:
         try:
             with self.app.app_context():
                 try:
-                    for paragraph_id, label in jobs:
-                        propagate(db.session, paragraph_id, label)
+                    if jobs:
+                        propagate(db.session, jobs)
                     if pending:
                         self._score_pending(db.session)
                     if recent:
