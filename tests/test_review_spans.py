@@ -151,6 +151,11 @@ def test_gold_spans_and_links_set_through_the_gold_routes_show_on_the_page(world
                        json={"spans": [{"start": evidence, "end": evidence + 13, "label": "evidence"}]})
     assert proof.status_code == 200, proof.get_json()
     claim_id, proof_id = claim.get_json()["spans"][0]["id"], proof.get_json()["spans"][0]["id"]
+    # gold spans settle a disagreement on spans: it leaves "without gold" and the count
+    assert _ids(world) == [p1] and _ids(world, only="no-gold") == []
+    with world.app_context():
+        counts = review_counts(db.session, project_id(world, "news"))
+    assert (counts.disagreements, counts.remaining) == (1, 0)
     links = client.put(f"/api/articles/{article}/gold/links", headers=headers, json={"links": [
         {"from": {"span_id": proof_id}, "to": {"span_id": claim_id}, "relation": "supports"}]})
     assert links.status_code == 200, links.get_json()

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import case, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from ..models import Annotation, Article, Gold, Label, Paragraph, User
+from ..models import Annotation, Article, Gold, Label, Paragraph, Span, User
 from .messages import N_
 from .review_spans import differing_paragraphs
 
@@ -24,8 +24,8 @@ class ReviewFilters:
     """Which paragraphs to review.
 
     only: "disagreements" (two or more different labels, or spans or links that differ:
-    review_spans.differing_paragraphs), "no-gold" (disagreements without a
-    gold label yet: what is left to do) or "all-labeled" (every paragraph with an annotation,
+    review_spans.differing_paragraphs), "no-gold" (disagreements without gold yet, neither a
+    gold label nor a gold span: what is left to do) or "all-labeled" (every paragraph with an annotation,
     to set gold on agreed ones too). label_pair (a, b): some annotator chose a and another b
     (a == b: two annotators chose a; b None: some annotator chose a). annotator: a username
     who labeled the paragraph.
@@ -72,7 +72,7 @@ class ReviewPage:
 class ReviewCounts:
     disagreements: int
     remaining: int
-    """Disagreements without a gold label."""
+    """Disagreements without gold (neither a gold label nor a gold span)."""
 
 
 def review_page(session: Session, project_id: int, filters: ReviewFilters = ReviewFilters(), *,
@@ -92,14 +92,21 @@ def review_page(session: Session, project_id: int, filters: ReviewFilters = Revi
 
 def review_counts(session: Session, project_id: int) -> ReviewCounts:
     """How many paragraphs of the project are disagreements (as the list counts them), and
-    how many lack gold: one pass over the project's annotations, gold looked up for the
-    disagreeing ones only."""
+    how many lack gold (a label or a span): one pass over the project's annotations, gold
+    looked up for the disagreeing ones only."""
     disagreeing = _matching_ids(session, project_id, ReviewFilters()).subquery()
-    total, with_gold = session.execute(
-        select(func.count(), func.count(Gold.paragraph_id))
-        .select_from(disagreeing)
-        .outerjoin(Gold, Gold.paragraph_id == disagreeing.c.id)).one()
-    return ReviewCounts(disagreements=total, remaining=total - with_gold)
+    total, without_gold = session.execute(
+        select(func.count(), func.count(case((~_has_gold(disagreeing.c.id), 1))))
+        .select_from(disagreeing)).one()
+    return ReviewCounts(disagreements=total, remaining=without_gold)
+
+
+def _has_gold(paragraph_id):
+    """The paragraph has gold: a gold label, or gold spans (a disagreement on spans alone is
+    settled by them)."""
+    return or_(select(Gold.paragraph_id).where(Gold.paragraph_id == paragraph_id).exists(),
+               select(Span.id).where(Span.paragraph_id == paragraph_id,
+                                     Span.gold.is_(True)).exists())
 
 
 def _disagreeing(query, project_id: int):
@@ -120,8 +127,7 @@ def _matching_ids(session: Session, project_id: int, filters: ReviewFilters):
     if filters.only != "all-labeled":
         query = _disagreeing(query, project_id)
     if filters.only == "no-gold":
-        query = query.where(~select(Gold.paragraph_id)
-                            .where(Gold.paragraph_id == Paragraph.id).exists())
+        query = query.where(~_has_gold(Paragraph.id))
     if filters.article is not None:
         query = query.where(Paragraph.article_id == filters.article)
     if filters.label_pair is not None:

@@ -23,6 +23,8 @@ let current = -1;
 // The gold spans and links the reviewer wants, by paragraph and by article (the server's at first).
 const goldSpans = new Map(); // paragraph id -> [{id?, start, end, label, text}]
 const goldLinks = new Map(); // article id -> [{from, to, relation}], each end {paragraph_id, index, span}
+const savedSpans = new Map(); // paragraph id -> how many gold spans the server has
+for (const [pid, data] of Object.entries(page.paragraphs)) savedSpans.set(pid, data.gold.length);
 for (const [articleId, article] of Object.entries(page.articles)) {
   goldLinks.set(articleId, article.goldLinks);
   for (const [pid, spans] of Object.entries(article.goldSpans)) goldSpans.set(pid, spans);
@@ -117,15 +119,19 @@ function setGold(card, label) {
     const wanted = card.dataset.wanted;
     return wanted ? { method: "PUT", url, body: { label: wanted }, value: wanted }
       : { method: "DELETE", url, value: wanted };
-  }, (_answer, label) => confirmed(card, label));
+  }, (_answer, label) => confirmed(card, () => { card.dataset.gold = label; }));
 }
 
-/** The server has `label` as gold now: keep the project's count of open disagreements true. */
-function confirmed(card, label) {
-  const before = card.dataset.gold;
-  card.dataset.gold = label;
-  if (card.dataset.disagreement !== "true" || Boolean(before) === Boolean(label)) return;
-  remaining.textContent = String(Number(remaining.textContent) + (label ? -1 : 1));
+/** Whether the server has gold for the card: a gold label or gold spans. */
+const settled = (card) => Boolean(card.dataset.gold) || savedSpans.get(card.dataset.paragraphId) > 0;
+
+/** Record what the server has now (`change()`), keeping the count of open disagreements true. */
+function confirmed(card, change) {
+  const before = settled(card);
+  change();
+  const after = settled(card);
+  if (card.dataset.disagreement !== "true" || before === after) return;
+  remaining.textContent = String(Number(remaining.textContent) + (after ? -1 : 1));
 }
 
 // --- gold spans and links ------------------------------------------------------------
@@ -174,6 +180,7 @@ function spansSaved(card, answer, links) {
   const paragraphText = card.querySelector(".review-text").textContent;
   const chars = Array.from(paragraphText);
   goldSpans.set(pid, stored.map((s) => ({ ...s, text: chars.slice(s.start, s.end).join("") })));
+  confirmed(card, () => savedSpans.set(pid, stored.length));
   // the server dropped the gold links of spans no longer gold; the page does the same
   const article = card.dataset.article;
   const ids = new Set([...goldSpans.values()].flat().map((s) => s.id));
