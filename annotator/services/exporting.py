@@ -160,31 +160,25 @@ def _lines(session: Session, project_name: str, scope: _Scope, options: ExportOp
             yield from _article_lines(connection, scope, article_range, articles, heads, items,
                                       options.only_labeled or options.only_resolved)
             continue
-        for article_pk, index, item in items:
+        for article_pk, index, item, span_keys in items:
             line = {**heads[article_pk], "paragraph_index": index, **item}
-            yield Line(article_pk, _dump(line), (item["label"],), (item["text"],),
-                       _span_keys(item) if scope.spans else ())
-
-
-def _span_keys(paragraph: dict) -> tuple[tuple[bool, str], ...]:
-    """(gold, label) of a paragraph's exported spans, for the dataset card's counts."""
-    return (*((False, span["label"]) for entry in paragraph["annotations"]
-              for span in entry["spans"]),
-            *((True, span["label"]) for span in paragraph["gold_spans"]))
+            yield Line(article_pk, _dump(line), (item["label"],), (item["text"],), span_keys)
 
 
 def _article_lines(connection: Connection, scope: _Scope, article_range: tuple[int, int],
                    articles: Sequence[Row], heads: dict[int, dict],
-                   items: Iterator[tuple[int, int, dict]], only_labeled: bool) -> Iterator[Line]:
+                   items: Iterator[tuple[int, int, dict, tuple]],
+                   only_labeled: bool) -> Iterator[Line]:
     """Merge the batch's articles with their paragraphs and links (all in import order), one
     line each."""
     links = _Merge(_links(connection, scope, article_range) if scope.links else iter(()))
     try:
         pending = next(items, None)
         for article in articles:
-            paragraphs = []
+            paragraphs, span_keys = [], []
             while pending is not None and pending[0] == article.id:
                 paragraphs.append({"index": pending[1], **pending[2]})
+                span_keys += pending[3]
                 pending = next(items, None)
             if not paragraphs and only_labeled:
                 continue
@@ -192,9 +186,7 @@ def _article_lines(connection: Connection, scope: _Scope, article_range: tuple[i
             yield Line(article.id, _dump({**heads[article.id], "paragraphs": paragraphs,
                                           "links": own, "gold_links": gold}),
                        tuple(paragraph["label"] for paragraph in paragraphs),
-                       tuple(paragraph["text"] for paragraph in paragraphs),
-                       tuple(key for paragraph in paragraphs for key in _span_keys(paragraph))
-                       if scope.spans else (),
+                       tuple(paragraph["text"] for paragraph in paragraphs), tuple(span_keys),
                        (*((False, link["relation"]) for link in own),
                         *((True, link["relation"]) for link in gold)))
     finally:
@@ -230,11 +222,12 @@ def _source(article: Row) -> dict | None:
 
 def _items(connection: Connection, scope: _Scope, article_range: tuple[int, int],
            options: ExportOptions, suggestions: str | None,
-           tally: Tally) -> Iterator[tuple[int, int, dict]]:
+           tally: Tally) -> Iterator[tuple[int, int, dict, tuple]]:
     """The paragraphs of the project's articles in article_range (first and last pk), in order,
-    as (article pk, index, item), with annotations, label, spans and, with suggestions
-    "stored" or "off", each one's suggestion (null when off): one streamed joined SELECT, a
-    row per annotation, grouped here, merged with the spans' streamed SELECT."""
+    as (article pk, index, item, (gold, label) of its spans), with annotations, label, spans
+    and, with suggestions "stored" or "off", each one's suggestion (null when off): one
+    streamed joined SELECT, a row per annotation, grouped here, merged with the spans'
+    streamed SELECT."""
     stored = suggestions == "stored"
     spans = _Merge(_spans(connection, scope, article_range, options.only_labeled)
                    if scope.spans else iter(()))
@@ -246,9 +239,11 @@ def _items(connection: Connection, scope: _Scope, article_range: tuple[int, int]
             article_pk, _, index, text = rows[0][:4]
             found = [{"annotator": row[4], "label": row[5], "note": row[6], "source": row[7],
                       "updated_at": row[8], "spans": []} for row in rows if row[4] is not None]
-            labeled, gold_spans = found, []
-            if scope.spans:
-                gold_spans = _add_spans(found, spans.take((article_pk, index)), text)
+            labeled, gold_spans, span_keys = found, [], ()
+            span_rows = spans.take((article_pk, index)) if scope.spans else None
+            if span_rows:
+                gold_spans = _add_spans(found, span_rows, text)
+                span_keys = tuple((row[3], row[6]) for row in span_rows)
                 if any(entry["label"] is None for entry in found):  # spans, no label
                     labeled = [entry for entry in found if entry["label"] is not None]
             if not found and options.only_labeled:
@@ -265,7 +260,7 @@ def _items(connection: Connection, scope: _Scope, article_range: tuple[int, int]
             if suggestions is not None:
                 item["suggestion"] = (suggestion_json(*rows[0][10:13])
                                       if stored and rows[0][10] is not None else None)
-            yield article_pk, index, item
+            yield article_pk, index, item, span_keys
     finally:
         spans.close()
 
@@ -437,6 +432,8 @@ class _Merge:
         self.pending = next(stream, None)
 
     def take(self, key: tuple) -> list:
+        if self.pending is None or self.pending[0] > key:  # the usual case: nothing for key
+            return []
         while self.pending is not None and self.pending[0] < key:
             self.pending = next(self.stream, None)
         if self.pending is None or self.pending[0] != key:
