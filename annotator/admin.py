@@ -20,7 +20,7 @@ from .forms import ActionForm, AssignForm, ImportForm, ProjectForm, ResetPasswor
 from .models import ApiToken, Article, Assignment, Label, Project, User, utcnow
 from .inputs import int_arg, too_large_message
 from .security import hash_password
-from .services import labels, members, queue
+from .services import labels, members, queue, span_sets
 from .services.annotations import change_label_set
 from .services.formats import format_for_name
 from .services.dataset import UNKNOWN_LICENSE, dataset_zip, parse_split
@@ -161,6 +161,7 @@ def project_settings(project_id: int):
                                 .order_by(User.username)).all()
     if form.validate_on_submit():
         label_errors, relabeled = _update_labels(project, request.form)
+        label_errors = label_errors or _update_span_sets(project, request.form)
         if not label_errors:
             form.populate_obj(project)
             chosen = {int(value) for value in request.form.getlist("member") if value.isdigit()}
@@ -175,7 +176,29 @@ def project_settings(project_id: int):
         blank_rows=2, people=people, member_ids=members.member_ids(db.session, project),
         uses={key: _uses_text(use) for key, use in uses.items()},
         orphans=[key for key in uses if key not in project.label_keys()],
-        removed=set(request.form.getlist("label_remove")), relabel_to=_relabel_targets(request.form))
+        removed=set(request.form.getlist("label_remove")), relabel_to=_relabel_targets(request.form),
+        span_label_uses=span_sets.span_label_uses(db.session, project.id),
+        relation_uses=span_sets.relation_uses(db.session, project.id),
+        span_removed=set(request.form.getlist("span_label_remove")),
+        relation_removed=set(request.form.getlist("relation_remove")))
+
+
+def _update_span_sets(project: Project, form) -> list[str]:
+    """Apply the span label and relation tables, each only if the form has it; the errors
+    (nothing changed) in the UI's language."""
+    errors = []
+    for prefix, edit, colored in (("span_label", span_sets.edit_span_labels, True),
+                                  ("relation", span_sets.edit_relations, False)):
+        if f"{prefix}_key" not in form:
+            continue
+        columns = [form.getlist(f"{prefix}_{name}") for name in ("key", "name", "hotkey")]
+        colors = form.getlist(f"{prefix}_color") if colored else [None] * len(columns[0])
+        if len({len(column) for column in (*columns, colors)}) != 1:
+            errors.append(_("The form arrived incomplete: reload the page and try again."))
+            continue
+        rows = [span_sets.Row(*values) for values in zip(*columns, colors)]
+        errors += edit(db.session, project, rows, set(form.getlist(f"{prefix}_remove")))
+    return [translated(error) for error in errors]
 
 
 def _uses_text(use: labels.LabelUse) -> str:
