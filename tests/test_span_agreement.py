@@ -4,6 +4,7 @@ and the figures on the agreement page and in `flask agreement --json`."""
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 from sqlalchemy import event, select
@@ -13,7 +14,7 @@ from annotator.models import Article, Link, Paragraph, Project, Span
 from annotator.services.annotations import set_annotation
 from annotator.services.importing import Source, import_sources
 from annotator.services.span_agreement import (
-    pooled_alpha, project_span_agreement, unitized_alpha)
+    SpanData, measure, pooled_alpha, project_span_agreement, unitized_alpha)
 from annotator.services.users import create_user
 
 from helpers import PASSWORD, jsonl, login
@@ -74,7 +75,8 @@ def test_unitized_alpha_reproduces_krippendorff_2004_worked_example():
     k = unitized_alpha(300, [(180 - b, 240 - b), (300 - b, 350 - b)],
                        [(180 - b, 240 - b), (300 - b, 350 - b)])
     assert c.observed == pytest.approx(1300 / 90000)
-    assert (round(c.observed, 4), round(c.expected, 4), round(c.value, 4)) == (0.0144, 0.0532, 0.7286)
+    assert (round(c.observed, 4), round(c.expected, 4), round(c.value, 4)) == (
+        0.0144, 0.0532, 0.7286)
     assert (k.observed, round(k.expected, 4), k.value) == (0.0, 0.0490, 1.0)
     assert pooled_alpha([c, k]).value == pytest.approx(0.8591, abs=0.0005)
 
@@ -100,7 +102,8 @@ def test_unitized_alpha_observed_disagreement_matches_krippendorff_1995():
 def test_unitized_alpha_of_a_small_case_by_hand():
     """L = 10, a marks [0,4), b marks [2,6). Observed: (0-2)² + (4-6)² = 8, / 10² = 0.08.
     Expected: units 4 and 4 (N = 2); gaps: a's [4,10) = 6, b's [0,2) = 2 and [6,10) = 4.
-    Per unit: (N-1)(2·4³ - 3·4² + 4)/3 = 28, plus 4² · ((4-4+1) + (6-4+1)) = 64: 92, twice 184.
+    Per unit: (N-1)(2·4³ - 3·4² + 4)/3 = 28, plus 4² · ((4-4+1) + (6-4+1)) = 64: 92;
+    twice: 184.
     Denominator: 2·10·(2·10 - 1) - 2·4·3 = 356. Expected = (2/10) · 184/356 = 0.103371;
     alpha = 1 - 0.08/0.103371 = 0.226087. Nothing marked: no alpha."""
     alpha = unitized_alpha(10, [(0, 4)], [(2, 6)])
@@ -109,6 +112,47 @@ def test_unitized_alpha_of_a_small_case_by_hand():
     assert alpha.value == pytest.approx(1 - 0.08 / (0.2 * 184 / 356))
     assert unitized_alpha(10, [(0, 4)], [(0, 4)]).value == 1.0
     assert unitized_alpha(10, [], []).value is None
+
+
+def _random_spans(rng: random.Random, length: int, first_id: int) -> list[tuple]:
+    """Spans as an annotator may mark them: per label, none overlapping another."""
+    spans = []
+    for label in ("claim", "evidence"):
+        at = rng.randrange(3)
+        while at < length - 1 and rng.random() < 0.7:
+            end = min(length, at + rng.randrange(1, 6))
+            spans.append((first_id + len(spans), at, end, label))
+            at = end + rng.randrange(0, 4)
+    return spans
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_char_and_exact_f1_equal_counting_characters_and_spans_one_by_one(seed):
+    """On random spans (one span each or several), the character F1 equals 2|A ∩ B| / (|A| +
+    |B|) over the sets of (paragraph, label, character), the exact F1 the same over the sets of
+    (paragraph, start, end, label), and the overlap matching pairs no span twice."""
+    rng = random.Random(seed)
+    lengths = {p: rng.randrange(1, 30) for p in range(8)}
+    spans = {name: {} for name in ("a", "b")}
+    for n, name in enumerate(spans):
+        for p, length in lengths.items():
+            if rng.random() < 0.8:
+                spans[name][p] = _random_spans(rng, length, 1000 * (10 * n + p))
+    seen = {name: set(lengths) for name in spans}
+    (pair,) = measure(SpanData(seen, spans, {}, lengths, {}), labels=["claim", "evidence"]).pairs
+
+    def characters(name):
+        return {(p, u[3], i) for p, units in spans[name].items() for u in units
+                for i in range(u[1], u[2])}
+
+    def exact(name):
+        return {(p, u[1], u[2], u[3]) for p, units in spans[name].items() for u in units}
+
+    for counted, found in ((characters, pair.all.char), (exact, pair.all.exact)):
+        a, b = counted("a"), counted("b")
+        assert (found.marked, found.matched) == (len(a) + len(b), len(a & b))
+    marked = sum(len(units) for by in spans.values() for units in by.values())
+    assert pair.all.overlap.marked == marked and 2 * pair.all.overlap.matched <= marked
 
 
 # --- spans from the database ------------------------------------------------------------------
@@ -189,11 +233,11 @@ def test_three_annotators_pool_their_pairs(session):
 
 
 def test_offsets_count_code_points_in_cjk_and_emoji(session):
-    """"👩‍💻写代码。🇨🇳中文𠀀" is 3 (woman, ZWJ, laptop) + 4 + 2 (two regional indicators) + 2
-    + 1 (CJK Extension B) = 12 code points. li marks the emoji and 写代码 [0,6) as claim, bo
-    the sentence from 写 [3,7): 3 shared of 6 + 4: char F1 = 6/10 = 0.6. Evidence: li [7,12),
-    bo [9,12) (中文𠀀): 3 shared of 5 + 3: 6/8 = 0.75. The continuum is 12 long on every
-    database (SQL length() counts code points, as Python's len does)."""
+    """"👩‍💻写代码。🇨🇳中文𠀀" is 3 (woman, ZWJ, laptop) + 4 + 2 (two regional
+    indicators) + 2 + 1 (CJK Extension B) = 12 code points. li marks the emoji and 写代码
+    [0,6) as claim, bo the sentence from 写 [3,7): 3 shared of 6 + 4: char F1 = 6/10 = 0.6.
+    Evidence: li [7,12), bo [9,12) (中文𠀀): 3 shared of 5 + 3: 6/8 = 0.75. The continuum is
+    12 long on every database (SQL length() counts code points, as Python's len does)."""
     text = "👩\u200d💻写代码。🇨🇳中文𠀀"
     assert len(text) == 12 and text[3:7] == "写代码。" and text[9:12] == "中文𠀀"
     project, (p,), users = _project(session, [text])

@@ -308,28 +308,44 @@ def _compare_spans(data: SpanData, a, b, common: set[int], tally: _Tally,
     alpha in `alphas`; return the overlap alignment (a's span id -> b's)."""
     alignment: dict[int, int] = {}
     continuum = {label: ([], []) for label in labels}  # label -> (a's units, b's), shifted
+    spans_a, spans_b = data.spans.get(a, {}), data.spans.get(b, {})
     offset = 0
     for paragraph in sorted(common):
-        by_a = _by_label(data.spans.get(a, {}).get(paragraph, ()))
-        by_b = _by_label(data.spans.get(b, {}).get(paragraph, ()))
-        for label in labels:
-            xs, ys = by_a.get(label, []), by_b.get(label, [])
-            if not xs and not ys:
-                continue
-            cover_a, cover_b = _covered(xs), _covered(ys)
-            tally.add("char", label, sum(e - s for s, e in cover_a) + sum(e - s for s, e in cover_b),
-                      _common_characters(cover_a, cover_b))
-            tally.add("exact", label, len(xs) + len(ys),
-                      len({(x[1], x[2]) for x in xs} & {(y[1], y[2]) for y in ys}))
-            paired = overlap_pairs(xs, ys)
-            tally.add("overlap", label, len(xs) + len(ys), len(paired))
-            alignment.update((x[0], y[0]) for x, y in paired)
-            continuum[label][0].extend((offset + x[1], offset + x[2]) for x in xs)
-            continuum[label][1].extend((offset + y[1], offset + y[2]) for y in ys)
+        marked_a, marked_b = spans_a.get(paragraph), spans_b.get(paragraph)
+        if marked_a or marked_b:
+            by_a, by_b = _by_label(marked_a or ()), _by_label(marked_b or ())
+            for label in labels:
+                xs, ys = by_a.get(label, []), by_b.get(label, [])
+                if xs or ys:
+                    _compare_label(label, xs, ys, tally, alignment)
+                    continuum[label][0].extend((offset + x[1], offset + x[2]) for x in xs)
+                    continuum[label][1].extend((offset + y[1], offset + y[2]) for y in ys)
         offset += data.lengths.get(paragraph, 0)
     for label, (units_a, units_b) in continuum.items():
         alphas[label] = unitized_alpha(offset, units_a, units_b)
     return alignment
+
+
+def _compare_label(label: str, xs: Sequence[Unit], ys: Sequence[Unit], tally: _Tally,
+                   alignment: dict[int, int]) -> None:
+    """Count one label's spans of a and b in one paragraph; pair them by overlap."""
+    if len(xs) == len(ys) == 1:  # the common case, without sorting or sets
+        (x_id, x_start, x_end, _), (y_id, y_start, y_end, _) = xs[0], ys[0]
+        shared = min(x_end, y_end) - max(x_start, y_start)
+        tally.add("char", label, x_end - x_start + y_end - y_start, max(shared, 0))
+        tally.add("exact", label, 2, int((x_start, x_end) == (y_start, y_end)))
+        tally.add("overlap", label, 2, int(shared > 0))
+        if shared > 0:
+            alignment[x_id] = y_id
+        return
+    cover_a, cover_b = _covered(xs), _covered(ys)
+    tally.add("char", label, sum(e - s for s, e in cover_a) + sum(e - s for s, e in cover_b),
+              _common_characters(cover_a, cover_b))
+    tally.add("exact", label, len(xs) + len(ys),
+              len({(x[1], x[2]) for x in xs} & {(y[1], y[2]) for y in ys}))
+    paired = overlap_pairs(xs, ys)
+    tally.add("overlap", label, len(xs) + len(ys), len(paired))
+    alignment.update((x[0], y[0]) for x, y in paired)
 
 
 def _compare_links(data: SpanData, a, b, common: set[int], alignment: Mapping[int, int],
@@ -390,11 +406,12 @@ def project_span_agreement(session: Session, project: Project, *,
     Spans and links are read in one query each; without any, nothing else is read. Then the
     paragraphs each annotator labeled, and the lengths of those two or more saw."""
     in_project = Article.project_id == project.id
+    connection = session.connection()  # Core rows: no ORM work per row
     spans: dict[int, dict[int, list[Unit]]] = defaultdict(lambda: defaultdict(list))
     seen: dict[int, set[int]] = defaultdict(set)
     span_paragraph: dict[int, int] = {}
     left_out: set[int] = set()
-    for span_id, paragraph, user, start, end, label, source in session.execute(
+    for span_id, paragraph, user, start, end, label, source in connection.execute(
             select(Span.id, Span.paragraph_id, Span.user_id, Span.start, Span.end, Span.label,
                    Span.source)
             .join(Paragraph, Paragraph.id == Span.paragraph_id)
@@ -408,7 +425,7 @@ def project_span_agreement(session: Session, project: Project, *,
         else:
             spans[user][paragraph].append((span_id, start, end, label))
     links: dict[int, list[LinkRow]] = defaultdict(list)
-    for user, from_p, from_s, to_p, to_s, relation in session.execute(
+    for user, from_p, from_s, to_p, to_s, relation in connection.execute(
             select(Link.user_id, Link.from_paragraph_id, Link.from_span_id, Link.to_paragraph_id,
                    Link.to_span_id, Link.relation)
             .join(Article, Article.id == Link.article_id)
@@ -418,7 +435,7 @@ def project_span_agreement(session: Session, project: Project, *,
         links[user].append((_end(from_p, from_s), _end(to_p, to_s), relation))
     people = set(seen) | set(links)  # who marked a span (even one left out) or a link
     if people:
-        for paragraph, user in session.execute(
+        for paragraph, user in connection.execute(
                 select(Annotation.paragraph_id, Annotation.user_id)
                 .join(Paragraph, Paragraph.id == Annotation.paragraph_id)
                 .join(Article, Article.id == Paragraph.article_id)
@@ -448,7 +465,7 @@ def _lengths(session: Session, project: Project, seen: Mapping[int, set[int]]) -
     needed = {p for p, count in Counter(p for ps in seen.values() for p in ps).items()
               if count >= 2}
     has_span = exists().where(Span.paragraph_id == Paragraph.id, Span.gold.is_(False))
-    rows = session.execute(
+    rows = session.connection().execute(
         select(Paragraph.id, func.length(Paragraph.text))
         .join(Article, Article.id == Paragraph.article_id)
         .where(Article.project_id == project.id,
