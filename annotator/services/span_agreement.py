@@ -50,8 +50,8 @@ class Matched:
 @dataclass(frozen=True)
 class UnitizedAlpha:
     """Krippendorff's unitized alpha of two annotators on one continuum: 1 - observed/expected
-    disagreement (Krippendorff 2004, Content Analysis, 2nd ed., section 12.4); None when there
-    is nothing to disagree on (no span of the label)."""
+    disagreement (Krippendorff 2004, Content Analysis, 2nd ed.); None when there is nothing to
+    disagree on (no span of the label)."""
     value: float | None
     observed: float
     expected: float
