@@ -174,3 +174,53 @@ def test_paragraph_label_changes_leave_spans_and_links_alone(app, client, world)
                  db.session.execute(select(Link.id, Link.relation)).all())
     assert after == before and len(after[0]) == 2 and len(after[1]) == 2
     assert span_labels(app) == DEFAULT_SPANS
+
+
+@pytest.mark.parametrize("what", ["span label", "relation"])
+def test_a_save_racing_a_removal_never_writes_the_removed_key(app, client, world, what):
+    """A span or link save that arrives while a settings change removing its key holds its
+    transaction waits for it, and is then checked against the new set: 400, nothing written."""
+    import threading
+    import time
+
+    from sqlalchemy import delete
+
+    from annotator.database import write_transaction
+    from annotator.services.spans import change_span_labels
+
+    first, second = world["paragraphs"]
+    holding, answered = threading.Event(), []
+    model, key = (SpanLabel, "evidence") if what == "span label" else (Relation, "attacks")
+
+    def remove() -> None:  # what the settings page does, held open for a moment
+        with app.app_context(), write_transaction(db.session):
+            change_span_labels(db.session)
+            db.session.execute(delete(model).where(model.key == key))
+            db.session.flush()
+            holding.set()
+            time.sleep(1.0)
+            db.session.commit()
+
+    def save() -> None:
+        if what == "span label":
+            response = app.test_client().put(f"/api/paragraphs/{first}/spans", headers=world["li"],
+                                             json={"spans": [{"start": 0, "end": 2, "label": key}]})
+        else:
+            response = app.test_client().put(
+                f"/api/articles/{world['article']}/links", headers=world["li"],
+                json={"links": [{"from": {"paragraph_id": first}, "to": {"paragraph_id": second},
+                                 "relation": key}]})
+        answered.append((response.status_code, response.get_json()))
+
+    remover = threading.Thread(target=remove)
+    remover.start()
+    assert holding.wait(10)
+    saver = threading.Thread(target=save)
+    saver.start()
+    remover.join()
+    saver.join()
+    status, body = answered[0]
+    assert status == 400 and f"unknown {what} '{key}'" in body["error"], answered
+    with app.app_context():
+        assert db.session.scalars(select(Span.id)).all() == []
+        assert db.session.scalars(select(Link.id)).all() == []
