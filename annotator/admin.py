@@ -18,7 +18,7 @@ from .extensions import db
 from .i18n import ROLE_NAMES, translated
 from .forms import ActionForm, AssignForm, ImportForm, ProjectForm, ResetPasswordForm, RoleForm, TokenForm, UserForm
 from .models import ApiToken, Article, Assignment, Label, Project, User, utcnow
-from .inputs import int_arg, too_large_message
+from .inputs import int_arg, too_large_message, upload_path
 from .security import hash_password
 from .services import labels, members, queue, span_sets
 from .services.annotations import change_label_set
@@ -309,7 +309,8 @@ def import_articles(project_id: int):
         if fmt is None:
             form.file.errors.append(_("Cannot tell the format from the file name; choose one."))
         else:
-            report = import_sources(db.session, project.name, [Source(name, upload.read(), fmt)],
+            source = Source(name, upload_path(upload), fmt)  # read from its file, never whole
+            report = import_sources(db.session, project.name, [source],
                                     encoding=form.encoding.data or None, split=form.split.data,
                                     skip_invalid=form.skip_invalid.data)
             if report.stored:

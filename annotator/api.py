@@ -12,7 +12,8 @@ from werkzeug.exceptions import BadRequest
 from .auth import admin_required, login_required, reviewer_required
 from .database import reads_first, write_transaction
 from .extensions import db
-from .inputs import MAX_ID, int_arg, json_body, label_field, note_field, source_field
+from .inputs import (MAX_ID, int_arg, json_body, label_field, note_field, source_field,
+                     upload_path)
 from .models import Annotation, Article, Paragraph, Project, isoformat
 from .openapi import build_openapi
 from .web import attachment
@@ -393,7 +394,7 @@ def import_articles(project_id: int):
     project = db.get_or_404(Project, project_id)
     options = request.form if request.files else request.args
     if request.mimetype == "application/x-ndjson":
-        source = Source("<body>", request.get_data(), "jsonl")
+        source = Source("<body>", request.body_file(), "jsonl")
     elif "file" in request.files:
         upload = request.files["file"]
         name = upload.filename or "upload"
@@ -402,7 +403,7 @@ def import_articles(project_id: int):
             fmt = format_for_name(name)
         if fmt is None:
             abort(400, f"cannot tell the format of {name!r} from its extension")
-        source = Source(name, upload.read(), fmt)
+        source = Source(name, upload_path(upload), fmt)
     else:
         abort(400, 'send a multipart "file" or an application/x-ndjson body')
     report = import_sources(

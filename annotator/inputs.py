@@ -3,8 +3,12 @@ JSON bodies and the text inside them. Every refusal is a 4xx naming the problem,
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
+from typing import IO
 
 from flask import Flask, Request, abort, current_app, request
+from werkzeug.datastructures import FileStorage
 from werkzeug.routing import IntegerConverter
 
 from .services.annotations import SOURCES
@@ -17,6 +21,7 @@ MAX_JSON_DEPTH = 32  # our bodies nest three levels at most
 MAX_LABEL_CHARS = 64  # keys are [a-z0-9_-]{1,32}; longer is never one, and is not echoed back
 # The routes that take files: up to MAX_UPLOAD_MB; every other body up to MAX_BODY_KB.
 UPLOAD_ENDPOINTS = frozenset({"api.import_articles", "admin.import_articles"})
+UPLOAD_CHUNK = 1 << 20  # bytes of a raw upload read at a time
 
 
 class IdConverter(IntegerConverter):
@@ -45,6 +50,44 @@ class BoundedRequest(Request):
     @max_content_length.setter
     def max_content_length(self, value: int | None) -> None:
         self._max_content_length = value
+
+    # An import's upload goes to a temporary file, a chunk at a time, and the import reads it
+    # from there by its path: never whole in memory (a 64 MB upload cost 64 MB+ a request).
+    _body_file: IO[bytes] | None = None
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None,
+                         content_length=None) -> IO[bytes]:
+        """Where werkzeug writes a form's file: for an import, a named temporary file
+        (`upload_path`), whatever its size; it is deleted when the request is closed."""
+        if self.endpoint in UPLOAD_ENDPOINTS:
+            return tempfile.NamedTemporaryFile("wb+", prefix="annotator-upload-")
+        return super()._get_file_stream(total_content_length, content_type, filename,
+                                        content_length)
+
+    def body_file(self) -> Path:
+        """An import's raw body (not a form), copied to a temporary file as it arrives
+        (within the route's limit), the first time it is asked for; deleted with the request."""
+        if self._body_file is None:
+            self._body_file = file = tempfile.NamedTemporaryFile("wb+", prefix="annotator-upload-")
+            stream = self.stream
+            while chunk := stream.read(UPLOAD_CHUNK):
+                file.write(chunk)
+                if getattr(stream, "is_exhausted", False):  # its end, or the limit (read_body_first)
+                    break
+            file.flush()
+        return Path(self._body_file.name)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if self._body_file is not None:
+                self._body_file.close()
+
+
+def upload_path(upload: FileStorage) -> Path:
+    """The file of an import's form upload, on disk (BoundedRequest put it there)."""
+    return Path(upload.stream.name)
 
 
 def body_limit(config, endpoint: str | None) -> int:

@@ -41,17 +41,21 @@ def init_app(app: Flask) -> None:
 def read_body_first() -> None:
     """Read a state-changing request's whole body, within the route's limit, before anything
     queries the database: no transaction, so no write lock, stays open while a slow client
-    sends it. Forms are parsed (uploads spooled to disk), other bodies kept for get_data().
-    A chunked body is refused (413) as soon as it runs past the limit, never cut to fit."""
+    sends it. Forms are parsed (an import's file written to disk as it arrives), an import's
+    raw body is copied to a temporary file (request.body_file), other bodies kept for
+    get_data(). A chunked body is refused (413) as soon as it runs past the limit, never cut
+    to fit."""
     if request.method in SAFE_METHODS:
         return
     if request.endpoint in UPLOAD_ENDPOINTS and request.mimetype not in FORM_TYPES:
-        # A raw upload (up to MAX_UPLOAD_MB) is held in memory: only for a signed-in caller,
-        # whose sign-in check, a read, is ended before the body is read.
+        # A raw upload (up to MAX_UPLOAD_MB) is only read for a signed-in caller, whose
+        # sign-in check, a read, is ended before the body is read.
         if not current_user.is_authenticated:
             return  # 401, the body unread
         db.session.commit()
-    request.get_data(parse_form_data=True)
+        request.body_file()
+    else:
+        request.get_data(parse_form_data=True)
     stream = request.stream  # werkzeug stops a chunked body at the limit, silently:
     if (request.content_length is None and isinstance(stream, LimitedStream)
             and stream.is_exhausted and request.environ["wsgi.input"].read(1)):
