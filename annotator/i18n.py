@@ -19,8 +19,8 @@ COOKIE = "lang"
 ROLE_NAMES = {"admin": _l("admin"), "reviewer": _l("reviewer"), "annotator": _l("annotator")}
 STATUS_NAMES = {"active": _l("active"), "deactivated": _l("deactivated")}
 
-# The default label set (models.DEFAULT_LABELS) is stored in English, like every label: its
-# names and descriptions are shown in the UI's language while they are still the defaults
+# The default label set (models.DEFAULT_LABELS; the span labels and relations too) is stored
+# in English, like every label: its names and descriptions are shown in the UI's language while they are still the defaults
 # (`label_text`); a name or description an admin wrote is shown as written.
 DEFAULT_LABEL_TEXTS = {
     "Claim": _l("Claim"), "Evidence": _l("Evidence"), "Ads/Boilerplate": _l("Ads/Boilerplate"),
@@ -31,6 +31,7 @@ DEFAULT_LABEL_TEXTS = {
     "Site furniture: navigation, teasers, related links, promos, comments, copyright.":
         _l("Site furniture: navigation, teasers, related links, promos, comments, copyright."),
     "Body text that is neither claim nor evidence.": _l("Body text that is neither claim nor evidence."),
+    "Supports": _l("Supports"), "Attacks": _l("Attacks"),  # the default relations (links)
 }
 
 # The app's own suggestion reasons (suggest/signals.py, suggest/training.py) are stored in
