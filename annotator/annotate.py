@@ -16,7 +16,7 @@ from .extensions import db
 from .i18n import label_text, reason_text
 from .inputs import int_arg
 from .models import Annotation, Article, Assignment, Paragraph, Project
-from .services import members, queue
+from .services import members, queue, spans
 from .services.progress import project_progress
 from .services.suggestions import paragraphs_with_suggestions
 
@@ -129,7 +129,7 @@ def start(project_id: int):
 @login_required
 def article(article_id: int):
     """The labeling page: every paragraph with its label buttons and its stored suggestion (if
-    the project shows them), driven from the keyboard."""
+    the project shows them), the caller's spans and links, driven from the keyboard."""
     article = db.get_or_404(Article, article_id)
     project = db.session.get(Project, article.project_id)
     rows = list(paragraphs_with_suggestions(db.session, article))  # one query for both
@@ -147,12 +147,18 @@ def article(article_id: int):
                                 .order_by(Article.id).limit(1))
     assignment = db.session.scalar(select(Assignment).where(
         Assignment.article_id == article.id, Assignment.user_id == current_user.id))
+    mine_only = spans.Owner(current_user.id)
     return render_template(
         "annotate/article.html", project=project, article=article, paragraphs=paragraphs,
         mine=mine, suggestions=suggestion_views(shown, project),
         previous_id=previous_id, next_id=next_id,
         finished=assignment is not None and assignment.finished_at is not None,
-        counted=counted_texts(),
+        counted=counted_texts(), spans=spans.article_spans(db.session, article.id, mine_only),
+        span_labels=[{"key": label.key, "name": label_text(label.name), "hotkey": label.hotkey,
+                      "color": label.color} for label in project.span_labels],
+        relations=[{"key": relation.key, "name": label_text(relation.name),
+                    "hotkey": relation.hotkey} for relation in project.relations],
+        links=spans.article_links(db.session, article.id, mine_only),
         guidelines=project.guidelines_markup)
 
 
@@ -161,7 +167,8 @@ def article(article_id: int):
 def label_css(project_id: int):
     """Label colours as a stylesheet, so the page needs no inline styles under the CSP."""
     project = db.get_or_404(Project, project_id)
-    css = render_template("annotate/labels.css", labels=project.labels)
+    css = render_template("annotate/labels.css", labels=project.labels,
+                          span_labels=project.span_labels)
     return Response(css, mimetype="text/css")
 
 

@@ -1,8 +1,11 @@
 // annotate.js: label the paragraphs of one article from the keyboard.
 // Only the paragraph that changes is touched in the DOM, so long articles stay instant: each
 // paragraph shows its label as a tag, and one toolbar (the label buttons) moves to the current one.
+// Spans (spans.js) and links (links.js) keep their own state; this module routes keys to them.
 import { SaveQueue, request } from "./api.js";
 import { shortcutKey, unshifted, viaInputMethod } from "./keys.js";
+import { Links } from "./links.js";
+import { Spans, paragraphUnit } from "./spans.js";
 
 const page = JSON.parse(document.getElementById("page-data").textContent);
 const text = page.text;
@@ -37,13 +40,15 @@ const isTyping = (el) => el instanceof Element && el.closest("input, textarea, s
 // --- saving ------------------------------------------------------------------------
 
 const queue = new SaveQueue(`annotator.pending.${page.userId}`, {
-  onState(paragraphId, state, entry, error) {
-    const para = byId.get(String(paragraphId));
-    if (!para) return;
+  onState(paragraphId, state, entry, error, body) {
     if (state === "rejected" && error) { // stays until the next message: not a retry warning
       banner.textContent = text.rejectedBecause.replace("{error}", error);
       banner.dataset.kind = "refused";
     }
+    if (entry.kind === "spans") return spans.onState(paragraphId.slice("spans-".length), state, body);
+    if (entry.kind === "links") return paragraphId === links.id && links.onState(state);
+    const para = byId.get(String(paragraphId));
+    if (!para) return;
     para.dataset.state = state;
     para.querySelector(".save-state").textContent = text[state] ?? "";
   },
@@ -58,10 +63,22 @@ const queue = new SaveQueue(`annotator.pending.${page.userId}`, {
       banner.dataset.kind = "ok";
     }
   },
+  requests: { spans: Spans.send, links: (id, entry) => links.send(id, entry) },
 });
+
+const spans = new Spans(page, queue, byId, {
+  say,
+  onChange: (paragraphId, removed, renamed) => links.unitsChanged(removed, renamed),
+  onSelect: () => links.showCurrent(),
+});
+const currentUnit = () => spans.selectedUnit()
+  ?? (current >= 0 ? paragraphUnit(paragraphs[current].dataset.paragraphId) : null);
+const links = new Links(page, queue, spans, byId, { currentUnit, say });
 
 // Changes kept from an earlier visit show as pending until the server confirms them.
 for (const [paragraphId, entry] of queue.entries()) {
+  if (entry.kind === "spans") spans.restore(paragraphId.slice("spans-".length), entry);
+  if (entry.kind) continue;
   const para = byId.get(paragraphId);
   if (para) {
     showLabel(para, entry.label, entry.source);
@@ -69,6 +86,8 @@ for (const [paragraphId, entry] of queue.entries()) {
     para.dataset.state = "pending";
   }
 }
+links.restore();
+spans.renderAll();
 queue.flush();
 updateProgress();
 
@@ -245,6 +264,7 @@ function select(index, extend = false) {
   if (index < 0 || index >= paragraphs.length) return;
   if (extend && rangeAnchor === null && current >= 0) rangeAnchor = current;
   if (!extend) clearRange();
+  if (index !== current) spans.leave();
   if (current >= 0) paragraphs[current].setAttribute("aria-selected", "false");
   current = index;
   const para = paragraphs[current];
@@ -254,6 +274,7 @@ function select(index, extend = false) {
   pressButtons(para.dataset.label || null);
   keepInUpperPart(para);
   if (extend) showRange();
+  links.showCurrent();
 }
 
 /** Scroll so the current paragraph sits in the upper part of the screen, with what follows it
@@ -370,6 +391,10 @@ document.addEventListener("keydown", (event) => {
   if (document.querySelector("dialog[open]")) return; // a dialog handles its own keys
   if (viaInputMethod(event)) noticeInputMethod();
   const key = shortcutKey(event);
+  if (spans.handleKey(event, key)) { // span mode's keys first: its own label hotkeys, arrows, Tab
+    event.preventDefault();
+    return;
+  }
   if ((event.ctrlKey || event.metaKey) && !event.altKey && !event.shiftKey && key === "z") {
     undo();
     event.preventDefault();
@@ -401,6 +426,8 @@ document.addEventListener("keydown", (event) => {
     if (previous) labelAndAdvance(previous);
   }
   else if (key === "e") openNote(paragraphs[current]);
+  else if (key === "s" && current >= 0) spans.enter(paragraphs[current]);
+  else if (key === "l") links.open();
   else if (key === "n") go(page.nextUrl);
   else if (key === "p") go(page.previousUrl);
   else if (key === "g") toggleGuidelines();
@@ -423,6 +450,14 @@ document.getElementById("paragraphs").addEventListener("click", (event) => {
   if (button) return labelAndAdvance(button.dataset.label); // the toolbar: the current paragraph
   if (event.target.closest(".note-toggle")) return openNote(para);
   select(paragraphs.indexOf(para));
+});
+
+// A mouse selection inside a paragraph's text: span mode on it, snapped to whole characters.
+document.getElementById("paragraphs").addEventListener("mouseup", (event) => {
+  const para = event.target.closest(".para");
+  if (!para || window.getSelection()?.isCollapsed !== false) return;
+  select(paragraphs.indexOf(para));
+  spans.fromMouse(para);
 });
 
 document.getElementById("paragraphs").addEventListener("input", (event) => {

@@ -56,11 +56,14 @@ export class SaveQueue {
    * why retrying stopped: null, "signed-out" (401) or "stale-page" (the session was renewed
    * elsewhere, so this page's CSRF token is refused). Stopped changes are kept, not retried on
    * a timer: the next visit (after signing in) sends them; a tab shown again tries once.
+   * requests: for changes other than labels (`put(id, {kind, ...})`), kind -> (id, entry) =>
+   * Promise<Response>; a saved one's onState gets the server's answer as a fifth argument.
    */
-  constructor(prefix, { onState, onCount }) {
+  constructor(prefix, { onState, onCount, requests = {} }) {
     this.prefix = `${prefix}.`;
     this.onState = onState;
     this.onCount = onCount;
+    this.requests = requests;
     this.pending = new Map(); // paragraphId -> {label, note, at}
     this.inFlight = new Set();
     this.failing = new Set();
@@ -89,7 +92,13 @@ export class SaveQueue {
 
   /** Queue the wanted state of a paragraph (label null clears it) and send it. */
   put(paragraphId, label, note, source = "human") {
-    this.#send([this.#queue({ paragraphId, label, note, source })]);
+    this.#send([this.#queue(paragraphId, { label, note, source })]);
+  }
+
+  /** Queue the wanted state of something else under `id`, sent by requests[fields.kind] (the
+   * spans of a paragraph, the links of an article), and send it. */
+  putKind(id, fields) {
+    this.#send([this.#queue(id, fields)]);
   }
 
   /**
@@ -99,7 +108,8 @@ export class SaveQueue {
    * is kept and retried like a single change, and retried in one batch again.
    */
   putMany(articleId, items) {
-    this.#send(items.map((item) => this.#queue(item, articleId)));
+    this.#send(items.map(({ paragraphId, label, note, source }) =>
+      this.#queue(paragraphId, { label, note, source }, articleId)));
   }
 
   flush() {
@@ -114,9 +124,9 @@ export class SaveQueue {
     this.flush();
   }
 
-  #queue({ paragraphId, label, note, source }, article = null) {
-    const id = String(paragraphId);
-    const entry = { label, note, source, at: Date.now() + Math.random() / 1000 };
+  #queue(key, fields, article = null) {
+    const id = String(key);
+    const entry = { ...fields, at: Date.now() + Math.random() / 1000 };
     if (article !== null) entry.article = article;
     this.pending.set(id, entry);
     this.#store(id, entry);
@@ -162,7 +172,8 @@ export class SaveQueue {
     } catch {
       response = null; // network error: the server is unreachable
     }
-    const body = response && !response.ok ? await response.json().catch(() => null) : null;
+    const answered = response && (!response.ok || entry.kind); // a label's saved answer is not read
+    const body = answered ? await response.json().catch(() => null) : null;
     const stopped = response?.status === 401 ? "signed-out" : body?.reason === "csrf" ? "stale-page" : null;
     const retry = !response || stopped !== null || response.status >= 500 || RETRY_STATUSES.has(response.status);
     const error = retry ? null : body?.error ?? null;
@@ -177,7 +188,7 @@ export class SaveQueue {
         if (this.pending.get(changedId)?.at === sent.at) {
           this.pending.delete(changedId);
           if (this.#read(this.prefix + changedId)?.at === sent.at) localStorage.removeItem(this.prefix + changedId);
-          this.onState(changedId, response.ok ? "saved" : "rejected", sent, error);
+          this.onState(changedId, response.ok ? "saved" : "rejected", sent, error, body);
         } else if (this.pending.has(changedId)) {
           again.push(changedId); // changed while this save was on its way
         }
@@ -198,6 +209,7 @@ export class SaveQueue {
   }
 
   #request(id, entry, changes) {
+    if (entry.kind) return this.requests[entry.kind](id, entry);
     if (entry.article == null) {
       const url = `/api/paragraphs/${id}/annotation`;
       return entry.label === null

@@ -3,7 +3,8 @@
 // not the letter: those are read by their position on the keyboard (event.code) instead.
 
 const POSITION_KEYS = { Enter: "Enter", NumpadEnter: "Enter", Escape: "Escape", Backspace: "Backspace",
-  ArrowDown: "ArrowDown", ArrowUp: "ArrowUp", Period: ".", Space: " " };
+  ArrowDown: "ArrowDown", ArrowUp: "ArrowUp", ArrowLeft: "ArrowLeft", ArrowRight: "ArrowRight",
+  Tab: "Tab", Delete: "Delete", Home: "Home", End: "End", Period: ".", Space: " " };
 
 /** Whether an input method had this key (its `key` then says nothing of the letter). */
 export const viaInputMethod = (event) => event.isComposing || event.key === "Process" || event.keyCode === 229;
