@@ -9,19 +9,17 @@ from sqlalchemy.orm import Session, aliased
 
 from ..models import Annotation, Article, Link, Paragraph, Span, User
 
-QUOTE_CHARS = 40
-"""A link's span end is quoted up to this many code points (then "…")."""
 
-
-def differing_paragraphs(project_id: int):
+def differing_paragraphs(project_id: int, paragraph_ids: list[int] | None = None):
     """SELECT the ids of the project's paragraphs whose annotators' spans or links differ.
 
     The paragraph's participants are the annotators who labeled it, marked a span in it or
     drew a link from it. Each span is compared by (start, end, label), each link by its ends
     (a paragraph, or a span's paragraph, start, end and label) and relation, under the
     paragraph its link starts from. The paragraph differs when some span or link is held by
-    fewer annotators than its participants: when the participants' sets are not all equal."""
-    work = _work(project_id).cte("span_work")
+    fewer annotators than its participants: when the participants' sets are not all equal.
+    paragraph_ids: only among these (a page's), else the whole project."""
+    work = _work(project_id, paragraph_ids).cte("span_work")
     people = union(
         select(Annotation.paragraph_id.label("pid"), Annotation.user_id.label("uid"))
         .where(Annotation.paragraph_id.in_(select(work.c.pid))),
@@ -39,8 +37,9 @@ def differing_paragraphs(project_id: int):
 KEY_COLUMNS = ("a_start", "a_end", "a_label", "b_pid", "b_start", "b_end", "b_label", "relation")
 
 
-def _work(project_id: int):
-    """Every annotator's spans and links in the project, one row each: (pid, uid, kind, key)."""
+def _work(project_id: int, paragraph_ids: list[int] | None):
+    """Every annotator's spans and links in the project (starting in `paragraph_ids`, if
+    given), one row each: (pid, uid, kind, key)."""
     nothing_int, nothing_str = cast(null(), Integer), cast(null(), String)
     spans = (select(Span.paragraph_id.label("pid"), Span.user_id.label("uid"),
                     literal("span").label("kind"), Span.start.label("a_start"),
@@ -52,7 +51,8 @@ def _work(project_id: int):
              .join(Article, Article.id == Paragraph.article_id)
              .where(Article.project_id == project_id, Span.gold.is_(False)))
     start, end = aliased(Span), aliased(Span)
-    links = (select(func.coalesce(Link.from_paragraph_id, start.paragraph_id), Link.user_id,
+    from_pid = func.coalesce(Link.from_paragraph_id, start.paragraph_id)
+    links = (select(from_pid, Link.user_id,
                     literal("link"), start.start, start.end, start.label,
                     func.coalesce(Link.to_paragraph_id, end.paragraph_id), end.start, end.end,
                     end.label, Link.relation)
@@ -60,6 +60,9 @@ def _work(project_id: int):
              .outerjoin(start, start.id == Link.from_span_id)
              .outerjoin(end, end.id == Link.to_span_id)
              .where(Article.project_id == project_id, Link.gold.is_(False)))
+    if paragraph_ids is not None:
+        spans = spans.where(Span.paragraph_id.in_(paragraph_ids))
+        links = links.where(from_pid.in_(paragraph_ids))
     return union_all(spans, links)
 
 
@@ -134,9 +137,7 @@ def review_structure(session: Session, project_id: int, paragraph_ids: list[int]
     for pid, username in (*spans_by, *links_by):
         if pid in wanted and username is not None:
             names[pid].add(username)
-    project_differ = differing_paragraphs(project_id).subquery()
-    differ = set(session.scalars(select(project_differ.c.pid)
-                                 .where(project_differ.c.pid.in_(paragraph_ids))))
+    differ = set(session.scalars(differing_paragraphs(project_id, paragraph_ids)))
     return {
         "paragraphs": {pid: {
             "annotators": [{"name": name, "spans": spans_by[(pid, name)],

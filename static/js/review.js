@@ -24,6 +24,7 @@ let current = -1;
 const goldSpans = new Map(); // paragraph id -> [{id?, start, end, label, text}]
 const goldLinks = new Map(); // article id -> [{from, to, relation}], each end {paragraph_id, index, span}
 const savedSpans = new Map(); // paragraph id -> how many gold spans the server has
+const waiting = new Map(); // paragraph id -> links accepted with its spans, an end not gold yet
 for (const [pid, data] of Object.entries(page.paragraphs)) savedSpans.set(pid, data.gold.length);
 for (const [articleId, article] of Object.entries(page.articles)) {
   goldLinks.set(articleId, article.goldLinks);
@@ -161,9 +162,10 @@ function inGold(link, article) {
 }
 
 /** Make `spans` the paragraph's gold spans; `links` (an annotator's, accepted with them) become
- * gold links once the spans are saved and have ids. */
+ * gold links once the spans at both their ends are saved and have ids (waiting till then). */
 function setGoldSpans(card, spans, links = []) {
   const pid = card.dataset.paragraphId;
+  waiting.set(pid, links);
   goldSpans.set(pid, spans.map((s) => ({ ...s, id: undefined })).map((s) =>
     ({ ...s, id: (goldSpans.get(pid) ?? []).find((g) => sameSpan(g, s))?.id })));
   renderArticle(card.dataset.article);
@@ -171,10 +173,10 @@ function setGoldSpans(card, spans, links = []) {
     const spans = goldSpans.get(pid) ?? [];
     return { method: "PUT", url: `/api/paragraphs/${pid}/gold/spans`, value: spans,
              body: { spans: spans.map(({ start, end, label }) => ({ start, end, label })) } };
-  }, (answer) => spansSaved(card, answer, links), { paragraphOf: card.dataset.article });
+  }, (answer) => spansSaved(card, answer), { paragraphOf: card.dataset.article });
 }
 
-function spansSaved(card, answer, links) {
+function spansSaved(card, answer) {
   const pid = card.dataset.paragraphId;
   const stored = Array.isArray(answer) ? answer : answer?.spans ?? [];
   const paragraphText = card.querySelector(".review-text").textContent;
@@ -187,8 +189,15 @@ function spansSaved(card, answer, links) {
   const kept = (goldLinks.get(article) ?? []).filter((l) =>
     [l.from, l.to].every((end) => !end.span || ids.has(end.span.id)));
   goldLinks.set(article, kept);
-  const added = links.filter((link) => !inGold(link, article)).map(goldLink).filter(Boolean);
-  if (added.length > 0) setGoldLinks(card, [...kept, ...added]);
+  const added = new Map(); // key -> link: accepted links whose ends are all gold now
+  for (const other of cards.filter((c) => c.dataset.article === article)) {
+    const links = waiting.get(other.dataset.paragraphId) ?? [];
+    for (const link of links.filter((l) => goldLink(l) && !inGold(l, article))) {
+      added.set(linkKey(goldLink(link)), goldLink(link));
+    }
+    waiting.set(other.dataset.paragraphId, links.filter((link) => !goldLink(link)));
+  }
+  if (added.size > 0) setGoldLinks(card, [...kept, ...added.values()]);
   renderArticle(article);
 }
 

@@ -146,3 +146,32 @@ def test_accept_one_annotators_spans_as_gold_by_keyboard_and_reload(admin_page, 
     gold_spans, gold_links = _gold_rows(live_server)
     assert gold_spans == [(ids[CLAIM], texts[CLAIM].index("动力电池"), len(texts[CLAIM]), "claim")]
     assert gold_links == []
+
+
+def test_gold_spans_set_while_the_server_is_down_are_retried_and_their_link_follows(
+        admin_page, live_server, demo):
+    page = admin_page
+    world = _two_annotators(live_server, demo)
+    ids, spans = world["ids"], world["spans"]
+    page.goto(f"/review/projects/{world['project']}")
+    claim, evidence = page.locator(f"#r{ids[CLAIM]}"), page.locator(f"#r{ids[EVIDENCE]}")
+    expect(claim).to_have_attribute("aria-selected", "true")
+
+    live_server.stop()
+    page.keyboard.press("Shift+1")
+    page.keyboard.press("j")
+    page.keyboard.press("Shift+1")
+    for card in (claim, evidence):
+        expect(card).to_have_attribute("data-state", "failed")
+        expect(card.locator(".save-state")).to_have_text("not saved, retrying")
+    expect(page.locator("#review-status")).to_have_text("Some gold labels are not saved yet.")
+
+    live_server.start()  # nothing else: the page retries by itself, the link after its spans
+    for card in (claim, evidence):
+        expect(card).to_have_attribute("data-state", "saved", timeout=30_000)
+    expect(evidence.locator(".gold-links li")).to_contain_text("Supports", timeout=30_000)
+    expect(page.locator("#remaining-count")).to_have_text("0")
+    gold_spans, gold_links = _gold_rows(live_server)
+    assert [(row[1], row[2]) for row in gold_spans] == [
+        (spans["ann1"][index][0]["start"], spans["ann1"][index][0]["end"]) for index in (CLAIM, EVIDENCE)]
+    assert gold_links == [(ids[EVIDENCE], ids[CLAIM], "supports")]
