@@ -341,12 +341,14 @@ def _replace(parse, replace, read, owner: spans.Owner, target: int):
 
 
 def _spans_of(paragraph_id: int, owner: spans.Owner):
+    db.get_or_404(Paragraph, paragraph_id)  # a missing one is 404 whatever the body says
     return _replace(spans.parse_spans, spans.replace_spans, lambda session, target, owner: {
         "paragraph_id": target, "spans": spans.paragraph_spans(session, target, owner)},
         owner, paragraph_id)
 
 
 def _links_of(article_id: int, owner: spans.Owner):
+    db.get_or_404(Article, article_id)
     return _replace(spans.parse_links, spans.replace_links, lambda session, target, owner: {
         "article_id": target, "links": spans.article_links(session, target, owner)},
         owner, article_id)
