@@ -162,10 +162,13 @@ export class Spans {
     const response = await request("GET", `/api/articles/${this.page.articleId}`).catch(() => null);
     const paragraph = response?.ok ? (await response.json()).paragraphs
       .find((p) => String(p.id) === paragraphId) : null;
-    if (paragraph?.spans) {
-      this.spans.delete(paragraphId);
-      this.#stored(paragraphId, paragraph.spans);
-    }
+    if (!paragraph?.spans) return;
+    const units = (spans) => spans.map((span) => spanUnit(paragraphId, span));
+    const kept = new Set(units(paragraph.spans));
+    const removed = units(this.of(paragraphId)).filter((unit) => !kept.has(unit));
+    this.spans.delete(paragraphId);
+    this.#stored(paragraphId, paragraph.spans);
+    if (removed.length) this.onChange(paragraphId, removed, new Map()); // their links go too
   }
 
   // --- showing ---------------------------------------------------------------------

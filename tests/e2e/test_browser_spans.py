@@ -4,7 +4,7 @@ highlighted text against the stored text[start:end])."""
 from __future__ import annotations
 
 import json
-import re
+import sqlite3
 
 try:
     from playwright.sync_api import expect
@@ -285,3 +285,44 @@ def test_a_mouse_selection_snaps_to_whole_characters(admin_page, live_server, he
     assert len(dragged) == 1 and "ords to dr" in dragged[0], dragged
     assert highlighted(page, 5) == [("evidence", dragged[0])]
     expect_round_trip(page, helpers, pk, {4: [("claim", "𠀋x👩\u200d👩\u200d👧"), ("evidence", "e\u0301z")]})
+
+
+def test_a_span_the_server_refuses_says_why_and_goes(admin_page, live_server, helpers):
+    page = admin_page
+    pk = helpers.article_pk(page, "demo", ZH)
+    open_article(page, pk, CLAIM_P)
+    with sqlite3.connect(live_server.database) as conn:  # removed since the page was loaded
+        conn.execute("DELETE FROM span_label WHERE key = 'evidence'")
+    press_all(page, ["s", "Shift+Control+ArrowRight", "2"])
+    expect(page.locator(f"#p{CLAIM_P}")).to_have_attribute("data-span-state", "rejected")
+    expect(page.locator("#save-banner")).to_contain_text("The server refused a change")
+    expect(page.locator("#save-banner")).to_contain_text("evidence")
+    expect(page.locator(f"#p{CLAIM_P} mark.span-mark")).to_have_count(0)  # the server's spans again
+    assert helpers.pending(page) == {}
+    assert stored(page, helpers, pk)[0] == {}
+
+
+def test_offsets_module_counts_code_points_and_finds_stops(admin_page, demo, helpers):
+    page = admin_page
+    open_article(page, helpers.article_pk(page, "demo", ZH))
+    clause = demo["articles"][ZH]["paragraphs"][CLAIM_P]  # all BMP: UTF-16 index = code point
+    found = page.evaluate("""async (clause) => {
+      const o = await import("/static/js/offsets.js");
+      const family = "a👩\\u200d👩\\u200d👧b";
+      return {
+        points: [0, 1, 3, 9, 10].map((i) => o.toCodePoint(family, i)),
+        units: [0, 1, 2, 6, 7].map((p) => o.toUtf16(family, p)),
+        graphemes: o.graphemeStops("e\\u0301x𠀋"),
+        snapped: o.snap("a𠀋b", 2, 3),
+        english: o.wordStops("Hello big world"),
+        chinese: o.wordStops(clause).forward,
+        quote: o.wordStops("他说：“好。”然后走了").forward,
+      };
+    }""", clause)
+    assert found["points"] == [0, 1, 2, 6, 7]  # the emoji sequence is 5 code points, 8 units
+    assert found["units"] == [0, 1, 3, 9, 10]
+    assert found["graphemes"] == [0, 2, 3, 5]  # e + U+0301 one step, 𠀋 one step
+    assert found["snapped"] == [1, 3]  # a start inside 𠀋's surrogate pair moves before it
+    assert found["english"] == {"forward": [5, 9, 15], "backward": [0, 6, 10]}
+    assert found["chinese"] == sorted({i + 1 for i, c in enumerate(clause) if c in "，。"} | {len(clause)})
+    assert found["quote"] == [3, 7, 11]  # after "：", after "。" and the quote it closes, the end
