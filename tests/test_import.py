@@ -804,3 +804,18 @@ def test_skip_invalid_stores_the_valid_records_and_reports_the_rest(app, runner,
     assert again.exit_code == 0
     assert again.stdout == summary(0, 2, 0) + "\n"
     assert again.stderr.splitlines() == problems
+
+
+def test_the_content_hash_is_the_digest_of_the_compact_json_it_always_was():
+    """Articles imported without an id are de-duplicated by this hash across imports: it
+    must not change with how it is computed (orjson since issue 11, json.dumps before)."""
+    import hashlib
+
+    from annotator.services.importing import content_hash
+
+    tricky = ["".join(map(chr, range(0, 0x80))), '"quoted" \\ back\\slash', "\u2028\u2029\ufeff",
+              "中文，全角（括号）", "\U0001F600 emoji", "\x7f\x9f\xa0", ""]
+    for title, paragraphs in (("t", ["p"]), ("标题", tricky), (tricky[0], tricky[::-1])):
+        compact = json.dumps([title, paragraphs], ensure_ascii=False, separators=(",", ":"))
+        assert content_hash(title, paragraphs) == hashlib.sha256(compact.encode()).hexdigest()
+    assert content_hash("t", ["p"]) == hashlib.sha256(b'["t",["p"]]').hexdigest()

