@@ -224,3 +224,12 @@ def test_a_save_racing_a_removal_never_writes_the_removed_key(app, client, world
     with app.app_context():
         assert db.session.scalars(select(Span.id)).all() == []
         assert db.session.scalars(select(Link.id)).all() == []
+
+
+def test_the_refusal_is_in_the_ui_language(app, client, world):
+    mark_and_link(app, client, world)
+    world["admin"].set_cookie("lang", "zh")
+    response = post(world, span_label_remove="claim")
+    text = html.unescape(response.get_data(as_text=True))
+    assert "片段标签“claim”正在使用中（1 个片段、1 个金标准片段）" in text
+    assert "片段标签" in text and "关系" in text
