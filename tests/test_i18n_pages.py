@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from annotator.extensions import db
 from annotator.i18n import DEFAULT_LABEL_TEXTS, LANGUAGES, SHAPE_PHRASES, label_text, reason_text
-from annotator.models import DEFAULT_LABELS, Paragraph, User
+from annotator.models import DEFAULT_LABELS, DEFAULT_RELATIONS, DEFAULT_SPAN_LABELS, Paragraph, User
 from annotator.services import queue
 from annotator.services.annotations import save_annotation, set_gold
 from annotator.services.importing import get_or_create_project
@@ -279,9 +279,10 @@ def test_default_labels_are_shown_in_the_ui_language(app):
     """Stored in English (exports and the API keep them), shown translated while they are the
     defaults; a name an admin wrote is shown as written."""
     assert set(DEFAULT_LABEL_TEXTS) == {text for _key, name, _c, _h, description in DEFAULT_LABELS
-                                        for text in (name, description)}
+                                        for text in (name, description)} | {
+        name for _key, name, *_ in DEFAULT_SPAN_LABELS + DEFAULT_RELATIONS}
     with app.test_request_context(headers={"Cookie": "lang=zh"}):
-        assert label_text("Claim") == "主张"
+        assert label_text("Claim") == "主张" and label_text("Supports") == "支持"
         assert label_text("Ads/Boilerplate") != "Ads/Boilerplate"
         assert label_text("My own label") == "My own label"
         assert label_text(None) is None
