@@ -18,11 +18,9 @@ from .database import DatabaseBusy, is_locked_error, upgrade_database
 from .services import backup, demo, members
 from .services.copying import CopyError, copy_database
 from .services.exporting import UNITS, ExportError, ExportOptions, Tally, export_lines
-from .services.agreement_report import as_markdown, project_agreement
 from .services.dataset import GROUP_BY, UNKNOWN_LICENSE, parse_split, write_dataset
 from .services.formats import FORMATS
 from .services.importing import import_paths, project_name_problem
-from .services.span_agreement import project_span_agreement
 from .services.text import plural
 from .services.users import UserError, create_token, create_user
 
@@ -154,6 +152,8 @@ def _echo_unresolved(tally: Tally, options: ExportOptions) -> None:
 def agreement_command(project_name, as_json, resamples, seed, human_only):
     """Agreement between annotators: kappas, alpha, AC1, per label, with confidence intervals;
     with --json, on spans and links too (key "spans")."""
+    from .services.agreement_report import as_markdown, project_agreement  # not at every start
+    from .services.span_agreement import project_span_agreement
     project = db.session.scalar(select(Project).where(Project.name == project_name))
     if project is None:
         raise click.ClickException(f"no project named {project_name!r}")

@@ -3,20 +3,22 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from . import charts
 from .auth import admin_required
 from .extensions import db
 from .i18n import label_text, translated
 from .models import Project, utcnow
-from .services.agreement import AgreementReport, interpret
-from .services.agreement_report import project_agreement
-from .services.dashboard import Counts, Dashboard, build_dashboard, change_stamp, read_counts
-from .services.span_agreement import project_span_agreement
+
+# The counting, the statistics and the charts are imported by the views below when they
+# run: every command and server start paid for them (issue 11).
+if TYPE_CHECKING:
+    from .services.agreement import AgreementReport
+    from .services.dashboard import Counts, Dashboard
 
 bp = Blueprint("dashboard", __name__, url_prefix="/admin/projects")
 
@@ -41,6 +43,7 @@ def require_admin():
 @bp.get("/<int:project_id>/dashboard")
 def progress(project_id: int):
     """Articles and paragraphs done, and each annotator's output, as charts and tables."""
+    from .services.dashboard import build_dashboard
     project = db.get_or_404(Project, project_id)
     days = min(max(request.args.get("days", 14, type=int), 1), MAX_DAYS)
     data = build_dashboard(db.session, project, _counts(project), days=days)
@@ -52,6 +55,7 @@ def _counts(project: Project) -> Counts:
     """The project's counts, reused while nothing they depend on has changed (a few ms to
     check, against a scan of every annotation to count), or, with DASHBOARD_MAX_AGE_SECONDS
     set, while they are younger than that even if something changed."""
+    from .services.dashboard import change_stamp, read_counts
     cache: dict = current_app.extensions.setdefault("annotator.dashboard_counts", {})
     stamp = change_stamp(db.session)
     key = (project.id, project.overlap)
@@ -69,6 +73,7 @@ def _counts(project: Project) -> Counts:
 
 def _progress_charts(data: Dashboard) -> dict:
     """The dashboard's SVG charts, titled in the page's language."""
+    from . import charts
     status = [charts.Segment(_("Finished"), data.finished, STATUS_COLORS["finished"]),
               charts.Segment(_("In progress"), data.in_progress, STATUS_COLORS["in_progress"]),
               charts.Segment(_("Untouched"), data.untouched, STATUS_COLORS["untouched"])]
@@ -112,6 +117,9 @@ def _progress_charts(data: Dashboard) -> dict:
 def agreement(project_id: int):
     """Agreement between annotators: coefficients with intervals, per pair, per label; then on
     spans and links."""
+    from .services.agreement import interpret
+    from .services.agreement_report import project_agreement
+    from .services.span_agreement import project_span_agreement
     project = db.get_or_404(Project, project_id)
     resamples = min(max(request.args.get("resamples", 1000, type=int), 0), MAX_RESAMPLES)
     result = project_agreement(db.session, project, resamples=resamples, seed=0)
@@ -148,6 +156,7 @@ def _heat_levels(result: AgreementReport) -> dict[tuple[str, str], int]:
 
 
 def _agreement_charts(result: AgreementReport, overall: list[dict]) -> dict:
+    from . import charts
     found = {"overall": charts.interval_plot(
         [(row["name"], row["coefficient"].value, row["coefficient"].low,
           row["coefficient"].high) for row in overall],

@@ -11,7 +11,10 @@ FLASK = str(Path(sys.executable).parent / "flask")  # as users run it (the comma
 HEAVY = ("sklearn", "numpy", "scipy", "lxml", "charset_normalizer", "nh3", "alembic",
          "flask_migrate", "readability",
          "sqlalchemy.dialects.postgresql",  # a SQLite start needs only SQLite's dialect
-         "encodings.cp1252", "encodings.gb18030")  # the import's codecs, looked up when used
+         "encodings.cp1252", "encodings.gb18030",  # the import's codecs, looked up when used
+         # the app's statistics and charts: imported by the page or command that shows them
+         "annotator.services.agreement", "annotator.services.agreement_report",
+         "annotator.services.span_agreement", "annotator.services.dashboard", "annotator.charts")
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
