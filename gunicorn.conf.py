@@ -18,7 +18,11 @@ errorlog = "-"
 
 
 def when_ready(server):
-    """The app is loaded (preload_app): move its objects out of the garbage collector's sight,
-    so a worker's full collections skip the modules, templates and metadata every worker shares
-    (shorter pauses in the slowest requests, and fewer copied pages after the fork)."""
+    """The app is loaded (preload_app): import the modules its pages load when first used
+    (shared by every worker, not imported by each), then move its objects out of the garbage
+    collector's sight, so a worker's full collections skip the modules, templates and metadata
+    every worker shares (shorter pauses in the slowest requests, and fewer copied pages after
+    the fork)."""
+    from annotator import import_deferred_modules
+    import_deferred_modules()
     gc.freeze()

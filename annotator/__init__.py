@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 import sys
 from collections.abc import Mapping
@@ -30,6 +31,16 @@ finally:
         gc.enable()
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository root
+# Imported by the pages and commands that use them, not at every start (issue 11); a server
+# imports them once before it forks (gunicorn.conf.py), so its workers share them.
+DEFERRED_MODULES = ("annotator.services.agreement_report", "annotator.services.span_agreement",
+                    "annotator.services.dashboard", "annotator.charts")
+
+
+def import_deferred_modules() -> None:
+    """Import what the start leaves to the pages that use it (DEFERRED_MODULES)."""
+    for name in DEFERRED_MODULES:
+        importlib.import_module(name)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:

@@ -6,15 +6,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+from annotator import DEFERRED_MODULES
+
 ROOT = Path(__file__).resolve().parent.parent
 FLASK = str(Path(sys.executable).parent / "flask")  # as users run it (the command line decides)
 HEAVY = ("sklearn", "numpy", "scipy", "lxml", "charset_normalizer", "nh3", "alembic",
          "flask_migrate", "readability",
          "sqlalchemy.dialects.postgresql",  # a SQLite start needs only SQLite's dialect
          "encodings.cp1252", "encodings.gb18030",  # the import's codecs, looked up when used
-         # the app's statistics and charts: imported by the page or command that shows them
-         "annotator.services.agreement", "annotator.services.agreement_report",
-         "annotator.services.span_agreement", "annotator.services.dashboard", "annotator.charts")
+         "annotator.services.agreement",  # and annotator.DEFERRED_MODULES, the app's own
+         *DEFERRED_MODULES)
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -60,3 +61,14 @@ def test_help_needs_no_database(tmp_path):
                          capture_output=True, text=True)
     assert one.returncode == 0 and "--role" in one.stdout, one.stderr
     assert not (tmp_path / "missing").exists()
+
+
+def test_a_server_imports_the_deferred_modules_before_it_forks(tmp_path):
+    env = _env(tmp_path)
+    subprocess.run([FLASK, "db", "upgrade"], env=env, check=True, capture_output=True)
+    script = ("import json, runpy, sys; from annotator import create_app; create_app(); "
+              "runpy.run_path('gunicorn.conf.py')['when_ready'](None); "
+              f"print(json.dumps([name for name in {DEFERRED_MODULES!r} if name not in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    assert json.loads(out.splitlines()[-1]) == []
