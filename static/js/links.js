@@ -37,11 +37,7 @@ export class Links {
     this.byHotkey = new Map(page.relations.map((relation) => [relation.hotkey, relation.key]));
     this.claim = page.spanLabels[0]?.key ?? "claim"; // what the picker lists: claim by default
     this.id = `links-${page.articleId}`;
-    this.list = []; // [{from, to, relation}], ends as unit keys
-    for (const link of page.links) {
-      const [from, to] = [link.from, link.to].map((end) => this.#serverUnit(end));
-      if (from && to) this.list.push({ from, to, relation: link.relation });
-    }
+    this.list = this.#fromServer(page.links); // [{from, to, relation}], ends as unit keys
     this.picker = document.getElementById("link-picker");
     this.options = document.getElementById("link-options");
     this.shown = []; // the picker's units, in order
@@ -50,10 +46,15 @@ export class Links {
     this.#wirePicker();
   }
 
-  #serverUnit(end) {
-    if (end.paragraph_id !== undefined) return paragraphUnit(end.paragraph_id);
-    const found = this.spans.byServerId(end.span_id);
-    return found ? spanUnit(found.paragraphId, found.span) : null;
+  /** The server's links (ends as paragraph or span ids) with unit keys for ends. */
+  #fromServer(links) {
+    const unit = (end) => {
+      if (end.paragraph_id !== undefined) return paragraphUnit(end.paragraph_id);
+      const found = this.spans.byServerId(end.span_id);
+      return found ? spanUnit(found.paragraphId, found.span) : null;
+    };
+    return links.map((link) => ({ from: unit(link.from), to: unit(link.to), relation: link.relation }))
+      .filter((link) => link.from && link.to);
   }
 
   /** Changes kept from an earlier visit: shown as pending until the server confirms them. */
@@ -114,8 +115,7 @@ export class Links {
     const response = await request("GET", `/api/articles/${this.page.articleId}`).catch(() => null);
     const links = response?.ok ? (await response.json()).links : null;
     if (!links) return;
-    this.list = links.map((link) => ({ from: this.#serverUnit(link.from), to: this.#serverUnit(link.to),
-                                       relation: link.relation })).filter((link) => link.from && link.to);
+    this.list = this.#fromServer(links);
     this.showCurrent();
   }
 

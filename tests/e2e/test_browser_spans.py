@@ -164,8 +164,9 @@ def test_removing_a_span_and_a_link_from_the_keyboard(admin_page, helpers):
     assert stored(page, helpers, pk)[1] == []
     expect(page.locator("#unit-links")).to_be_hidden()
 
-    # link again, with "attacks" chosen by its key, then remove the claim span: its link goes
-    press_all(page, ["l", "x", "1"])
+    # link again, with "attacks" chosen by its key and the claim by the arrows and Enter, then
+    # remove the claim span: its link goes
+    press_all(page, ["l", "x", "ArrowDown", "ArrowUp", "Enter"])
     expect(page.locator("#unit-links")).to_contain_text("Attacks: ")
     expect(page.locator("#links-state")).to_have_attribute("data-state", "saved")
     assert [link["relation"] for link in stored(page, helpers, pk)[1]] == ["attacks"]
