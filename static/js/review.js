@@ -1,10 +1,11 @@
 // review.js: set gold labels, spans and links on the review page from the keyboard, as fast as
 // labeling. Each card keeps its label state in the DOM: data-gold (what the server has),
 // data-wanted (what the reviewer chose), data-state (pending|saved|failed|signed-out|rejected,
-// the worst of the card's saves). Gold spans and links are saved whole, per paragraph and per
-// article, through the gold routes; each save is a job retried like the label's.
-import { request } from "./api.js";
+// the worst of the card's saves, review-saves.js). Gold spans and links are saved whole, per
+// paragraph and per article, through the gold routes, links after the spans they name;
+// review-spans.js draws them.
 import { shortcutKey, unshifted } from "./keys.js";
+import { createSaves } from "./review-saves.js";
 import { el, linkText, markedText } from "./review-spans.js";
 
 const page = JSON.parse(document.getElementById("page-data").textContent);
@@ -14,10 +15,6 @@ const labelByHotkey = new Map(page.hotkeys.map((key, i) => [key, page.labels[i]]
 const status = document.getElementById("review-status");
 const remaining = document.getElementById("remaining-count");
 const help = document.getElementById("help");
-const RETRY_STATUSES = new Set([401, 408, 425, 429]);
-const MAX_DELAY_MS = 8000;
-const STATE_ORDER = ["signed-out", "failed", "rejected", "pending", "saved"];
-const jobs = new Map(); // key -> {card, build, onSaved, version, sent, state, delay, timer, inFlight}
 let current = -1;
 
 // The gold spans and links the reviewer wants, by paragraph and by article (the server's at first).
@@ -33,74 +30,20 @@ for (const [articleId, article] of Object.entries(page.articles)) {
 
 const isTyping = (el) => el instanceof Element && el.closest("input, textarea, select, [contenteditable]");
 
-// --- saving: one job per thing saved whole (a gold label, a paragraph's spans, an article's links)
+// --- saving (review-saves.js): one job per thing saved whole -----------------------
 
-function showState(card) {
-  const states = [...jobs.values()].filter((job) => job.card === card).map((job) => job.state);
-  const state = STATE_ORDER.find((s) => states.includes(s)) ?? "";
-  card.dataset.state = state;
-  card.querySelector(".save-state").textContent =
-    state === "signed-out" ? text.signedOutState : text[state] ?? "";
-}
-
-/** Save what `build()` gives ({method, url, body, value}) now and until the server has it;
- * onSaved(body, value) runs once it has the newest. */
-function want(key, card, build, onSaved, extra = {}) {
-  const job = jobs.get(key) ?? { inFlight: false, version: 0, delay: 500 };
-  const before = job.card;
-  Object.assign(job, extra, { card, build, onSaved, state: "pending", version: job.version + 1 });
-  jobs.set(key, job);
-  if (before && before !== card) showState(before);
-  showState(card);
-  updateBanner();
-  send(job);
-}
-
-/** Links are saved after the spans they point at: they name gold spans by id. */
-function blocked(job) {
-  if (!job.article) return false;
-  return [...jobs.values()].some((other) => other.paragraphOf === job.article &&
-    (other.inFlight || other.state === "pending" || other.state === "failed"));
-}
-
-async function send(job) {
-  if (job.inFlight || blocked(job)) return; // sent again when what holds it up comes back
-  clearTimeout(job.timer);
-  const version = job.version;
-  const { method, url, body, value } = job.build();
-  job.inFlight = true;
-  let response = null;
-  try {
-    response = await request(method, url, body);
-  } catch {
-    response = null; // the server is unreachable
-  }
-  job.inFlight = false;
-  if (job.version !== version) return send(job); // changed while this one was on its way
-  if (response?.ok) {
-    job.state = "saved";
-    job.delay = 500;
-    const answer = response.status === 204 ? null : await response.json().catch(() => null);
-    job.onSaved?.(answer, value);
-  } else if (response && response.status < 500 && !RETRY_STATUSES.has(response.status)) {
-    job.state = "rejected"; // bad input, no right, paragraph gone: retrying cannot help
-  } else if (response?.status === 401) {
-    job.state = "signed-out"; // no retrying until signed in again: the tab shown again tries once
-  } else {
-    job.state = "failed";
-    job.delay = Math.min(job.delay * 2, MAX_DELAY_MS);
-    job.timer = setTimeout(() => send(job), job.delay);
-  }
-  showState(job.card);
-  updateBanner();
-  if (job.paragraphOf) sendLinksOf(job.paragraphOf); // links waiting on these spans
-}
-
-function retryNow() {
-  for (const job of jobs.values()) {
-    if (job.state === "failed" || job.state === "signed-out") send(job);
-  }
-}
+const saves = createSaves({
+  onChange(card) {
+    const state = saves.stateOf(card);
+    card.dataset.state = state;
+    card.querySelector(".save-state").textContent =
+      state === "signed-out" ? text.signedOutState : text[state] ?? "";
+    updateBanner();
+  },
+  onSettled(job) {
+    if (job.spansOf) saves.nudge(`links:${job.spansOf}`); // links waiting on these spans
+  },
+});
 
 // --- gold labels ---------------------------------------------------------------------
 
@@ -112,11 +55,11 @@ function showGold(card, label) {
 }
 
 function setGold(card, label) {
-  const job = jobs.get(`gold:${card.dataset.paragraphId}`);
+  const job = saves.get(`gold:${card.dataset.paragraphId}`);
   if (card.dataset.wanted === label && !["failed", "rejected"].includes(job?.state)) return;
   showGold(card, label);
   const url = `/api/paragraphs/${card.dataset.paragraphId}/gold`;
-  want(`gold:${card.dataset.paragraphId}`, card, () => {
+  saves.want(`gold:${card.dataset.paragraphId}`, card, () => {
     const wanted = card.dataset.wanted;
     return wanted ? { method: "PUT", url, body: { label: wanted }, value: wanted }
       : { method: "DELETE", url, value: wanted };
@@ -155,7 +98,7 @@ function goldLink(link) {
   return from && to ? { from, to, relation: link.relation } : null;
 }
 
-/** Whether the gold links of the article `link` lies in hold it already. */
+/** Whether the article's gold links hold `link` already (its ends mapped onto gold spans). */
 function inGold(link, article) {
   const wanted = goldLink(link);
   return wanted !== null && (goldLinks.get(article) ?? []).some((g) => linkKey(g) === linkKey(wanted));
@@ -166,14 +109,14 @@ function inGold(link, article) {
 function setGoldSpans(card, spans, links = []) {
   const pid = card.dataset.paragraphId;
   waiting.set(pid, links);
-  goldSpans.set(pid, spans.map((s) => ({ ...s, id: undefined })).map((s) =>
-    ({ ...s, id: (goldSpans.get(pid) ?? []).find((g) => sameSpan(g, s))?.id })));
+  const before = goldSpans.get(pid) ?? []; // an unchanged span keeps its id, and its links
+  goldSpans.set(pid, spans.map((s) => ({ ...s, id: before.find((g) => sameSpan(g, s))?.id })));
   renderArticle(card.dataset.article);
-  want(`spans:${pid}`, card, () => {
+  saves.want(`spans:${pid}`, card, () => {
     const spans = goldSpans.get(pid) ?? [];
     return { method: "PUT", url: `/api/paragraphs/${pid}/gold/spans`, value: spans,
              body: { spans: spans.map(({ start, end, label }) => ({ start, end, label })) } };
-  }, (answer) => spansSaved(card, answer), { paragraphOf: card.dataset.article });
+  }, (answer) => spansSaved(card, answer), { spansOf: card.dataset.article });
 }
 
 function spansSaved(card, answer) {
@@ -205,17 +148,13 @@ function setGoldLinks(card, links) {
   const article = card.dataset.article;
   goldLinks.set(article, links);
   renderArticle(article);
-  want(`links:${article}`, card, () => {
+  saves.want(`links:${article}`, card, () => {
     const ref = (end) => (end.span ? { span_id: end.span.id } : { paragraph_id: end.paragraph_id });
     const wanted = goldLinks.get(article) ?? [];
     return { method: "PUT", url: `/api/articles/${article}/gold/links`, value: wanted,
              body: { links: wanted.map((l) => ({ from: ref(l.from), to: ref(l.to), relation: l.relation })) } };
-  }, null, { article });
-}
-
-function sendLinksOf(article) {
-  const job = jobs.get(`links:${article}`);
-  if (job && ["pending", "failed"].includes(job.state)) send(job);
+  }, null, { article, waitsFor: (jobs) => jobs.some((other) => other.spansOf === article &&
+    (other.inFlight || ["pending", "failed"].includes(other.state))) });
 }
 
 function acceptAnnotator(card, number) {
@@ -420,9 +359,9 @@ document.getElementById("review-list").addEventListener("click", (event) => {
 });
 
 document.getElementById("show-help").addEventListener("click", () => help.showModal());
-window.addEventListener("online", retryNow);
+window.addEventListener("online", () => saves.retryNow());
 document.addEventListener("visibilitychange", () => {
-  if (!document.hidden) retryNow(); // signed in again in another tab?
+  if (!document.hidden) saves.retryNow(); // signed in again in another tab?
 });
 window.addEventListener("beforeunload", (event) => {
   if (unsaved().length > 0) event.preventDefault(); // the browser asks before leaving
