@@ -452,10 +452,12 @@ document.getElementById("paragraphs").addEventListener("click", (event) => {
   select(paragraphs.indexOf(para));
 });
 
-// A mouse selection inside a paragraph's text: span mode on it, snapped to whole characters.
+// A mouse selection inside a paragraph's text: span mode on it, snapped to whole characters;
+// in span mode, a click in the text moves the caret there.
 document.getElementById("paragraphs").addEventListener("mouseup", (event) => {
   const para = event.target.closest(".para");
-  if (!para || window.getSelection()?.isCollapsed !== false) return;
+  if (!para) return;
+  if (window.getSelection()?.isCollapsed !== false) return spans.clickAt(para);
   select(paragraphs.indexOf(para));
   spans.fromMouse(para);
 });

@@ -5,7 +5,7 @@
 // Offsets here are UTF-16 indices into the paragraph's text; offsets.js converts them to the
 // code points the server stores, and nothing else does.
 import { request } from "./api.js";
-import { graphemeStops, nextStop, selectionIn, toCodePoint, toUtf16, wordStops } from "./offsets.js";
+import { domIndex, graphemeStops, nextStop, selectionIn, snap, toCodePoint, toUtf16, wordStops } from "./offsets.js";
 
 /** A unit's key, as links name it: "p<paragraphId>" or "s<paragraphId>:<start>:<end>:<label>"
  * (a span by what it is, so a link made offline can name a span the server has not stored). */
@@ -426,5 +426,16 @@ export class Spans {
     window.getSelection().removeAllRanges(); // drawn by span mode now, snapped
     this.enter(para, selection);
     return true;
+  }
+
+  /** A click in span mode's paragraph: the caret goes there, before the character clicked. */
+  clickAt(para) {
+    const selection = window.getSelection();
+    const container = para.querySelector(".para-text");
+    if (this.mode?.para !== para || !selection?.rangeCount) return;
+    const { startContainer, startOffset } = selection.getRangeAt(0);
+    if (!container.contains(startContainer)) return;
+    const [caret] = snap(this.mode.text, domIndex(container, startContainer, startOffset), 0, this.mode.stops);
+    this.#moveCaret(caret, false);
   }
 }

@@ -285,7 +285,20 @@ def test_a_mouse_selection_snaps_to_whole_characters(admin_page, live_server, he
     dragged = [UNICODE[5][s["start"]:s["end"]] for s in spans[5]]
     assert len(dragged) == 1 and "ords to dr" in dragged[0], dragged
     assert highlighted(page, 5) == [("evidence", dragged[0])]
-    expect_round_trip(page, helpers, pk, {4: [("claim", "𠀋x👩\u200d👩\u200d👧"), ("evidence", "e\u0301z")]})
+    # in span mode a click puts the caret before the character clicked: "across", by the keys
+    at = page.evaluate("""() => {
+      const walker = document.createTreeWalker(document.querySelector("#p5 .para-text"), NodeFilter.SHOW_TEXT);
+      let node = walker.nextNode();
+      while (!node.data.includes("across")) node = walker.nextNode();
+      const r = document.createRange(); const i = node.data.indexOf("across");
+      r.setStart(node, i); r.setEnd(node, i + 1);
+      const b = r.getBoundingClientRect(); return [b.x + b.width / 4, b.y + b.height / 2];
+    }""")
+    page.mouse.click(*at)
+    press_all(page, ["Shift+Control+ArrowRight", "1"])
+    expect(page.locator("#p5 mark[data-label=claim]")).to_have_text("across")
+    expect_round_trip(page, helpers, pk, {4: [("claim", "𠀋x👩\u200d👩\u200d👧"), ("evidence", "e\u0301z")],
+                                          5: [("evidence", dragged[0]), ("claim", "across")]})
 
 
 def test_a_span_the_server_refuses_says_why_and_goes(admin_page, live_server, helpers):
