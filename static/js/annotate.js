@@ -456,7 +456,7 @@ document.getElementById("paragraphs").addEventListener("click", (event) => {
 // in span mode, a click in the text moves the caret there.
 document.getElementById("paragraphs").addEventListener("mouseup", (event) => {
   const para = event.target.closest(".para");
-  if (!para) return;
+  if (!para || isTyping(event.target)) return; // a note's own selection
   if (window.getSelection()?.isCollapsed !== false) return spans.clickAt(para);
   select(paragraphs.indexOf(para));
   spans.fromMouse(para);
