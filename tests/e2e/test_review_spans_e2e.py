@@ -127,6 +127,20 @@ def test_accept_one_annotators_spans_as_gold_by_keyboard_and_reload(admin_page, 
          "evidence")]
     assert gold_links == [(ids[EVIDENCE], ids[CLAIM], "supports")]
 
+    # with the mouse: remove the gold link, then accept ann1's link alone
+    evidence.locator('.gold-links [data-action="remove-link"]').click()
+    expect(evidence).to_have_attribute("data-state", "saved")
+    expect(page.locator(".gold-links")).to_have_count(0)  # gone from both cards
+    assert _gold_rows(live_server)[1] == []
+    accept = evidence.locator('[data-action="accept-link"]')
+    expect(accept).to_be_enabled()
+    accept.click()
+    expect(accept).to_have_attribute("aria-pressed", "true")
+    expect(evidence).to_have_attribute("data-state", "saved")
+    expect(claim.locator(".gold-links li")).to_have_count(1)
+    assert _gold_rows(live_server)[1] == [(ids[EVIDENCE], ids[CLAIM], "supports")]
+    page.keyboard.press("k")
+
     # ann2's claim span instead: the gold link to the old claim span goes with it
     expect(claim).to_have_attribute("aria-selected", "true")
     page.keyboard.press("Shift+2")
