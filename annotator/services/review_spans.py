@@ -75,7 +75,7 @@ def review_structure(session: Session, project_id: int, paragraph_ids: list[int]
     A span is {"id", "start", "end", "label", "text"}; a link {"id", "from", "to",
     "relation"}, each end {"paragraph_id", "index", "span": span or null}. An annotator's
     links are those with an end in the paragraph; an article's gold is all of it (the page
-    replaces it whole). Five queries, whatever the page holds."""
+    replaces it whole). Six queries at most, whatever the page holds."""
     if not paragraph_ids:
         return {"paragraphs": {}, "articles": {}, "differ": []}
     wanted = set(paragraph_ids)
