@@ -215,7 +215,10 @@ def test_offsets_round_trip_in_every_script(admin_page, live_server, helpers, tm
     page = admin_page
     pk = unicode_article(page, live_server, helpers, tmp_path)
     open_article(page, pk, 0)
-    right = lambda n, shift=False: [("Shift+ArrowRight" if shift else "ArrowRight")] * n  # noqa: E731
+
+    def right(n: int, shift: bool = False) -> list[str]:
+        return [("Shift+ArrowRight" if shift else "ArrowRight")] * n
+
     # one grapheme each: the emoji sequence (5 code points), e + U+0301 inside "café"
     press_all(page, ["s", *right(7), *right(1, True), "1", *right(5), *right(4, True), "2", "Escape", "j"])
     press_all(page, ["s", *right(7), *right(1, True), "1", *right(5), *right(2, True), "2", "Escape", "j"])
@@ -281,7 +284,7 @@ def test_a_mouse_selection_snaps_to_whole_characters(admin_page, live_server, he
     expect(page.locator("#p5")).to_have_attribute("aria-selected", "true")
     page.keyboard.press("2")
     expect(page.locator("#p5")).to_have_attribute("data-span-state", "saved")
-    spans, _, by_id = stored(page, helpers, pk)
+    spans = stored(page, helpers, pk)[0]
     dragged = [UNICODE[5][s["start"]:s["end"]] for s in spans[5]]
     assert len(dragged) == 1 and "ords to dr" in dragged[0], dragged
     assert highlighted(page, 5) == [("evidence", dragged[0])]
