@@ -64,6 +64,7 @@ def test_resolve_three_disagreements_by_keyboard_and_export_them_as_gold(
     expect(card[5]).to_have_attribute("aria-selected", "true")  # the script runs: first card
     expect(card[5].locator(".vote")).to_have_count(2)
     expect(card[5].locator(".vote").first).to_contain_text("ann1 thinks")
+    expect(card[5].locator(".span-block")).to_be_hidden()  # nobody marked spans: no lines
 
     def gold(index: int) -> None:
         """Press the answer's hotkey on the selected card and wait until the server has it."""
