@@ -218,11 +218,11 @@ def test_bad_links_are_400_naming_the_problem_and_store_nothing(app, client, wor
     assert put_links(client, world["li"], world["a1"], [good]).status_code == 200
     cases = [
         ({"from": {"span_id": theirs["id"]}, "to": {"span_id": mine["id"]}},
-         f"links[1].from: span {theirs['id']} is not one of the your spans"),
+         f"links[1].from: span {theirs['id']} is not one of your spans"),
         ({"from": {"span_id": gold["id"]}, "to": {"span_id": mine["id"]}},
-         f"links[1].from: span {gold['id']} is not one of the your spans"),
+         f"links[1].from: span {gold['id']} is not one of your spans"),
         ({"from": {"span_id": elsewhere["id"]}, "to": {"span_id": mine["id"]}},
-         f"links[1].from: span {elsewhere['id']} is not one of the your spans in article"),
+         f"links[1].from: span {elsewhere['id']} is not one of your spans in article"),
         ({"from": {"paragraph_id": world["q"]}, "to": {"paragraph_id": first}},
          f"links[1].from: paragraph {world['q']} is not in article {world['a1']}"),
         ({"from": {"paragraph_id": first}, "to": {"paragraph_id": first}},
@@ -352,3 +352,57 @@ def test_responses_match_the_openapi_document(client, world):
     assert_matches(document, "/api/articles/{article_id}", "get", article)
     assert_matches(document, "/api/projects", "get", client.get("/api/projects",
                                                                 headers=world["li"]))
+
+
+# --- saves at the same time ---------------------------------------------------------------------
+
+
+def _while_held(app, hold, then):
+    """Run `hold(session)` in a write transaction kept open for a moment, and `then()` (a
+    request) meanwhile; returns what `then` returned."""
+    import threading
+    import time
+
+    from annotator.database import write_transaction
+
+    holding, answered = threading.Event(), []
+
+    def held() -> None:
+        with app.app_context(), write_transaction(db.session):
+            hold(db.session)
+            db.session.flush()
+            holding.set()
+            time.sleep(1.0)
+            db.session.commit()
+
+    holder = threading.Thread(target=held)
+    holder.start()
+    assert holding.wait(10)
+    other = threading.Thread(target=lambda: answered.append(then()))
+    other.start()
+    holder.join()
+    other.join()
+    return answered[0]
+
+
+def test_two_saves_of_the_same_spans_at_once_store_them_once(app, client, world):
+    paragraph, li = world["p"][0], service.Owner(user_id(app, "li"))
+    response = _while_held(
+        app, lambda session: service.replace_spans(session, paragraph, li,
+                                                   [service.SpanInput(0, 3, "claim")]),
+        lambda: put_spans(app.test_client(), world["li"], paragraph, [span(0, 3)]))
+    stored = stored_spans(response)
+    assert [(s["start"], s["end"]) for s in stored] == [(0, 3)]
+    assert counts(app) == (1, 0)
+
+
+def test_a_link_to_a_span_a_save_in_flight_removes_is_400_not_500(app, client, world):
+    first, second, _third = world["p"]
+    (claim,) = stored_spans(put_spans(client, world["li"], first, [span(0, 3)]))
+    li = service.Owner(user_id(app, "li"))
+    response = _while_held(
+        app, lambda session: service.replace_spans(session, first, li, []),
+        lambda: put_links(app.test_client(), world["li"], world["a1"], [
+            {"from": {"paragraph_id": second}, "to": {"span_id": claim["id"]}}]))
+    assert f"span {claim['id']} is not one of your spans" in error_of(response)
+    assert counts(app) == (0, 0)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import and_, bindparam, delete, insert, select
+from sqlalchemy import and_, bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from ..models import Article, Link, Paragraph, Relation, Span, SpanLabel, utcnow
@@ -178,6 +178,18 @@ def _lock(session: Session, table: str, mode: str) -> None:
         connection.exec_driver_sql(f"LOCK TABLE {table} IN {mode} MODE")
 
 
+_SPANS_OF_PARAGRAPH, _LINKS_OF_ARTICLE = 0x5350, 0x4C4B  # advisory lock classes: "SP", "LK"
+
+
+def _one_at_a_time(session: Session, kind: int, target_id: int) -> None:
+    """PostgreSQL: wait for any other replace of the same paragraph's spans (or article's
+    links) to commit, so two saves at once (a retry, two tabs) never both add the same span;
+    SQLite's write lock already serializes them."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(select(func.pg_advisory_xact_lock(kind, target_id)))
+
+
 # --- storing --------------------------------------------------------------------------------
 
 
@@ -188,6 +200,7 @@ def replace_spans(session: Session, paragraph_id: int, owner: Owner,
     others go (their links with them), the new ones are added. The caller commits (then
     `paragraph_spans` reads them back). Returns the paragraph's article id."""
     hold_span_labels(session)
+    _one_at_a_time(session, _SPANS_OF_PARAGRAPH, paragraph_id)
     row = session.execute(select(Paragraph.text, Article.project_id, Article.id)
                           .join(Article, Article.id == Paragraph.article_id)
                           .where(Paragraph.id == paragraph_id)).first()
@@ -226,6 +239,7 @@ def replace_links(session: Session, article_id: int, owner: Owner,
     already stored keeps its id. The caller commits (then `article_links` reads them back).
     Returns the article id."""
     hold_relations(session)
+    _one_at_a_time(session, _LINKS_OF_ARTICLE, article_id)
     project_id = session.scalar(select(Article.project_id).where(Article.id == article_id))
     if project_id is None:
         raise NotFound(f"no article {article_id}")
@@ -240,10 +254,13 @@ def replace_links(session: Session, article_id: int, owner: Owner,
         "span_id": set(session.scalars(
             select(Span.id).join(Paragraph, Paragraph.id == Span.paragraph_id)
             .where(Paragraph.article_id == article_id, Span.id.in_(named["span_id"]),
-                   owner.owns(Span))))
+                   owner.owns(Span))
+            # a span removed by a save in flight is waited for and then not found (a 400),
+            # not found now and gone at the INSERT (a foreign key error)
+            .with_for_update(read=True, key_share=True, of=Span)))
         if named["span_id"] else set(),
     }
-    whose = "gold" if owner.gold else "your"
+    whose = "the gold" if owner.gold else "your"
     rows: dict[tuple, int] = {}
     for index, link in enumerate(links):
         for side, (kind, value) in (("from", link.from_end), ("to", link.to_end)):
@@ -251,7 +268,7 @@ def replace_links(session: Session, article_id: int, owner: Owner,
                 raise SpanError(
                     f"links[{index}].{side}: paragraph {value} is not in article {article_id}"
                     if kind == "paragraph_id" else
-                    f"links[{index}].{side}: span {value} is not one of the {whose} spans "
+                    f"links[{index}].{side}: span {value} is not one of {whose} spans "
                     f"in article {article_id}")
         if link.from_end == link.to_end:
             raise SpanError(f"links[{index}] goes from a unit to itself")
