@@ -43,6 +43,9 @@ class Timed:
     returncode: int
     stdout: str
     stderr: str
+    cpu_seconds: float = 0.0
+    """User and system CPU time of the child (wait4's rusage): on a shared, busy machine a
+    fairer comparison than the wall time."""
 
 
 def run_timed(cmd: list[str], env: dict[str, str] | None = None, stdin: str | None = None,
@@ -71,7 +74,8 @@ def run_timed(cmd: list[str], env: dict[str, str] | None = None, stdin: str | No
         out.seek(0)
         err.seek(0)
         peak_mb = peak_kb / 1024 if peak_kb else usage.ru_maxrss / 1024
-        return Timed(seconds, peak_mb, child.returncode, out.read(), err.read())
+        return Timed(seconds, peak_mb, child.returncode, out.read(), err.read(),
+                     usage.ru_utime + usage.ru_stime)
 
 
 def _high_water_kb(pid: int) -> int:

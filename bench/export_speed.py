@@ -6,8 +6,8 @@
 DB holds project "bench" (bench/fixtures.py builds one); TREE is another checkout (a
 `git worktree` of an earlier commit) whose annotator is timed too. `--spans N` times the
 export of a copy of DB holding N spans (and a link per article between two of them) against
-the export of DB itself. Prints, per variant, the best wall time of N rounds and the peak RSS
-(VmHWM)."""
+the export of DB itself. Prints, per variant, the best wall time and CPU time of N rounds and
+the peak RSS (VmHWM)."""
 from __future__ import annotations
 
 import argparse
@@ -74,15 +74,17 @@ def main() -> None:
             for name in ("export", "export-orjson"):
                 variants[f"raw {name}"] = (ROOT, [PYTHON, str(BENCH / "baselines.py"), name,
                                                   str(args.db), "bench", str(out)], args.db)
-        best: dict[str, tuple[float, float]] = {}
+        best: dict[str, tuple[float, float, float]] = {}
         for _ in range(args.rounds):
             for name, (tree, cmd, db) in variants.items():
                 env = app_env(db, PYTHONPATH=str(tree))
                 result = check(run_timed(cmd, env, cwd=tree), name)
-                seconds, rss = best.get(name, (float("inf"), 0.0))
-                best[name] = (min(seconds, result.seconds), max(rss, result.max_rss_mb))
-        for name, (seconds, rss) in best.items():
-            print(f"| {name} | {seconds:.2f} s | {rss:.0f} MB |")
+                seconds, cpu, rss = best.get(name, (float("inf"), float("inf"), 0.0))
+                best[name] = (min(seconds, result.seconds), min(cpu, result.cpu_seconds),
+                              max(rss, result.max_rss_mb))
+        print("| variant | wall | CPU (user + system) | peak RSS |")
+        for name, (seconds, cpu, rss) in best.items():
+            print(f"| {name} | {seconds:.2f} s | {cpu:.2f} s | {rss:.0f} MB |")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select
 
-from annotator.models import Annotation, Article, Gold, Paragraph, Project, utcnow
+from annotator.models import (Annotation, Article, Gold, Link, Paragraph, Project, Span, User,
+                              utcnow)
 from annotator.services.exporting import ExportOptions, export_lines
 from annotator.services.importing import Source, import_sources
 from annotator.services.users import create_user
@@ -73,6 +74,26 @@ def annotate_in_bulk(session, paragraph_ids: list[int]) -> Counter:
     return expected
 
 
+def mark_spans(session, paragraph_ids: list[int], every: int = 5) -> int:
+    """A span of amy's on every `every`-th paragraph (its first 6 code points) and a link from
+    each such span to the one before it in the same article; returns the number of spans."""
+    amy = session.scalar(select(User.id).where(User.username == "amy"))
+    now = utcnow()
+    marked = paragraph_ids[::every]
+    session.execute(insert(Span), [
+        {"paragraph_id": paragraph_id, "user_id": amy, "gold": False, "start": 0, "end": 6,
+         "label": "claim", "source": "human", "created_at": now} for paragraph_id in marked])
+    spans = session.execute(select(Span.id, Paragraph.article_id).join(
+        Paragraph, Paragraph.id == Span.paragraph_id).order_by(Span.id)).all()
+    session.execute(insert(Link), [
+        {"article_id": article, "user_id": amy, "gold": False, "from_span_id": span,
+         "to_span_id": before, "relation": "supports", "created_at": now}
+        for (before, before_article), (span, article) in zip(spans, spans[1:])
+        if article == before_article])
+    session.commit()
+    return len(marked)
+
+
 def traced_export(session, project: str, path: Path, **options) -> tuple[int, int, float]:
     """Write the export to a file under tracemalloc: (lines, bytes, peak traced bytes)."""
     tracemalloc.start()
@@ -128,6 +149,7 @@ def test_exporting_few_huge_articles_streams(session, tmp_path):
     """Memory is bounded by paragraphs, not articles: 20 articles of 5,000 paragraphs each."""
     paragraph_ids = build_project(session, "books", articles=20, per_article=5000)
     annotate_in_bulk(session, paragraph_ids)
+    assert mark_spans(session, paragraph_ids) == 20_000  # and 19,980 links: spans stream too
 
     lines, size, peak = traced_export(session, "books", tmp_path / "paragraphs.jsonl")
     assert lines == 100_000
@@ -147,7 +169,9 @@ def test_exporting_few_huge_articles_streams(session, tmp_path):
     last = json.loads((tmp_path / "articles.jsonl").read_bytes().split(b"\n")[-2])
     assert [p["index"] for p in last["paragraphs"]] == list(range(5000))
     assert last["paragraphs"][-1]["text"] == paragraph_text(19, 4999)
-    assert sum(bool(p["annotations"]) for p in last["paragraphs"]) == 1250
+    assert sum(bool(p["annotations"]) for p in last["paragraphs"]) == 1250 + 750  # spans only
+    assert sum(len(a["spans"]) for p in last["paragraphs"] for a in p["annotations"]) == 1000
+    assert len(last["links"]) == 999
 
 
 @pytest.fixture(autouse=True)

@@ -170,23 +170,30 @@ def _article_lines(connection: Connection, scope: _Scope, article_range: tuple[i
                    items: Iterator[tuple[int, int, dict, tuple]],
                    only_labeled: bool) -> Iterator[Line]:
     """Merge the batch's articles with their paragraphs and links (all in import order), one
-    line each."""
+    line each. Each paragraph is written to JSON as it comes, so an article is held as bytes,
+    not as a tree of dicts: the line is `_dump` of {**head, "paragraphs", "links",
+    "gold_links"}, spliced."""
     links = _Merge(_links(connection, scope, article_range) if scope.links else iter(()))
     try:
         pending = next(items, None)
         for article in articles:
-            paragraphs, span_keys = [], []
+            parts = [_dump(heads[article.id])[:-2], b',"paragraphs":[']  # head without "}\n"
+            labels, texts, span_keys = [], [], []
             while pending is not None and pending[0] == article.id:
-                paragraphs.append({"index": pending[1], **pending[2]})
-                span_keys += pending[3]
+                _, index, item, keys = pending
+                parts += (_dump({"index": index, **item})[:-1], b",")
+                labels.append(item["label"])
+                texts.append(item["text"])
+                span_keys += keys
                 pending = next(items, None)
-            if not paragraphs and only_labeled:
+            if not labels and only_labeled:
                 continue
+            if labels:
+                parts.pop()  # the last comma
             own, gold = _article_links(links.take((article.id,)))
-            yield Line(article.id, _dump({**heads[article.id], "paragraphs": paragraphs,
-                                          "links": own, "gold_links": gold}),
-                       tuple(paragraph["label"] for paragraph in paragraphs),
-                       tuple(paragraph["text"] for paragraph in paragraphs), tuple(span_keys),
+            parts += (b'],"links":', _dump(own)[:-1], b',"gold_links":', _dump(gold)[:-1],
+                      b"}\n")
+            yield Line(article.id, b"".join(parts), tuple(labels), tuple(texts), tuple(span_keys),
                        (*((False, link["relation"]) for link in own),
                         *((True, link["relation"]) for link in gold)))
     finally:
@@ -455,7 +462,7 @@ _ORJSON = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
 """Stored timestamps (naive UTC) as isoformat() does them: seconds, then Z."""
 
 
-def _dump(obj: dict) -> bytes:
+def _dump(obj: dict | list) -> bytes:
     """One JSONL line; falls back to the json module for what orjson refuses in `meta`."""
     try:
         return orjson.dumps(obj, option=_ORJSON) + b"\n"
