@@ -318,7 +318,7 @@ def delete_gold(paragraph_id: int):
     return "", 204
 
 
-def _replace(parse, replace, read, owner: spans.Owner, target: int):
+def _replace(parse, replace, owner: spans.Owner, target: int) -> None:
     """Replace the owner's spans of a paragraph or links in an article (`target`) with the
     body's: the body is read and its shape checked before the write lock, the rest inside;
     400 naming the problem (nothing stored), 404 for no such paragraph or article. An
@@ -337,21 +337,19 @@ def _replace(parse, replace, read, owner: spans.Owner, target: int):
         if not owner.gold:
             queue.keep_alive(db.session, article_id, owner.user_id)
         db.session.commit()
-    return read(db.session, target, owner)
 
 
-def _spans_of(paragraph_id: int, owner: spans.Owner):
+def _spans_of(paragraph_id: int, owner: spans.Owner) -> dict:
     db.get_or_404(Paragraph, paragraph_id)  # a missing one is 404 whatever the body says
-    return _replace(spans.parse_spans, spans.replace_spans, lambda session, target, owner: {
-        "paragraph_id": target, "spans": spans.paragraph_spans(session, target, owner)},
-        owner, paragraph_id)
+    _replace(spans.parse_spans, spans.replace_spans, owner, paragraph_id)
+    return {"paragraph_id": paragraph_id,
+            "spans": spans.paragraph_spans(db.session, paragraph_id, owner)}
 
 
-def _links_of(article_id: int, owner: spans.Owner):
+def _links_of(article_id: int, owner: spans.Owner) -> dict:
     db.get_or_404(Article, article_id)
-    return _replace(spans.parse_links, spans.replace_links, lambda session, target, owner: {
-        "article_id": target, "links": spans.article_links(session, target, owner)},
-        owner, article_id)
+    _replace(spans.parse_links, spans.replace_links, owner, article_id)
+    return {"article_id": article_id, "links": spans.article_links(db.session, article_id, owner)}
 
 
 @bp.put("/paragraphs/<int:paragraph_id>/spans")
