@@ -77,4 +77,4 @@ def test_a_span_label_name_is_text_and_its_colour_comes_from_labels_css(app, art
     css = client.get(f"/projects/{project_id(app, 'p')}/labels.css").get_data(as_text=True)
     with app.app_context():
         color = db.session.scalar(select(Project).where(Project.name == "p")).span_labels[1].color
-    assert f'.span-mark[data-label="evidence"], .span-key[data-label="evidence"] {{ --span-color: {color}; }}' in css
+    assert f'.span-mark[data-label="evidence"] {{ --span-color: {color}; }}' in css
