@@ -179,7 +179,7 @@ def test_replace_keeps_unchanged_spans_and_their_links(app, client, world):
         {"from": {"paragraph_id": second}, "to": {"span_id": other["id"]},
          "relation": "attacks"}])
     assert links.status_code == 200, links.get_json()
-    kept, dropped = links.get_json()["links"]
+    kept, _dropped = links.get_json()["links"]
     assert kept["relation"] == "supports"  # the project's first relation
     again = stored_spans(put_spans(client, world["li"], first, [span(0, 8), span(16, 22)]))
     assert again[0] == claim and again[1]["id"] not in (claim["id"], other["id"])
@@ -318,7 +318,7 @@ def test_article_reads_take_a_bounded_number_of_queries(app, client, world):
     owner = service.Owner(user_id(app, "li"))
     with app.app_context():
         statements = []
-        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        listener = lambda *args: statements.append(args[2])
         event.listen(db.engine, "before_cursor_execute", listener)
         try:
             by_paragraph = service.article_spans(db.session, world["a1"], owner)

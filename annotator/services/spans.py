@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any, Final
 
 from sqlalchemy import and_, bindparam, delete, func, insert, select
@@ -144,7 +145,7 @@ def check_spans(spans: list[SpanInput], text: str, labels: Iterable[str]) -> Non
         if span.label not in keys:
             raise SpanError(f"{where}: unknown span label {span.label!r} for this project")
     by_label = sorted(range(len(spans)), key=lambda i: (spans[i].label, spans[i].start, i))
-    for before, after in zip(by_label, by_label[1:]):
+    for before, after in pairwise(by_label):
         first, second = spans[before], spans[after]
         if first.label == second.label and second.start < first.end:
             raise SpanError(f"spans[{after}] overlaps spans[{before}]: both are "
