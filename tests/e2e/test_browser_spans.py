@@ -4,6 +4,7 @@ highlighted text against the stored text[start:end])."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 try:
@@ -343,3 +344,30 @@ def test_offsets_module_counts_code_points_and_finds_stops(admin_page, demo, hel
     assert found["english"] == {"forward": [5, 9, 15], "backward": [0, 6, 10]}
     assert found["chinese"] == sorted({i + 1 for i, c in enumerate(clause) if c in "，。"} | {len(clause)})
     assert found["quote"] == [3, 7, 11]  # after "：", after "。" and the quote it closes, the end
+
+
+def test_spans_and_links_kept_across_a_reload_while_the_server_refuses_them(admin_page, helpers):
+    page = admin_page
+    pk = helpers.article_pk(page, "demo", ZH)
+    open_article(page, pk, CLAIM_P)
+    down = re.compile(r"/api/(paragraphs/\d+/spans|articles/\d+/links)$")
+    page.route(down, lambda route: route.fulfill(status=503, body="{}"))  # the saves fail
+    press_all(page, PAIR_KEYS)
+    expect(page.locator("#links-state")).to_have_attribute("data-state", "failed")
+    assert len(helpers.pending(page)) == 3
+
+    page.reload()  # drawn from the browser's queue, shown as waiting
+    expect(page.locator(f"#p{CLAIM_P}")).to_have_attribute("aria-selected", "true")
+    expect(page.locator(f"#p{CLAIM_P}")).to_have_attribute("data-span-state", "failed")
+    expect_pair_shown(page)
+    expect(page.locator("#links-state")).to_have_attribute("data-state", "failed")
+    page.keyboard.press("j")  # the evidence paragraph; its span, by Tab, shows the kept link
+    press_all(page, ["s", "Tab"])
+    expect(page.locator("#unit-links")).to_contain_text(f"Supports: ¶{CLAIM_P + 1} [Claim]")
+    assert stored(page, helpers, pk)[:2] == ({}, [])
+
+    page.unroute(down)  # the server answers again: the retries deliver spans, then the link
+    expect(page.locator("#links-state")).to_have_attribute("data-state", "saved", timeout=20_000)
+    expect(page.locator(f"#p{CLAIM_P}")).to_have_attribute("data-span-state", "saved")
+    assert helpers.pending(page) == {}
+    expect_pair_stored(page, helpers, pk)
