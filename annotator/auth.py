@@ -9,10 +9,11 @@ from flask import (Blueprint, abort, current_app, flash, g, redirect, render_tem
                    session, url_for)
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import UserMixin, current_user, login_user, logout_user
 from sqlalchemy import bindparam, select
 
-from .database import reads_first
+from .database import Prepared, reads_first
 from .extensions import csrf, db, login_manager
 from .forms import LoginForm, SetupForm
 from .models import ApiToken, User
@@ -33,6 +34,21 @@ def bearer_token() -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" else None
+
+
+class Sessions(SecureCookieSessionInterface):
+    """The signed-cookie session, except for a bearer-token API request: authenticated by
+    its token alone, it gets an empty read-only session (no cookie read, checked or set)."""
+
+    def open_session(self, app, request):
+        if request.path.startswith("/api/") and bearer_token() is not None:
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
+@bp.record_once
+def _use_sessions(state) -> None:
+    state.app.session_interface = Sessions()
 
 
 @login_manager.user_loader
@@ -68,13 +84,17 @@ def load_user_from_token(_request) -> TokenUser | None:
     token = bearer_token()
     if not token or not request.path.startswith("/api/"):
         return None
-    row = db.session.connection().execute(_USER_OF_TOKEN, {"token_hash": hash_token(token)}).first()
-    return TokenUser(*row) if row is not None and row.active else None
+    rows = _USER_OF_TOKEN.run(db.session.connection(),
+                              {"token_hash": hash_token(token)}).fetchall()
+    if not rows or not rows[0][3]:  # no such token, or its user is deactivated
+        return None
+    user_id, username, role, _active = rows[0]
+    return TokenUser(user_id, username, role, True)
 
 
-_USER_OF_TOKEN = (select(User.id, User.username, User.role, User.active)
-                  .join(ApiToken, ApiToken.user_id == User.id)
-                  .where(ApiToken.token_hash == bindparam("token_hash")))
+_USER_OF_TOKEN = Prepared(select(User.id, User.username, User.role, User.active)
+                          .join(ApiToken, ApiToken.user_id == User.id)
+                          .where(ApiToken.token_hash == bindparam("token_hash")))
 
 
 @login_manager.unauthorized_handler
@@ -106,6 +126,10 @@ reviewer_required = role_required(lambda user: user.can_adjudicate)
 @bp.before_app_request
 def protect_and_set_up():
     """CSRF for every cookie-authenticated state change; a fresh install goes to setup."""
+    if wants_json() and bearer_token() is not None and "_login_user" not in g:
+        # the token's user, or anonymous: Flask-Login's session and cookie checks (a
+        # session identifier hashed per request) have nothing to do for a token request
+        g._login_user = load_user_from_token(request) or login_manager.anonymous_user()
     if wants_json() and not current_user.is_authenticated:
         abort(401)  # the API checks authentication first: before CSRF, routing, OPTIONS
     if bearer_token() is None and request.method not in ("GET", "HEAD", "OPTIONS"):
@@ -120,11 +144,12 @@ def check_membership():
     """403 for a route that names a project, article or paragraph (routing arguments) of a
     members-only project the signed-in caller is not a member of: one place for every
     page and API route, run after authentication and before the view."""
-    if not current_user.is_authenticated or current_user.is_admin or not request.view_args:
+    user = current_user._get_current_object()  # once: each use of the proxy looks it up
+    if not user.is_authenticated or user.is_admin or not request.view_args:
         return
     for argument in members.ARGUMENTS:
         value = request.view_args.get(argument)
-        if value is not None and not members.may_reach(db.session, current_user, argument, value):
+        if value is not None and not members.may_reach(db.session, user, argument, value):
             abort(403, N_("You are not a member of this project: ask an admin to add you."))
 
 

@@ -20,15 +20,18 @@ from contextvars import ContextVar
 from flask import Flask, current_app, request
 from sqlalchemy import Date, event, inspect, make_url
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import FunctionElement
+from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.sql.expression import ClauseElement, FunctionElement
 
 from .extensions import db
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 WRITE_INTENT: ContextVar[bool] = ContextVar("write_intent", default=False)
+# SQLite, a reads_first request: its reads run outside a transaction, each query on its own,
+# and its write_transaction begins on the same connection (see write_transaction)
+READS_ALONE: ContextVar[bool] = ContextVar("reads_alone", default=False)
 RETRY_AFTER_SECONDS = 2  # what a writer turned away is told to wait
 _PROCESS_WRITE_LOCKS: dict[str, threading.Lock] = {}  # lock file -> this process's queue
 os.register_at_fork(after_in_child=_PROCESS_WRITE_LOCKS.clear)  # no lock held across a fork
@@ -160,40 +163,52 @@ def configure_sqlite(app: Flask) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection) -> None:
-        # A deferred transaction that reads and then writes fails at once with "database is
-        # locked" when another writer committed in between; IMMEDIATE waits its turn, queued
-        # on the writers' lock first (WriterQueueConnection).
-        if not WRITE_INTENT.get():
-            connection.exec_driver_sql("BEGIN")
-            return
         dbapi_connection = connection.connection.dbapi_connection
-        queue = getattr(dbapi_connection, "lock_for_write", None)
-        if queue is not None:
-            queue()
-        try:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        except BaseException as error:
-            if queue is not None:
-                dbapi_connection.unlock()
-            if is_locked_error(error):  # a writer outside the app outlasted the busy timeout
-                raise DatabaseBusy("ANNOTATOR_SQLITE_BUSY_TIMEOUT_MS") from error
-            raise
+        if WRITE_INTENT.get():
+            _begin_immediate(dbapi_connection)
+        elif not READS_ALONE.get():
+            dbapi_connection.execute("BEGIN")
 
     @app.before_request
     def _writes_begin_immediate() -> None:
-        if request.method not in ("GET", "HEAD", "OPTIONS") and not getattr(
-                app.view_functions.get(request.endpoint), "reads_first", False):
-            WRITE_INTENT.set(True)
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            if getattr(app.view_functions.get(request.endpoint), "reads_first", False):
+                READS_ALONE.set(True)
+            else:
+                WRITE_INTENT.set(True)
 
     @app.teardown_request
     def _reset_write_intent(_error=None) -> None:
         WRITE_INTENT.set(False)
+        READS_ALONE.set(False)
+
+
+def _begin_immediate(dbapi_connection) -> None:
+    """BEGIN IMMEDIATE on a SQLite connection, queued on the writers' lock first
+    (WriterQueueConnection). A deferred transaction that reads and then writes fails at once
+    with "database is locked" when another writer committed in between; IMMEDIATE waits its
+    turn."""
+    queue = getattr(dbapi_connection, "lock_for_write", None)
+    if queue is not None:
+        queue()
+    try:
+        dbapi_connection.execute("BEGIN IMMEDIATE")
+    except BaseException as error:
+        if queue is not None:
+            dbapi_connection.unlock()
+        if isinstance(error, sqlite3.OperationalError) and _is_locked_message(str(error)):
+            # a writer outside the app outlasted the busy timeout
+            raise DatabaseBusy("ANNOTATOR_SQLITE_BUSY_TIMEOUT_MS") from error
+        raise
 
 
 def is_locked_error(error: BaseException) -> bool:
     """True for SQLite's "database is locked" (or "busy"): its busy timeout ran out."""
-    return isinstance(error, OperationalError) and any(
-        words in str(error.orig) for words in ("database is locked", "database is busy"))
+    return isinstance(error, OperationalError) and _is_locked_message(str(error.orig))
+
+
+def _is_locked_message(message: str) -> bool:
+    return "database is locked" in message or "database is busy" in message
 
 
 def reads_first(view):
@@ -207,13 +222,33 @@ def reads_first(view):
 @contextmanager
 def write_transaction(session: Session) -> Iterator[None]:
     """Run a read-then-write as one transaction that holds the write lock from its start
-    (SQLite: BEGIN IMMEDIATE); the caller commits inside."""
-    session.commit()
+    (SQLite: BEGIN IMMEDIATE); the caller commits inside. What the session read before is
+    committed (and its objects expired) first; in a reads_first request on SQLite, whose
+    reads ran outside a transaction, the same connection begins IMMEDIATE at once instead,
+    without a commit and a return to the pool in between."""
+    if not _begin_after_lone_reads(session):
+        session.commit()
     token = WRITE_INTENT.set(True)
     try:
         yield
     finally:
         WRITE_INTENT.reset(token)
+
+
+def _begin_after_lone_reads(session: Session) -> bool:
+    """BEGIN IMMEDIATE on the session's SQLite connection if its reads ran outside a
+    transaction (READS_ALONE) and it has nothing to flush; False if not so."""
+    if not READS_ALONE.get():
+        return False
+    session = session() if isinstance(session, scoped_session) else session
+    if not session.in_transaction() or session.new or session.dirty or session.deleted:
+        return False
+    dbapi_connection = session.connection().connection.dbapi_connection
+    if dbapi_connection.in_transaction:
+        return False
+    session.expire_all()  # as the commit would: what was read is read again
+    _begin_immediate(dbapi_connection)
+    return True
 
 
 def refresh_statistics(engine: Engine) -> None:
@@ -257,6 +292,54 @@ def for_backend(connection: Connection, build):
     if key not in _BUILT:
         _BUILT[key] = build(_insert_of(connection.dialect.name))
     return _BUILT[key]
+
+
+class Prepared:
+    """A hot path's statement (a Core statement, or `build(insert)` as `for_backend` takes),
+    compiled once per backend and run on the DB-API cursor of a SQLAlchemy connection, in
+    that connection's transaction. Every label save runs a handful of these: SQLAlchemy's
+    execution layer costs about 20 us a statement, ten times SQLite's own work. Values are
+    bound as the statement's types bind them (SQLite's dates as text, say) and a DB-API
+    error is raised as SQLAlchemy's, as `Connection.execute` does; rows come back as the
+    DB-API gives them (numbers and text as they are; no type processing), so it is for
+    statements whose results are numbers and text. Statement events do not fire. An INSERT
+    without values names the `columns` it is given."""
+
+    def __init__(self, statement, columns: tuple[str, ...] | None = None):
+        self.statement, self.columns = statement, columns
+        self._compiled: dict = {}  # backend -> (compiled, sql, bind processors, order)
+
+    def _compile(self, dialect):
+        statement = self.statement
+        if not isinstance(statement, ClauseElement):
+            statement = statement(_insert_of(dialect.name))
+        compiled = statement.compile(dialect=dialect, column_keys=self.columns)
+        processors = {}
+        for bind, name in compiled.bind_names.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                processors[name] = processor
+        order = tuple(compiled.positiontup) if compiled.positional else None
+        found = self._compiled[dialect.name] = (compiled, str(compiled), processors, order)
+        return found
+
+    def run(self, connection: Connection, params: dict):
+        """Execute with `params`; returns the DB-API cursor (fetch all its rows: SQLite
+        keeps an unfinished statement running)."""
+        dialect = connection.dialect
+        compiled, sql, processors, order = (self._compiled.get(dialect.name)
+                                            or self._compile(dialect))
+        values = compiled.construct_params(params)
+        for name, processor in processors.items():
+            values[name] = processor(values[name])
+        args = values if order is None else tuple([values[name] for name in order])
+        cursor = connection.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(sql, args)
+        except dialect.loaded_dbapi.Error as error:
+            raise DBAPIError.instance(sql, args, error, dialect.loaded_dbapi.Error,
+                                      dialect=dialect) from error
+        return cursor
 
 
 class day_of(FunctionElement):

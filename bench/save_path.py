@@ -10,6 +10,10 @@ one after the other, the floor (bench/floor_server.py) and the annotator of each
 client threads (one keep-alive connection and token each) putting a random label on a random
 paragraph for S seconds. Measured: saves/s, p50/p99 latency, and server CPU per save (user +
 system time of the gunicorn workers, from /proc before and after, over the saves).
+
+With --in-process N, each server instead takes N saves through Flask's test client in a child
+process (background work off): CPU per save (best of 3) and Python function calls per save
+(cProfile's count, which the machine's load does not change).
 """
 from __future__ import annotations
 
@@ -140,6 +144,64 @@ def load(server: TreeServer, info: dict, clients: int, seconds: float, seed: int
             "n": len(flat), "errors": len(errors)}
 
 
+IN_PROCESS = """
+import cProfile, json, os, pstats, random, sys, time
+db, tokens, lo, hi, n = sys.argv[1], json.loads(sys.argv[2]), *map(int, sys.argv[3:6])
+if os.environ.get("FLOOR_DATABASE"):
+    import floor_server
+    app = floor_server.create()
+else:
+    from annotator import create_app
+    app = create_app()
+client, rng = app.test_client(), random.Random(1)
+headers = {"Authorization": "Bearer " + tokens[0]}
+def run(count):
+    for _ in range(count):
+        response = client.put(f"/api/paragraphs/{rng.randint(lo, hi)}/annotation",
+                              json={"label": rng.choice(%r)}, headers=headers)
+        assert response.status_code == 200, response.get_data(as_text=True)
+run(200)
+cpu = []
+for _ in range(3):
+    began = time.process_time()
+    run(n)
+    cpu.append((time.process_time() - began) / n * 1000)
+profile = cProfile.Profile()
+profile.enable()
+run(500)
+profile.disable()
+print(json.dumps({"cpu_ms": min(cpu), "calls": pstats.Stats(profile).total_calls / 500}))
+""" % (LABELS,)
+
+
+def in_process(servers: list, info: dict, workdir: Path, saves: int) -> None:
+    """N saves through the test client of each server, in a child process of its own."""
+    print("| server | CPU per save, test client (best of 3) | Python calls per save |")
+    print("|---|---|---|")
+    floor = None
+    for number, (name, tree, env) in enumerate(servers):
+        if env:
+            continue  # background work is off in every one of these
+        copy = workdir / f"inproc-{number}.db"
+        for leftover in workdir.glob(copy.name + "*"):
+            leftover.unlink()
+        shutil.copy(info["path"], copy)
+        child_env = dict(os.environ, ANNOTATOR_SUGGEST_IN_BACKGROUND="0",
+                         ANNOTATOR_SECRET_KEY=SECRET_KEY,
+                         ANNOTATOR_DATABASE_URL=f"sqlite:///{copy}",
+                         PYTHONPATH=str(BENCH if tree is None else tree))
+        if tree is None:
+            child_env["FLOOR_DATABASE"] = str(copy)
+        out = subprocess.run([sys.executable, "-c", IN_PROCESS, str(copy),
+                              json.dumps(info["tokens"]), str(info["lo"]), str(info["hi"]),
+                              str(saves)], env=child_env, cwd=tree or ROOT, check=True,
+                             capture_output=True, text=True).stdout
+        result = json.loads(out.strip().splitlines()[-1])
+        floor = floor or result
+        print(f"| {name} | {result['cpu_ms']:.2f} ms ({result['cpu_ms'] / floor['cpu_ms']:.2f}×) "
+              f"| {result['calls']:.0f} ({result['calls'] / floor['calls']:.2f}×) |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tree", action="append", type=Path,
@@ -148,6 +210,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--in-process", type=int, metavar="N",
+                        help="N saves through the test client of each server instead")
     parser.add_argument("--without-background", action="store_true",
                         help="also run each tree with ANNOTATOR_SUGGEST_IN_BACKGROUND=0 (the "
                              "request path alone, without the suggestions' background work)")
@@ -162,6 +226,9 @@ def main() -> None:
         if args.without_background:
             servers.append((f"{tree.name}@{git_head(tree)}, no background", tree,
                             {"ANNOTATOR_SUGGEST_IN_BACKGROUND": "0"}))
+    if args.in_process:
+        in_process(servers, info, workdir, args.in_process)
+        return
     names = [name for name, _, _ in servers]
     results: dict[str, dict[int, list[dict]]] = {name: {n: [] for n in CLIENTS} for name in names}
     for repeat in range(args.repeat):

@@ -10,7 +10,7 @@ from sqlalchemy import Date, Integer, String, and_, bindparam, delete, insert, s
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from ..database import dialect_insert, for_backend
+from ..database import Prepared, dialect_insert
 from ..models import (Annotation, AnnotationHistory, Article, Gold, Label, LabelCount, Paragraph,
                       utcnow)
 
@@ -26,13 +26,13 @@ class ParagraphMissing(LookupError):
     """No paragraph has that id."""
 
 
-# The hot path (every label save) runs these prebuilt Core statements with bound values on
-# the session's connection: building a statement per call, or going through the ORM session's
-# execute, would cost more than the SQL.
+# The hot path (every label save) runs these statements compiled once (database.Prepared) on
+# the session's connection: building a statement per call, or going through SQLAlchemy's
+# execution layer, would cost more than the SQL.
 _paragraphs, _articles, _labels = Paragraph.__table__, Article.__table__, Label.__table__
 _annotations, _history = Annotation.__table__, AnnotationHistory.__table__
 
-_PARAGRAPH_AND_LABEL = (
+_PARAGRAPH_AND_LABEL = Prepared(
     select(_paragraphs.c.article_id, _labels.c.id)
     .select_from(_paragraphs.join(_articles, _articles.c.id == _paragraphs.c.article_id)
                  .outerjoin(_labels, and_(_labels.c.project_id == _articles.c.project_id,
@@ -53,17 +53,21 @@ _INSERT_HISTORY = insert(_history)
 # fewer on a paragraph, and one label more or fewer for a user, label and day.
 _label_counts = LabelCount.__table__
 _STEP = bindparam("step", type_=Integer)
-_COUNT_PARAGRAPH = (
+_COUNT_PARAGRAPH = Prepared(
     update(_paragraphs).where(_paragraphs.c.id == bindparam("paragraph_pk"))
     .values(annotation_count=_paragraphs.c.annotation_count + _STEP)
     .returning(_paragraphs.c.annotation_count, _paragraphs.c.article_id))
-_COUNT_ARTICLE = (update(_articles).where(_articles.c.id == bindparam("article_pk"))
+_COUNT_ARTICLE = Prepared(update(_articles).where(_articles.c.id == bindparam("article_pk"))
                   .values(labeled_count=_articles.c.labeled_count + _STEP))
 def _new_annotation(insert_into):
     """INSERT an annotation unless it exists; a row comes back only if this one inserted it."""
     return insert_into(_annotations).on_conflict_do_nothing(
         index_elements=[_annotations.c.paragraph_id, _annotations.c.user_id]
     ).returning(_annotations.c.id)
+
+
+_NEW_ANNOTATION = Prepared(_new_annotation, ("paragraph_id", "user_id", "label", "note", "source",
+                                              "created_at", "updated_at"))
 
 
 def _label_count(insert_into):
@@ -79,11 +83,14 @@ def _label_count(insert_into):
         set_={"count": _label_counts.c["count"] + counted.excluded["count"]})
 
 
+_LABEL_COUNT = Prepared(_label_count)
+
+
 def _count_label(connection: Connection, paragraph_id: int, user_id: int, label: str,
                  day: date, step: int) -> None:
     """One more (step 1) or one fewer (step -1) of the user's labels `label` first set on
     `day`, in the paragraph's project: one atomic upsert, safe under concurrent saves."""
-    connection.execute(for_backend(connection, _label_count), {
+    _LABEL_COUNT.run(connection, {
         "paragraph_pk": paragraph_id, "uid": user_id, "label_key": label, "day_key": day,
         "step": step})
 
@@ -92,10 +99,10 @@ def _count(connection: Connection, paragraph_id: int, user_id: int, label: str, 
            step: int) -> None:
     """Keep the counters right after an annotation was added (step 1) or removed (step -1),
     in the same transaction."""
-    count, article_id = connection.execute(
-        _COUNT_PARAGRAPH, {"paragraph_pk": paragraph_id, "step": step}).one()
+    (count, article_id), = _COUNT_PARAGRAPH.run(
+        connection, {"paragraph_pk": paragraph_id, "step": step}).fetchall()
     if count == (1 if step > 0 else 0):  # the paragraph became labeled, or unlabeled
-        connection.execute(_COUNT_ARTICLE, {"article_pk": article_id, "step": step})
+        _COUNT_ARTICLE.run(connection, {"article_pk": article_id, "step": step})
     _count_label(connection, paragraph_id, user_id, label, day, step)
 
 
@@ -120,13 +127,14 @@ def change_label_set(session: Session) -> None:
 def paragraph_for_label(session: Session, paragraph_id: int, label: str) -> int:
     """Check in one query that the paragraph exists and the label is in its project;
     returns the paragraph's article id."""
-    row = session.connection().execute(_PARAGRAPH_AND_LABEL,
-                                       {"paragraph_id": paragraph_id, "label": label}).first()
-    if row is None:
+    rows = _PARAGRAPH_AND_LABEL.run(session.connection(),
+                                    {"paragraph_id": paragraph_id, "label": label}).fetchall()
+    if not rows:
         raise ParagraphMissing(f"no paragraph {paragraph_id}")
-    if row[1] is None:
+    (article_id, label_id), = rows
+    if label_id is None:
         raise LabelError(f"unknown label {label!r} for this project")
-    return row[0]
+    return article_id
 
 
 def _keep_history(session: Session, annotation: Annotation, changed_by: int) -> None:
@@ -170,10 +178,10 @@ def save_annotation(session: Session, paragraph_id: int, user_id: int, label: st
     key = {"paragraph_id": paragraph_id, "user_id": user_id}
     connection = session.connection()
     new_note = None if note is KEEP else note
-    inserted = connection.execute(for_backend(connection, _new_annotation), {
+    inserted = _NEW_ANNOTATION.run(connection, {
         **key, "label": label, "note": new_note, "source": source, "created_at": now,
         "updated_at": now})  # most saves label a paragraph anew: one statement, no read first
-    if inserted.first() is not None:
+    if inserted.fetchall():
         _count(connection, paragraph_id, user_id, label, now.date(), 1)
         if commit:
             session.commit()

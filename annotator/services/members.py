@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import Integer, bindparam, delete, exists, or_, select, true
 from sqlalchemy.orm import Session
 
-from ..database import dialect_insert
+from ..database import Prepared, dialect_insert
 from ..models import Article, Paragraph, Project, ProjectMember, User
 
 
@@ -47,10 +47,10 @@ _PROJECT_OF = {
                      .where(Paragraph.id == _VALUE)),
 }
 _MAY_REACH = {
-    argument: select(or_(~Project.members_only, exists().where(
+    argument: Prepared(select(or_(~Project.members_only, exists().where(
         ProjectMember.project_id == Project.id,
         ProjectMember.user_id == bindparam("uid", type_=Integer))))
-    .where(Project.id == project.scalar_subquery())
+    .where(Project.id == project.scalar_subquery()))
     for argument, project in _PROJECT_OF.items()}
 ARGUMENTS = tuple(_PROJECT_OF)
 
@@ -60,9 +60,9 @@ def may_reach(session: Session, user: User, argument: str, value: int) -> bool:
     query; True when there is no such object (the view answers 404)."""
     if user.is_admin:
         return True
-    allowed = session.connection().execute(
-        _MAY_REACH[argument], {"uid": user.id, "value": value}).scalar()
-    return allowed is None or bool(allowed)
+    rows = _MAY_REACH[argument].run(session.connection(),
+                                    {"uid": user.id, "value": value}).fetchall()
+    return not rows or bool(rows[0][0])
 
 
 def may_work_on(session: Session, user: User, project: Project) -> bool:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from ..database import for_backend, write_transaction
+from ..database import Prepared, write_transaction
 from ..models import Article, Assignment, Project, ProjectMember, User, utcnow
 
 
@@ -168,21 +168,16 @@ def _touch_statement(insert_into, labeled: bool):
     ).on_conflict_do_update(index_elements=[table.c.article_id, table.c.user_id], set_=changes)
 
 
-def _touch_claimed(insert_into):
-    return _touch_statement(insert_into, labeled=False)
-
-
-def _touch_labeled(insert_into):
-    return _touch_statement(insert_into, labeled=True)
+_TOUCH_CLAIMED = Prepared(lambda insert_into: _touch_statement(insert_into, labeled=False))
+_TOUCH_LABELED = Prepared(lambda insert_into: _touch_statement(insert_into, labeled=True))
 
 
 def touch(session: Session, article_id: int, user_id: int, *, labeled: bool = False) -> None:
     """Start (or keep alive) the user's hold on an article; `labeled` (a label saved in it)
     turns a short claim into a hold for the release time. One prebuilt statement, so
     concurrent saves on the same article never collide."""
-    connection = session.connection()
-    connection.execute(for_backend(connection, _touch_labeled if labeled else _touch_claimed),
-                       {"article_pk": article_id, "uid": user_id, "now": utcnow()})
+    (_TOUCH_LABELED if labeled else _TOUCH_CLAIMED).run(
+        session.connection(), {"article_pk": article_id, "uid": user_id, "now": utcnow()})
 
 
 _recent_touches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
