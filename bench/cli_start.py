@@ -68,8 +68,8 @@ def main() -> None:
                     for mode in MODES:
                         runs.setdefault((tree, command, mode), []).append(
                             measure(tree, command, env[mode]))
-        print(f"| tree | command | CPU, cached | wall, cached | CPU, compiled each run | "
-              f"wall, compiled |\n|---|---|---|---|---|---|")
+        print("| tree | command | CPU, cached | wall, cached | CPU, compiled each run | "
+              "wall, compiled |\n|---|---|---|---|---|---|")
         for tree in trees:
             head = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
                                   capture_output=True, text=True).stdout.strip()
