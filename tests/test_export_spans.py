@@ -25,10 +25,13 @@ TRICKY = [
 ]
 
 
-def _import(session, project: str, articles: list[list[str]]) -> list[list[Paragraph]]:
-    """Import one article per list of paragraph texts; the paragraphs, per article."""
+def _import(session, project: str, articles: list[list[str]],
+            first: int = 0) -> list[list[Paragraph]]:
+    """Import one article per list of paragraph texts (ids a<first>, a<first + 1>, ...); the
+    project's paragraphs, per article."""
     data = "".join(json.dumps({"id": f"a{n}", "title": f"T{n}", "paragraphs": texts},
-                              ensure_ascii=False) + "\n" for n, texts in enumerate(articles))
+                              ensure_ascii=False) + "\n"
+                   for n, texts in enumerate(articles, start=first))
     report = import_sources(session, project, [Source("t.jsonl", data.encode(), "jsonl")])
     assert report.stored and not report.errors, report.errors
     rows = session.scalars(select(Paragraph).join(Article).join(Project)
@@ -297,3 +300,38 @@ def test_the_cards_features_load_spans_and_links_in_datasets(runner, argued, tmp
             assert [(link["from"], link["to"]) for link in links] == [
                 ({"paragraph_index": 1, "span": {"start": 4, "end": 10}},
                  {"paragraph_index": 0, "span": {"start": 4, "end": 8}})] * 6
+
+
+def test_another_projects_spans_and_links_never_leak_into_an_export(session):
+    """Articles of two projects interleave in id order: a batch's spans and links (its range
+    of article ids holds the other project's article) are the exported project's only."""
+    first = _import(session, "news", [["news one"]])
+    other = _import(session, "blogs", [["blog one", "blog two"]])
+    last = _import(session, "news", [["news two"]], first=1)[-1]
+    amy = _users(session, "amy")["amy"]
+    assert first[0][0].article_id < other[0][0].article_id < last[0].article_id
+    span = _span(session, other[0][0], amy, 0, 4)
+    _link(session, other[0][0].article_id, amy, other[0][1], span)
+    _span(session, last[0], amy, 5, 8, "evidence")
+    session.commit()
+    news = _export(session, unit="article")
+    assert [a["article_id"] for a in news] == ["a0", "a1"]
+    assert [[s["text"] for p in a["paragraphs"] for e in p["annotations"] for s in e["spans"]]
+            for a in news] == [[], ["two"]]
+    assert [a["links"] for a in news] == [[], []]
+    (blog,) = _export(session, "blogs", unit="article")
+    assert blog["links"][0]["to"] == {"paragraph_index": 0, "span": {"start": 0, "end": 4}}
+
+
+def test_spans_without_a_label_make_no_tie_and_only_resolved_keeps_the_label(runner, session):
+    (paragraphs,) = _import(session, "news", [["主张：电池回收必须立法。"]])
+    ids = _users(session, "amy", "bob")
+    set_annotation(session, paragraphs[0], ids["amy"], "claim")
+    _span(session, paragraphs[0], ids["bob"], 3, 7)
+    session.commit()
+    result = runner.invoke(args=["export", "--project", "news", "--only-resolved"])
+    assert result.exit_code == 0, result.output
+    (line,) = [json.loads(raw) for raw in result.stdout.splitlines()]
+    assert (line["label"], line["label_source"]) == ("claim", "majority")
+    assert [e["annotator"] for e in line["annotations"]] == ["amy", "bob"]
+    assert result.stderr.startswith("0 unresolved ties"), result.stderr
