@@ -1,6 +1,7 @@
 """Spans and links in the export (SPEC "Spans and links", Export): exact code-point offsets in
 every script, links in the article unit, gold, --annotator, --only-labeled, the split export
-and its dataset card. Data is stored through the models, as the spans API would store it."""
+and its dataset card. Data is stored through the models, as the spans API stores it (and, in
+the last test, through that API)."""
 from __future__ import annotations
 
 import json
@@ -14,6 +15,8 @@ from annotator.services.annotations import set_annotation, set_gold
 from annotator.services.exporting import ExportOptions, export_lines
 from annotator.services.importing import Source, import_sources
 from annotator.services.users import create_user
+
+from helpers import article_pks, bearer, import_articles, make_user, paragraph_pks
 
 # (paragraph text, the substring marked): offsets are code points, as Python indexes a str
 TRICKY = [
@@ -335,3 +338,44 @@ def test_spans_without_a_label_make_no_tie_and_only_resolved_keeps_the_label(run
     assert (line["label"], line["label_source"]) == ("claim", "majority")
     assert [e["annotator"] for e in line["annotations"]] == ["amy", "bob"]
     assert result.stderr.startswith("0 unresolved ties"), result.stderr
+
+
+def test_spans_and_links_put_through_the_api_export_with_the_same_offsets(app, client, runner):
+    """The whole path: PUT spans and links as the article page does (bearer token), then
+    `flask export --unit article`: every span's text is the API text sliced by its offsets."""
+    import_articles(app, "news", [{"id": "a1", "title": "T",
+                                   "paragraphs": [text for text, _ in TRICKY]}])
+    make_user(app, "li")
+    headers = bearer(app, "li")
+    (article_pk,) = article_pks(app, "news")
+    pids = paragraph_pks(app, article_pk)
+    span_ids = []
+    for pid, (text, marked) in zip(pids, TRICKY):
+        start = text.index(marked)
+        response = client.put(f"/api/paragraphs/{pid}/spans", headers=headers, json={
+            "spans": [{"start": start, "end": start + len(marked), "label": "evidence"}]})
+        assert response.status_code == 200, response.get_json()
+        span_ids.append(response.get_json()["spans"][0]["id"])
+    response = client.put(f"/api/articles/{article_pk}/links", headers=headers, json={"links": [
+        {"from": {"span_id": span_ids[1]}, "to": {"span_id": span_ids[0]}},
+        {"from": {"paragraph_id": pids[4]}, "to": {"span_id": span_ids[2]},
+         "relation": "attacks"}]})
+    assert response.status_code == 200, response.get_json()
+    result = runner.invoke(args=["export", "--project", "news", "--unit", "article"])
+    assert result.exit_code == 0, result.output
+    (article,) = [json.loads(raw) for raw in result.stdout.splitlines()]
+    for paragraph, (text, marked) in zip(article["paragraphs"], TRICKY):
+        (span,) = paragraph["annotations"][0]["spans"]
+        assert span["text"] == marked == text[span["start"]:span["end"]]
+        assert paragraph["annotations"][0]["label"] is None  # spans only, no paragraph label
+    start = [TRICKY[n][0].index(TRICKY[n][1]) for n in range(3)]
+    assert article["links"] == [
+        {"annotator": "li", "from": {"paragraph_index": 1, "span": {
+            "start": start[1], "end": start[1] + len(TRICKY[1][1])}},
+         "to": {"paragraph_index": 0, "span": {"start": start[0],
+                                               "end": start[0] + len(TRICKY[0][1])}},
+         "relation": "supports"},  # the project's first relation, by default
+        {"annotator": "li", "from": {"paragraph_index": 4},
+         "to": {"paragraph_index": 2, "span": {"start": start[2],
+                                               "end": start[2] + len(TRICKY[2][1])}},
+         "relation": "attacks"}]
