@@ -505,4 +505,7 @@ const fromHash = () => paragraphs.findIndex((p) => `#p${p.dataset.index}` === wi
 window.addEventListener("hashchange", () => {
   if (fromHash() !== -1) select(fromHash());
 });
+// The current paragraph decides the scroll: a reload's restored position would leave it under
+// the sticky header.
+history.scrollRestoration = "manual";
 select(fromHash() !== -1 ? fromHash() : Math.max(0, nextUnlabeled(-1)));

@@ -113,6 +113,7 @@ def test_mark_and_link_a_claim_and_evidence_from_the_keyboard(admin_page, helper
     page.keyboard.press("Tab")
     expect(page.locator("#span-status")).to_contain_text(f"Claim “{CLAIM_TEXT}”")
     expect(page.locator("#unit-links")).to_contain_text(f"Supports this: ¶{EVIDENCE_P + 1} [Evidence]")
+    page.screenshot(path=str(helpers.ARTIFACTS / "article-spans.png"))
 
 
 def test_spans_and_links_made_offline_arrive_once_online(admin_page, helpers):
