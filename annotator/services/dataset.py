@@ -242,7 +242,8 @@ def dataset_card(project: Project, report: SplitReport, *, options: ExportOption
         f"({plural(report.tally.unresolved, 'unresolved tie')} found); "
         f"annotator: {options.annotator or 'all'}.",
         "- Each entry of `annotations` has a `source`: `\"human\"` (chosen by hand) or "
-        "`\"suggestion\"` (a suggestion the annotator accepted).",
+        "`\"suggestion\"` (a suggestion the annotator accepted); null in an entry of spans "
+        "only (below).",
         *(["- `suggestion` is the app's stored suggestion for the paragraph (label, confidence, "
            "reason), or null: a guess, not a label."] if options.suggestions else []),
         f"- Split by {group_by} with seed {seed}: "
