@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/save_path.py [--tree PATH]... [--seconds S] [--repeat N] [--workdir DIR]
 
-Builds the medium tier once (2,000 articles of bench/workload.py, `flask import`; annotators
+Builds the medium tier once (2,000 articles of bench/workload.py, `flask import`, then `flask
+suggest` for the cold suggestions the import leaves to the server; annotators
 ann01..ann08 with `flask create-user` and `flask create-token`), then for each repeat runs,
 one after the other, the floor (bench/floor_server.py) and the annotator of each `--tree`
 (default: this one; pass a `git worktree` of an older commit to compare), each under
@@ -51,6 +52,9 @@ def build(workdir: Path) -> dict:
         leftover.unlink()
     flask(path, "import", str(workload_file(workdir, ARTICLES * PER_ARTICLE, PER_ARTICLE)),
           "--project", "bench")
+    # the cold suggestions a large import leaves to the server, written once here: else each
+    # server's background writes all of them while it is measured (not a save's cost)
+    flask(path, "suggest", "--project", "bench")
     tokens = create_users(path, {f"ann{n:02d}": "annotator" for n in range(1, 9)},
                           [f"ann{n:02d}" for n in range(1, 9)])
     conn = sqlite3.connect(path)

@@ -25,10 +25,10 @@ from functools import partial
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import DateTime, Float, Integer, String, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from ..database import dialect_insert, for_backend, write_transaction
+from ..database import Prepared, dialect_insert, for_backend, write_transaction
 from ..extensions import db
 from ..models import (Annotation, Article, Gold, LabelCount, Paragraph, Project, Suggestion,
                       SuggestionModel, utcnow)
@@ -252,8 +252,12 @@ def _app_suggestion_upsert(insert_into, replaces: str):
     """A row replaces an earlier one of the same kind (`replaces`), and another of the app's
     own only with a higher confidence; an external model's suggestion stays. A stored row
     that already says the same (label, confidence, reason, model) is left as it is."""
+    return _on_conflict(insert_into(Suggestion.__table__), replaces)
+
+
+def _on_conflict(insert, replaces: str):
+    """`_app_suggestion_upsert`'s conflict rule on an INSERT into suggestion."""
     table = Suggestion.__table__
-    insert = insert_into(table)
     excluded = insert.excluded
     said = ("label", "confidence", "reason", "model")
     return insert.on_conflict_do_update(
@@ -362,34 +366,51 @@ def propagate(session: Session, saves: list[tuple[int, str]]) -> int:
     stored = 0
     for text, made in groups.values():
         last_article, label = made[-1]
-        targets = [(label, Paragraph.article_id != last_article)]
+        stored += _propagate_label(session, text, label, last_article, same_article=False)
         elsewhere = [saved for article, saved in made if article != last_article]
         if elsewhere:  # the copies in the last save's article had the last label of another
-            targets.append((elsewhere[-1], Paragraph.article_id == last_article))
-        for label, where_copies in targets:
-            stored += _propagate_label(session, text, label, where_copies)
+            stored += _propagate_label(session, text, elsewhere[-1], last_article,
+                                       same_article=True)
     return stored
 
 
-def _propagate_label(session: Session, text, label: str, where_copies) -> int:
-    """Suggest `label` for the copies of `text` (a saved paragraph's row) that `where_copies`
-    picks among its site's articles and that still need a label."""
-    copies = session.scalars(
-        select(Paragraph.id).join(Article, Article.id == Paragraph.article_id)
-        .where(Paragraph.text_key == text.text_key, Article.project_id == text.project_id,
-               Article.site == text.site, where_copies,
-               Paragraph.annotation_count < text.overlap)
-        .limit(MAX_COPIES)).all()
-    session.rollback()
-    if not copies:
-        return 0
+def _propagation(insert_into, same_article: bool):
+    """Upsert the propagated suggestion of every copy of a text (text_key) on its site's
+    articles, the saved paragraph's own article (`same_article`) or the others, that still
+    needs a label: one INSERT ... SELECT, the copies never leave the database."""
+    paragraphs, articles = Paragraph.__table__, Article.__table__
+    article = bindparam("article", type_=Integer)
+    copies = (
+        select(paragraphs.c.id, bindparam("label", type_=String),
+               bindparam("confidence", type_=Float), bindparam("reason", type_=String),
+               bindparam("model", type_=String), bindparam("now", type_=DateTime))
+        .select_from(paragraphs.join(articles, articles.c.id == paragraphs.c.article_id))
+        .where(paragraphs.c.text_key == bindparam("text_key", type_=String),
+               articles.c.project_id == bindparam("project", type_=Integer),
+               articles.c.site.is_not_distinct_from(bindparam("site", type_=String)),
+               paragraphs.c.article_id == article if same_article
+               else paragraphs.c.article_id != article,
+               paragraphs.c.annotation_count < bindparam("overlap", type_=Integer))
+        .limit(MAX_COPIES))
+    return _on_conflict(insert_into(Suggestion.__table__).from_select(
+        ["paragraph_id", "label", "confidence", "reason", "model", "updated_at"], copies),
+        "signals")
+
+
+_PROPAGATIONS = {same: Prepared(partial(_propagation, same_article=same)) for same in (False, True)}
+
+
+def _propagate_label(session: Session, text, label: str, article_id: int,
+                     same_article: bool) -> int:
+    """Suggest `label` for the copies of `text` (a saved paragraph's row) in the article
+    (`same_article`) or in its site's other articles, that still need a label."""
     where = f"another page of {text.site}" if text.site else "another page of this project"
-    now = utcnow()
     with write_transaction(session):
-        stored = store_app_suggestions(session, [
-            {"paragraph_id": copy, "label": label, "confidence": PROPAGATED_CONFIDENCE,
-             "reason": f"labeled {label} on {where}"[:MAX_REASON_CHARS], "model": "signals",
-             "updated_at": now} for copy in copies], replaces="signals")
+        stored = len(_PROPAGATIONS[same_article].run(session.connection(), {
+            "text_key": text.text_key, "project": text.project_id, "site": text.site,
+            "article": article_id, "overlap": text.overlap, "label": label,
+            "confidence": PROPAGATED_CONFIDENCE, "model": "signals", "now": utcnow(),
+            "reason": f"labeled {label} on {where}"[:MAX_REASON_CHARS]}).fetchall())
         session.commit()
     return stored
 
