@@ -7,10 +7,14 @@ suggestions of the remaining pages only, with the set's score.py. The cold score
 weights (fitted on all these pages in signals.py) are refitted first, so that no part of what
 is scored has seen the gold of the scored pages: the import's, for each site fold's pages on
 the other fold's pages (`--cold fold`, as `suggest_real_pages.py --fit` scores them) or on the
-given pages only (`--cold given`); the model's shape signal, on the given pages only.
+given pages only (`--cold given`); the model's cold verdicts and shape signals, with the same
+weights as the import's (each fold's, or the given pages').
 
     python bench/suggest_warm.py [--data DIR] [--only html|text] [--cold fold|given]
-                                 [--workdir DIR]
+                                 [--salt S] [--workdir DIR]
+
+`--salt S` draws another 20% of the other pages and another halving of the sites (the
+spread of the figures over draws: bench/README.md).
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from sqlalchemy import func, select  # noqa: E402
+import suggest_real_pages  # noqa: E402
 from suggest_real_pages import (aligned, fitted, records, shape_rows, site_fold,  # noqa: E402
                                 stored)
 
@@ -42,6 +47,7 @@ from annotator.suggest import signals, training  # noqa: E402
 
 PER_SITE = 3
 SHARE_OF_OTHERS = 0.2
+SALT = ""  # --salt: another draw of the 20% and another halving of the sites
 
 
 def warm_pages(pages: list[dict]) -> set[str]:
@@ -55,7 +61,8 @@ def warm_pages(pages: list[dict]) -> set[str]:
         if site and len(ids) > PER_SITE:
             given.update(sorted(ids)[:PER_SITE])
         else:
-            given.update(i for i in ids if zlib.crc32(i.encode()) % 100 < SHARE_OF_OTHERS * 100)
+            given.update(i for i in ids
+                         if zlib.crc32((SALT + i).encode()) % 100 < SHARE_OF_OTHERS * 100)
     return given
 
 
@@ -96,6 +103,25 @@ def import_pages(data: Path, variant: str, pages: list[dict], given: set[str],
         for paragraph_id, label in labeled.items():
             save_annotation(db.session, paragraph_id, user, label, commit=False)
     db.session.commit()
+
+
+examples = training._examples
+
+
+def _per_fold(examples, variant: str, weights: dict, folds: dict[int, int]):
+    """training._examples computing each article's with its site fold's cold weights."""
+    def per_article(rows, *args):
+        out, start = [], 0
+        while start < len(rows):
+            end = start
+            while end < len(rows) and rows[end].article_id == rows[start].article_id:
+                end += 1
+            _set_weights(variant, weights[folds[rows[start].article_id]])
+            out += examples(rows[start:end], *args)
+            start = end
+        _set_weights(variant, weights["given"])
+        return out
+    return per_article
 
 
 def _set_weights(variant: str, weights: dict[str, float]) -> None:
@@ -150,12 +176,44 @@ def run(data: Path, variant: str, workdir: Path, cold: str) -> str:
                 .order_by(Article.id, Paragraph.index)):
             ours[article_id].append((paragraph_id, text))
         labels = db.session.scalar(select(func.count(Annotation.id)))
+        before = _suggested() if fresh else None  # the import's cold suggestions
+        if cold == "fold":  # the model's cold verdicts with its fold's weights, as the import's
+            by_id = {page["id"]: site_fold(page) for page in pages}
+            folds = {pk: by_id[article_id] for pk, article_id in
+                     db.session.execute(select(Article.id, Article.article_id))}
+            db.session.rollback()
+            training._examples = _per_fold(training._examples, variant, weights, folds)
         started = time.process_time()
-        metrics = training.train_project(db.session, db.session.scalar(select(Project)))
+        try:
+            metrics = training.train_project(db.session, db.session.scalar(select(Project)))
+        finally:
+            training._examples = examples
         seconds = time.process_time() - started
-        suggested = {pid: (label, confidence) for pid, label, confidence in db.session.execute(
-            select(Suggestion.paragraph_id, Suggestion.label, Suggestion.confidence))}
+        suggested = _suggested()
     rest = [page for page in pages if page["id"] not in given]
+    rest_file = workdir / f"{variant}-rest.jsonl"
+    rest_file.write_text("".join(json.dumps(page, ensure_ascii=False) + "\n" for page in rest))
+    header = (f"{variant}: warm, cold weights {cold}, gold given for {len(given)} pages "
+              f"({labels} paragraphs), "
+              f"scored on the other {len(rest)}; trained in {seconds:.1f} s CPU "
+              f"({metrics['suggestions']} suggestions written)")
+    out = header + "\n" + score_rest(data, _preds(rest, ours, suggested),
+                                     workdir / f"{variant}-warm.jsonl", rest_file)
+    if before is not None:  # a fresh import: the same pages' cold suggestions, for comparison
+        out += (f"\n{variant}: cold (the import's suggestions, before training), same pages\n"
+                + score_rest(data, _preds(rest, ours, before), workdir / f"{variant}-cold.jsonl",
+                             rest_file, ("0.8",)))
+    return out
+
+
+def _suggested() -> dict[int, tuple[str, float]]:
+    return {pid: (label, confidence) for pid, label, confidence in db.session.execute(
+        select(Suggestion.paragraph_id, Suggestion.label, Suggestion.confidence))}
+
+
+def _preds(rest: list[dict], ours: dict, suggested: dict) -> list[dict]:
+    """Each held-out page's p(boilerplate) per gold paragraph: the confidence of a
+    boilerplate suggestion, 1 - that of another label, 0 where there is none."""
     preds = []
     for page in rest:
         mine = ours.get(page["id"], [])
@@ -166,22 +224,17 @@ def run(data: Path, variant: str, workdir: Path, cold: str) -> str:
                 else ("other", 1.0)
             values.append(confidence if label == "boilerplate" else 1.0 - confidence)
         preds.append({"id": page["id"], "pred": values})
-    rest_file = workdir / f"{variant}-rest.jsonl"
-    rest_file.write_text("".join(json.dumps(page, ensure_ascii=False) + "\n" for page in rest))
-    header = (f"{variant}: warm, cold weights {cold}, gold given for {len(given)} pages "
-              f"({labels} paragraphs), "
-              f"scored on the other {len(rest)}; trained in {seconds:.1f} s CPU "
-              f"({metrics['suggestions']} suggestions written)")
-    return header + "\n" + score_rest(data, preds, workdir / f"{variant}-warm.jsonl", rest_file)
+    return preds
 
 
-def score_rest(data: Path, preds: list[dict], path: Path, pages: Path) -> str:
+def score_rest(data: Path, preds: list[dict], path: Path, pages: Path,
+               thresholds: tuple[str, ...] = ("0.8", "0.5")) -> str:
     """score.py on the held-out pages only (suggest_real_pages.score scores every page), at
     the project's default threshold 0.8 (what the page shows) and at 0.5 (the model's own
     choice of label, shown or not)."""
     path.write_text("".join(json.dumps(p) + "\n" for p in preds))
     out = []
-    for threshold in ("0.8", "0.5"):
+    for threshold in thresholds:
         result = subprocess.run([sys.executable, str(data / "score.py"), str(path), "--pages",
                                  str(pages), "--threshold", threshold],
                                 capture_output=True, text=True, check=True)
@@ -197,9 +250,13 @@ def main() -> None:
     parser.add_argument("--cold", choices=("fold", "given"), default="fold",
                         help="cold shape weights of the import: fitted on the other site fold's "
                              "pages (default, as --fit's 2-fold) or on the given pages only")
+    parser.add_argument("--salt", default="",
+                        help="another draw of the 20%% given and another halving of the sites")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="keep the imported databases there and reuse them (retrain only)")
     args = parser.parse_args()
+    global SALT
+    SALT = suggest_real_pages.FOLD_SALT = args.salt
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
