@@ -7,8 +7,8 @@ suggestions of the remaining pages only, with the set's score.py. The cold score
 weights (fitted on all these pages in signals.py) are refitted first, so that no part of what
 is scored has seen the gold of the scored pages: the import's, for each site fold's pages on
 the other fold's pages (`--cold fold`, as `suggest_real_pages.py --fit` scores them) or on the
-given pages only (`--cold given`); the model's cold verdicts and shape signals, with the same
-weights as the import's (each fold's, or the given pages').
+given pages only (`--cold given`); the model's shape signals (its `cold` one among them), with
+the same weights as the import's (each fold's, or the given pages').
 
     python bench/suggest_warm.py [--data DIR] [--only html|text] [--cold fold|given]
                                  [--salt S] [--workdir DIR]
