@@ -21,7 +21,7 @@ try:
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from . import (admin, annotate, api, auth, cli, config, dashboard, database, i18n, inputs,
-                   review, web)
+                   quality, review, web)
     from .extensions import csrf, db, login_manager
     from .services.backup import unusable_reason
     from .suggest import training
@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent  # the repository root
 # Imported by the pages and commands that use them, not at every start (issue 11); a server
 # imports them once before it forks (gunicorn.conf.py), so its workers share them.
 DEFERRED_MODULES = ("annotator.services.agreement_report", "annotator.services.span_agreement",
-                    "annotator.services.dashboard", "annotator.charts")
+                    "annotator.services.dashboard", "annotator.charts",
+                    "annotator.services.quality")
 
 
 def import_deferred_modules() -> None:
@@ -83,7 +84,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    for blueprint in (auth.bp, annotate.bp, admin.bp, api.bp, i18n.bp, dashboard.bp, review.bp):
+    for blueprint in (auth.bp, annotate.bp, admin.bp, api.bp, i18n.bp, dashboard.bp, review.bp,
+                      quality.bp):
         app.register_blueprint(blueprint)
 
 

@@ -167,6 +167,22 @@ def agreement_command(project_name, as_json, resamples, seed, human_only):
         click.echo(as_markdown(result, human_only=human_only))
 
 
+@click.command("quality")
+@with_appcontext
+@click.option("--project", "project_name", required=True, help="Project name.")
+@click.option("--json", "as_json", is_flag=True, help="Print every figure as JSON.")
+def quality_command(project_name, as_json):
+    """Each annotator's quality: accuracy and kappa against gold, agreement with the others,
+    time per paragraph, suggestions accepted, per label and guideline version; flags."""
+    from .services.quality import as_text, project_quality  # not at every start
+    project = db.session.scalar(select(Project).where(Project.name == project_name))
+    if project is None:
+        raise click.ClickException(f"no project named {project_name!r}")
+    result = project_quality(db.session, project)
+    click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if as_json
+               else as_text(result))
+
+
 @click.command("suggest")
 @with_appcontext
 @click.option("--project", "project_name", required=True, help="Project name.")
@@ -365,7 +381,7 @@ def _busy_is_a_message(command: click.Command) -> click.Command:
 COMMANDS = tuple(map(_busy_is_a_message, (
     import_command, export_command, create_user_command, create_token_command,
     load_demo_command, backup_command, restore_command, copy_database_command,
-    agreement_command, suggest_command, members_command)))
+    agreement_command, quality_command, suggest_command, members_command)))
 
 
 HELP = """annotator: label the paragraphs of scraped web articles (claim, evidence,
