@@ -20,7 +20,7 @@ from .forms import ActionForm, AssignForm, ImportForm, ProjectForm, ResetPasswor
 from .models import ApiToken, Article, Assignment, Label, Project, User, utcnow
 from .inputs import int_arg, too_large_message, upload_path
 from .security import hash_password
-from .services import labels, members, queue, span_sets
+from .services import guideline_versions, labels, members, queue, span_sets
 from .services.annotations import change_label_set
 from .services.formats import format_for_name
 from .services.dataset import UNKNOWN_LICENSE, dataset_zip, parse_split
@@ -166,8 +166,12 @@ def project_settings(project_id: int):
             form.populate_obj(project)
             chosen = {int(value) for value in request.form.getlist("member") if value.isdigit()}
             members.set_members(db.session, project, chosen & {person.id for person in people})
+            version = guideline_versions.record_version(db.session, project, current_user.id)
             db.session.commit()
-            flash(" ".join([_("Settings saved."), *relabeled]))
+            saved = [_("Settings saved."), *relabeled]
+            if version is not None:
+                saved.append(_("The guidelines are now version %(num)s.", num=version.number))
+            flash(" ".join(saved))
             return redirect(url_for("admin.project_settings", project_id=project.id))
         db.session.rollback()
     uses = labels.label_uses(db.session, project.id)

@@ -116,6 +116,9 @@ class Project(db.Model):
     """Suggestions are shown from this confidence up."""
     members_only: Mapped[bool] = mapped_column(default=False, server_default=false())
     """On: only its members (and admins) see and label it; off: every user does."""
+    guideline_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    """The number of its guideline version in force (the newest GuidelineVersion): every
+    label saved now records it."""
 
     labels: Mapped[list[Label]] = relationship(
         back_populates="project", cascade="all, delete-orphan", order_by="Label.position")
@@ -136,6 +139,22 @@ class Project(db.Model):
     @property
     def guidelines_markup(self) -> Markup:
         return Markup(self.guidelines_html)
+
+
+class GuidelineVersion(db.Model):
+    """One numbered version (1, 2, ...) of a project's guidelines and label set, kept when
+    either changes (services/guideline_versions.py)."""
+
+    __table_args__ = (UniqueConstraint("project_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    guidelines: Mapped[str] = mapped_column(Text, default="")
+    labels: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    """The label set then: [{"key", "name", "description"}, ...] in the set's order."""
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Label(db.Model):
@@ -280,6 +299,8 @@ class Annotation(db.Model):
     note: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16), default="human", server_default="human")
     """"human" (typed) or "suggestion" (an accepted suggestion)."""
+    guideline_version: Mapped[int | None]
+    """The project's guideline version in force when it was set (null: set before 0010)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -308,6 +329,8 @@ class AnnotationHistory(db.Model):
     label: Mapped[str] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16), default="human", server_default="human")
+    guideline_version: Mapped[int | None]
+    """The guideline version the earlier value was set under."""
     valid_from: Mapped[datetime]
     replaced_at: Mapped[datetime] = mapped_column(default=utcnow)
     replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
@@ -320,6 +343,8 @@ class Gold(db.Model):
         ForeignKey("paragraph.id", ondelete="CASCADE"), primary_key=True)
     label: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    guideline_version: Mapped[int | None]
+    """The project's guideline version in force when it was set."""
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from annotator import create_app
 from annotator.database import migrate_to
 from annotator.extensions import db
-from annotator.models import DEFAULT_SPAN_LABELS, Project
+from annotator.models import DEFAULT_SPAN_LABELS, Annotation, Gold, GuidelineVersion, Project
 from testdb import database_url
 
 
@@ -30,8 +30,47 @@ def test_the_spans_migration_gives_stored_projects_the_default_sets(tmp_path):
             "INSERT INTO project (id, name, description, guidelines, overlap, created_at) "
             "VALUES (7, 'old', '', '', 1, '2026-11-01 00:00:00')"))
         db.session.commit()
-        migrate_to("0009")
-        project = db.session.get(Project, 7)
-        assert [(s.key, s.hotkey) for s in project.span_labels] == [
+        migrate_to("0009")  # read with SQL: the models describe the newest schema
+        span_labels = db.session.execute(text(
+            "SELECT key, hotkey FROM span_label WHERE project_id = 7 ORDER BY position")).all()
+        assert [tuple(row) for row in span_labels] == [
             (key, hotkey) for key, _name, _color, hotkey in DEFAULT_SPAN_LABELS]
-        assert [r.key for r in project.relations] == ["supports", "attacks"]
+        relations = db.session.scalars(text(
+            "SELECT key FROM relation WHERE project_id = 7 ORDER BY position")).all()
+        assert relations == ["supports", "attacks"]
+
+
+def test_the_guideline_versions_migration_gives_stored_projects_version_1(tmp_path):
+    """A project stored before schema 0010 gets version 1 from its guidelines and labels;
+    its labels and gold count as made under it."""
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "AUTO_MIGRATE": False,
+                      "SQLALCHEMY_DATABASE_URI": database_url(tmp_path)})
+    with app.app_context():
+        migrate_to("0009")
+        for statement in (
+                "INSERT INTO project (id, name, description, guidelines, guidelines_html, "
+                "overlap, created_at) VALUES (7, 'old', '', 'Mark <b>claims</b>.', '', 1, "
+                "'2026-11-01 00:00:00')",
+                "INSERT INTO label (project_id, key, name, color, hotkey, description, position)"
+                " VALUES (7, 'claim', 'Claim', '#000000', '1', 'A position.', 0)",
+                "INSERT INTO user (id, username, password_hash, role, active, created_at) "
+                "VALUES (3, 'ann', 'x', 'annotator', true, '2026-11-01 00:00:00')",
+                "INSERT INTO article (id, project_id, article_id, title, meta, content_hash, "
+                "paragraph_count, created_at) VALUES (5, 7, 'a', 't', '{}', 'h', 1, "
+                "'2026-11-01 00:00:00')",
+                "INSERT INTO paragraph (id, article_id, \"index\", text) VALUES (9, 5, 0, 'p')",
+                "INSERT INTO annotation (paragraph_id, user_id, label, created_at, updated_at) "
+                "VALUES (9, 3, 'claim', '2026-11-01 00:00:00', '2026-11-01 00:00:00')",
+                "INSERT INTO gold (paragraph_id, label, updated_at) "
+                "VALUES (9, 'claim', '2026-11-01 00:00:00')"):
+            db.session.execute(text(statement.replace("user (", '"user" (')))
+        db.session.commit()
+        migrate_to("0010")
+        project = db.session.get(Project, 7)
+        assert project.guideline_version == 1
+        (version,) = db.session.scalars(select(GuidelineVersion)).all()
+        assert (version.project_id, version.number, version.guidelines) == (
+            7, 1, "Mark <b>claims</b>.")
+        assert version.labels == [{"key": "claim", "name": "Claim", "description": "A position."}]
+        assert db.session.scalar(select(Annotation.guideline_version)) == 1
+        assert db.session.scalar(select(Gold.guideline_version)) == 1

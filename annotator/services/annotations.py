@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..database import Prepared, dialect_insert
 from ..models import (Annotation, AnnotationHistory, Article, Gold, Label, LabelCount, Paragraph,
-                      utcnow)
+                      Project, utcnow)
 
 KEEP: Final = object()  # "leave the note as it is"
 SOURCES: Final = ("human", "suggestion")  # typed by hand; an accepted suggestion
@@ -38,15 +38,25 @@ _PARAGRAPH_AND_LABEL = Prepared(
                  .outerjoin(_labels, and_(_labels.c.project_id == _articles.c.project_id,
                                           _labels.c.key == bindparam("label"))))
     .where(_paragraphs.c.id == bindparam("paragraph_id")))
+# The guideline version in force in paragraph `version_of`'s project: a subquery of the save's
+# own statements, not a query of its own.
+_projects = Project.__table__
+_VERSION_NOW = (
+    select(_projects.c.guideline_version)
+    .select_from(_paragraphs.join(_articles, _articles.c.id == _paragraphs.c.article_id)
+                 .join(_projects, _projects.c.id == _articles.c.project_id))
+    .where(_paragraphs.c.id == bindparam("version_of", type_=Integer)).scalar_subquery())
 _CURRENT_ROW = (
     select(_annotations.c.id, _annotations.c.label, _annotations.c.note,
-           _annotations.c.source, _annotations.c.created_at, _annotations.c.updated_at)
+           _annotations.c.source, _annotations.c.created_at, _annotations.c.updated_at,
+           _annotations.c.guideline_version)
     .where(_annotations.c.paragraph_id == bindparam("paragraph_id"),
            _annotations.c.user_id == bindparam("user_id"))
     .with_for_update())
 _UPDATE_ROW = (update(_annotations).where(_annotations.c.id == bindparam("row_id"))
                .values(label=bindparam("new_label"), note=bindparam("new_note"),
-                       source=bindparam("new_source"), updated_at=bindparam("now")))
+                       source=bindparam("new_source"), updated_at=bindparam("now"),
+                       guideline_version=_VERSION_NOW))
 _INSERT_HISTORY = insert(_history)
 
 # The counters progress and the dashboard read (see models.LabelCount): one annotation more or
@@ -61,7 +71,7 @@ _COUNT_ARTICLE = Prepared(update(_articles).where(_articles.c.id == bindparam("a
                   .values(labeled_count=_articles.c.labeled_count + _STEP))
 def _new_annotation(insert_into):
     """INSERT an annotation unless it exists; a row comes back only if this one inserted it."""
-    return insert_into(_annotations).on_conflict_do_nothing(
+    return insert_into(_annotations).values(guideline_version=_VERSION_NOW).on_conflict_do_nothing(
         index_elements=[_annotations.c.paragraph_id, _annotations.c.user_id]
     ).returning(_annotations.c.id)
 
@@ -141,7 +151,8 @@ def _keep_history(session: Session, annotation: Annotation, changed_by: int) -> 
     session.add(AnnotationHistory(
         paragraph_id=annotation.paragraph_id, user_id=annotation.user_id,
         label=annotation.label, note=annotation.note, source=annotation.source,
-        valid_from=annotation.updated_at, replaced_by_id=changed_by))
+        guideline_version=annotation.guideline_version, valid_from=annotation.updated_at,
+        replaced_by_id=changed_by))
 
 
 def _current(session: Session, paragraph_id: int, user_id: int) -> Annotation | None:
@@ -180,7 +191,7 @@ def save_annotation(session: Session, paragraph_id: int, user_id: int, label: st
     new_note = None if note is KEEP else note
     inserted = _NEW_ANNOTATION.run(connection, {
         **key, "label": label, "note": new_note, "source": source, "created_at": now,
-        "updated_at": now})  # most saves label a paragraph anew: one statement, no read first
+        "updated_at": now, "version_of": paragraph_id})  # most saves label a paragraph anew: one statement, no read first
     if inserted.fetchall():
         _count(connection, paragraph_id, user_id, label, now.date(), 1)
         if commit:
@@ -194,10 +205,12 @@ def save_annotation(session: Session, paragraph_id: int, user_id: int, label: st
     if (row.label, row.note, row.source) != (label, new_note, source):
         connection.execute(_INSERT_HISTORY, {
             **key, "label": row.label, "note": row.note, "source": row.source,
-            "valid_from": row.updated_at, "replaced_at": now,
+            "guideline_version": row.guideline_version, "valid_from": row.updated_at,
+            "replaced_at": now,
             "replaced_by_id": changed_by or user_id})
         connection.execute(_UPDATE_ROW, {"row_id": row.id, "new_label": label,
-                                      "new_note": new_note, "new_source": source, "now": now})
+                                      "new_note": new_note, "new_source": source, "now": now,
+                                      "version_of": paragraph_id})
         if row.label != label:  # the label moves, on the day it was first set; the two
             # counter rows are taken in label order, so two changes never wait on each other
             for key, step in sorted(((row.label, -1), (label, 1))):
@@ -257,11 +270,15 @@ def set_gold(session: Session, paragraph: Paragraph, label: str, user_id: int) -
     hold_label_set(session)
     paragraph_for_label(session, paragraph.id, label)
     now = utcnow()
+    version = (select(Project.guideline_version).join(Article, Article.project_id == Project.id)
+               .where(Article.id == paragraph.article_id).scalar_subquery())
     session.execute(
         dialect_insert(session)(Gold)
-        .values(paragraph_id=paragraph.id, label=label, user_id=user_id, updated_at=now)
+        .values(paragraph_id=paragraph.id, label=label, user_id=user_id, updated_at=now,
+                guideline_version=version)
         .on_conflict_do_update(index_elements=[Gold.paragraph_id],
-                               set_={"label": label, "user_id": user_id, "updated_at": now}))
+                               set_={"label": label, "user_id": user_id, "updated_at": now,
+                                     "guideline_version": version}))
     session.commit()
     return session.scalars(select(Gold).where(Gold.paragraph_id == paragraph.id)
                            .execution_options(populate_existing=True)).one()

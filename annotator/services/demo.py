@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from ..models import Article, Paragraph, User
 from . import queue
 from .annotations import save_annotation
+from .guideline_versions import record_version
 from .importing import ImportReport, Source, get_or_create_project, import_sources
 from .users import create_user
 
@@ -36,6 +37,7 @@ def load_demo(session: Session, project_name: str = DEMO_PROJECT) -> ImportRepor
         project.guidelines = _demo_file("guidelines.md").decode("utf-8")
         project.description = ("Sample articles in English, Chinese and both, scraped with "
                                "their site furniture still attached.")
+        record_version(session, project, None)
         session.commit()
     return report
 

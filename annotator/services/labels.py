@@ -58,10 +58,11 @@ def relabel(session: Session, project_id: int, old: str, new: str, changed_by: i
     paragraphs = _in_project(project_id)
     mine = (Annotation.label == old, Annotation.paragraph_id.in_(paragraphs))
     session.execute(insert(AnnotationHistory).from_select(
-        ["paragraph_id", "user_id", "label", "note", "source", "valid_from", "replaced_at",
-         "replaced_by_id"],
+        ["paragraph_id", "user_id", "label", "note", "source", "guideline_version",
+         "valid_from", "replaced_at", "replaced_by_id"],
         select(Annotation.paragraph_id, Annotation.user_id, Annotation.label, Annotation.note,
-               Annotation.source, Annotation.updated_at, literal(now, DateTime),
+               Annotation.source, Annotation.guideline_version, Annotation.updated_at,
+               literal(now, DateTime),
                literal(changed_by, Integer)).where(*mine)))
     moved = session.execute(update(Annotation).where(*mine).values(label=new, updated_at=now)
                             .execution_options(synchronize_session=False)).rowcount
