@@ -229,6 +229,8 @@ def test_others_see_only_their_own_figures(app, client, built, name):
     anonymous = client.get(f"/projects/{pid}/quality")
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
     login(client, name)
+    assert f'href="/projects/{pid}/quality"' in client.get(f"/projects/{pid}").get_data(
+        as_text=True)  # linked from the project's page
     page = client.get(f"/projects/{pid}/quality")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
