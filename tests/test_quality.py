@@ -217,10 +217,12 @@ def test_admins_see_everyone_escaped(client, built):
     assert XSS not in html and "&lt;script&gt;x&lt;/script&gt;" in html
     assert f'href="/projects/{pid}/quality"' in client.get(
         f"/admin/projects/{pid}/dashboard").get_data(as_text=True)  # linked from the nav
-    one = client.get(f"/projects/{pid}/quality/{built['users']['bobby']}")
-    assert one.status_code == 200 and "annie" in one.get_data(as_text=True)  # bobby's peers
+    one = client.get(f"/projects/{pid}/quality?user={built['users']['bobby']}")
+    assert one.status_code == 200
+    assert "Agreement with each other annotator" in one.get_data(as_text=True)  # bobby's peers
+    assert client.get(f"/projects/{pid}/quality?user=abc").status_code == 400
     assert client.get(f"/projects/999/quality").status_code == 404
-    assert client.get(f"/projects/{pid}/quality/99999").status_code == 404
+    assert client.get(f"/projects/{pid}/quality?user=99999").status_code == 404
 
 
 @pytest.mark.parametrize("name", ["annie", "rita"])  # an annotator; a reviewer
@@ -235,8 +237,8 @@ def test_others_see_only_their_own_figures(app, client, built, name):
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "bobby" not in html and "&lt;script&gt;" not in html and "⚑" not in html
-    assert client.get(f"/projects/{pid}/quality/{users[name]}").status_code == 200
-    assert client.get(f"/projects/{pid}/quality/{users['bobby']}").status_code == 403
+    assert client.get(f"/projects/{pid}/quality?user={users[name]}").status_code == 200
+    assert client.get(f"/projects/{pid}/quality?user={users['bobby']}").status_code == 403
     if name == "annie":
         assert "100%" in html and "6/6" in html  # her accuracy
     else:

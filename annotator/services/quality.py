@@ -31,10 +31,20 @@ from sqlalchemy.orm import Session
 
 from ..models import Annotation, Article, Gold, Paragraph, Project, Suggestion, User
 from .agreement import PairAgreement, report
+from .messages import N_
 
 Z95 = 1.959963984540054
 BREAK_SECONDS = 600  # a longer gap between two labels is a break, not work
 GOLD = 0  # gold's key among the raters (user ids start at 1)
+
+# The flags and notes are messages.Text: English in the CLI and JSON, translated on the page.
+ACCURACY_FLAG = N_("accuracy against gold %(value)s (%(hits)s of %(n)s, 95 percent interval "
+                   "%(low)s to %(high)s) is below the median of the %(others)s others, "
+                   "%(median)s").template
+AGREEMENT_FLAG = N_("agreement with the others %(value)s (%(hits)s of %(n)s, 95 percent "
+                    "interval %(low)s to %(high)s) is below the median of the %(others)s "
+                    "others, %(median)s").template
+NO_GOLD = N_("no gold paragraph")
 
 
 class Row(NamedTuple):
@@ -247,7 +257,7 @@ def measure(rows: list[Row], gold: Mapping[int, str], suggested: Mapping[int, st
         found.append(AnnotatorQuality(
             user_id=user, username=names.get(user, f"#{user}"), labeled=len(mine),
             accuracy=_accuracy(vs_gold),
-            kappa=kappa_interval(vs_gold) if vs_gold else Kappa(0, None, note="no gold paragraph"),
+            kappa=kappa_interval(vs_gold) if vs_gold else Kappa(0, None, note=NO_GOLD),
             per_label=_per_label(vs_gold, order),
             per_version=_per_version(mine, gold),
             **_with_others(among, user, names),
@@ -339,11 +349,11 @@ def _suggestions(mine: list[Row], suggested: Mapping[int, str]) -> SuggestionUse
 def _flag(annotators: list[AnnotatorQuality]) -> None:
     """Flag whoever's interval lies wholly below the others' median (accuracy; agreement for
     those without gold figures), with the evidence."""
-    for what, rate_of in (("accuracy against gold", lambda a: a.accuracy),
-                          ("agreement with the others", lambda a: a.agreement)):
+    for flag, rate_of in ((ACCURACY_FLAG, lambda a: a.accuracy),
+                          (AGREEMENT_FLAG, lambda a: a.agreement)):
         for annotator in annotators:
             mine = rate_of(annotator)
-            if mine.n == 0 or (what != "accuracy against gold" and annotator.accuracy.n):
+            if mine.n == 0 or (flag is AGREEMENT_FLAG and annotator.accuracy.n):
                 continue
             others = [rate_of(a).value for a in annotators
                       if a is not annotator and rate_of(a).n]
@@ -351,10 +361,10 @@ def _flag(annotators: list[AnnotatorQuality]) -> None:
                 continue
             median = statistics.median(others)
             if mine.high < median:
-                annotator.flags.append(
-                    f"{what} {mine.value:.0%} ({mine.hits} of {mine.n}, 95% interval "
-                    f"{mine.low:.0%}-{mine.high:.0%}) is below the median of the "
-                    f"{len(others)} others, {median:.0%}")
+                annotator.flags.append(N_(
+                    flag, value=format(mine.value, ".0%"), hits=mine.hits, n=mine.n,
+                    low=format(mine.low, ".0%"), high=format(mine.high, ".0%"),
+                    others=len(others), median=format(median, ".0%")))
 
 
 def as_text(result: QualityReport) -> str:
