@@ -7,6 +7,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Engine
 
 from ..extensions import db
+from ..progress_report import ProgressCallback, no_progress
 from .text import plural
 
 BATCH = 5000
@@ -19,9 +20,11 @@ class CopyError(Exception):
 def copy_database(source: Engine, target: Engine,
                   progress: Callable[[str, int], None] = lambda table, rows: None, *,
                   strip_nul: bool = False,
-                  warn: Callable[[str], None] = lambda message: None) -> dict[str, int]:
+                  warn: Callable[[str], None] = lambda message: None,
+                  rows_copied: ProgressCallback = no_progress) -> dict[str, int]:
     """Copy all tables, parents first, keeping ids, in one target transaction; the target must
-    be migrated and empty. Returns rows copied per table.
+    be migrated and empty. Returns rows copied per table; `progress` hears of each table once
+    copied, `rows_copied` of every batch of rows (of all the tables' rows).
 
     PostgreSQL cannot store a NUL character, which SQLite can: text holding one stops the copy
     with every such value named (nothing written), or, with `strip_nul`, is copied without its
@@ -34,6 +37,9 @@ def copy_database(source: Engine, target: Engine,
     copied: dict[str, int] = {}
     nul_values: list[str] = []
     with source.connect() as reader, target.begin() as writer:
+        total = sum(reader.scalar(select(func.count()).select_from(table)) for table in tables)
+        done = 0
+        rows_copied("rows copied", 0, total)
         for table in tables:
             rows = 0
             result = reader.execution_options(stream_results=True, yield_per=BATCH).execute(
@@ -44,6 +50,8 @@ def copy_database(source: Engine, target: Engine,
                     nul_values += _without_nul(table, values)
                 writer.execute(insert(table), values)
                 rows += len(batch)
+                done += len(batch)
+                rows_copied("rows copied", done, total)
             copied[table.name] = rows
             progress(table.name, rows)
         if nul_values and not strip_nul:

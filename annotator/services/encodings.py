@@ -169,10 +169,12 @@ def declared_encoding(data: bytes) -> str | None:
     return "utf-8" if name in UTF_16 else name  # a page read as ASCII cannot be UTF-16 (WHATWG)
 
 
-def html_encoding(data: bytes, user: str | None = None) -> tuple[str, str]:
+def html_encoding(data: bytes, user: str | None = None,
+                  transport: str | None = None) -> tuple[str, str]:
     """How a browser would decode a page, as (encoding, errors): a BOM, else the user's
     encoding, else UTF-8 if the bytes are valid UTF-8 (a page declaring another charset is
-    then mislabelled), else the declared charset if it decodes them, else the first detected
+    then mislabelled), else the charset its HTTP header names (`transport`, a WHATWG name) if
+    it decodes them, else the page's declared one if it does, else the first detected
     encoding that does. Text with a few bad bytes (a cut character, a stray byte) is read in
     its own encoding with those as U+FFFD ("replace"), as browsers show them, before any
     single-byte encoding, which decodes anything into mojibake. Nothing fits: strict UTF-8,
@@ -180,17 +182,20 @@ def html_encoding(data: bytes, user: str | None = None) -> tuple[str, str]:
     bom = bom_encoding(data)
     if bom or user:
         return bom or user, "strict"
-    declared = declared_encoding(data)
+    if transport in UTF_16:
+        transport = None  # bytes without a UTF-16 BOM: a mislabelled page (WHATWG reads UTF-8)
+    declared = [name for name in (transport, declared_encoding(data)) if name]
     if data.isascii():
-        return declared or "utf-8", "strict"
+        return (declared or ["utf-8"])[0], "strict"
     if decodes(data, "utf-8"):
         return "utf-8", "strict"
-    if declared and decodes(data, declared):
-        return declared, "strict"
-    if declared:
-        bad, good = _bad_and_good(data, declared)
+    for name in declared:
+        if decodes(data, name):
+            return name, "strict"
+    for name in declared:
+        bad, good = _bad_and_good(data, name)
         if bad <= good:
-            return declared, "replace"  # what the author said, and more right than wrong
+            return name, "replace"  # what the author said, and more right than wrong
     for name in ("utf-8", *_MULTIBYTE):
         if _mostly(data, name):
             return name, "replace"

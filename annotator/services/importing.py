@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from ..database import DatabaseBusy, dialect_insert, refresh_statistics, write_transaction
 from ..models import (DEFAULT_LABELS, Article, Label, Paragraph, Project, default_relations,
                       default_span_labels, utcnow)
+from ..progress_report import ProgressCallback, no_progress
 from ..suggest.signals import Imported, suggest_imported
 from .formats import EXTENSIONS, FORMATS, Problem, read_records
 from .messages import N_
@@ -120,9 +121,11 @@ def sources_from_paths(paths: Iterable[Path], fmt: str = "auto") -> tuple[list[S
 def import_sources(session: Session, project_name: str, sources: Sequence[Source], *,
                    encoding: str | None = None, split: str = "line",
                    skip_invalid: bool = False, errors: Sequence[str] = (),
-                   score_now: bool | None = None) -> ImportReport:
+                   score_now: bool | None = None,
+                   progress: ProgressCallback = no_progress) -> ImportReport:
     """Parse and check every record (spooled to a temporary file, no transaction open), then
-    store the new ones in one transaction (or nothing on error). Their cold suggestions are
+    store the new ones in one transaction (or nothing on error), reporting both stages to
+    `progress`. Their cold suggestions are
     written right after (`score_now`; by default when the import has fewer than
     SCORE_AT_IMPORT paragraphs), else left pending: the server's background thread, the
     article's first view and `flask suggest` write them (suggest.signals)."""
@@ -130,14 +133,14 @@ def import_sources(session: Session, project_name: str, sources: Sequence[Source
     report = ImportReport(errors=list(errors), path_errors=len(errors))
     keep = float("inf") if score_now else SCORE_AT_IMPORT if score_now is None else 0
     with tempfile.TemporaryFile() as spool:
-        adding = _spool(sources, spool, report, encoding, split, skip_invalid)
+        adding = _spool(sources, spool, report, encoding, split, skip_invalid, progress)
         if report.errors and not skip_invalid:
             return report
         spool.seek(0)
         with write_transaction(session):
             try:
                 project_id, suggest, imported = _store(session, project_name, _unspool(spool),
-                                                       adding, keep, report)
+                                                       adding, keep, report, progress)
                 session.commit()
             except BaseException:
                 session.rollback()
@@ -172,19 +175,22 @@ class Spooled(NamedTuple):
 
 
 def _spool(sources: Sequence[Source], spool: IO[bytes], report: ImportReport,
-           encoding: str | None, split: str, skip_invalid: bool) -> int:
+           encoding: str | None, split: str, skip_invalid: bool,
+           progress: ProgressCallback = no_progress) -> int:
     """Read every source, writing its valid records to `spool` (each its size in 4 bytes, then
     marshal's bytes: marshal.load of a file reads it in small pieces) and its problems to
     the report; once one is refused (without skip_invalid) the rest are only checked.
     Returns the paragraphs spooled."""
     keys: dict[str, str] = {}  # furniture repeats: each distinct text keyed once
-    spooled = 0
+    spooled = records = 0
     for source in sources:
         if source.fmt not in FORMATS:
             report.errors.append(f"{source.name}:1: unknown format {source.fmt!r}")
             continue
         for item in read_records(source.data, source.name, source.fmt,
                                  encoding=encoding, split=split):
+            records += 1
+            progress("records read", records, None)
             if isinstance(item, Problem):
                 report.errors.append(item.message())
                 continue
@@ -201,6 +207,7 @@ def _spool(sources: Sequence[Source], spool: IO[bytes], report: ImportReport,
                 content_hash(item.title, item.paragraphs))))
             spool.write(len(data).to_bytes(4, "little") + data)
             spooled += len(item.paragraphs)
+    progress("records read", records, records)
     return spooled
 
 
@@ -234,11 +241,12 @@ def _suggest(session: Session, project_id: int, imported: list[Imported]) -> int
 
 def import_paths(session: Session, project_name: str, paths: Iterable[Path | str], *,
                  fmt: str = "auto", encoding: str | None = None, split: str = "line",
-                 skip_invalid: bool = False) -> ImportReport:
+                 skip_invalid: bool = False,
+                 progress: ProgressCallback = no_progress) -> ImportReport:
     """`flask import`: read the files, then import them as one."""
     sources, errors = sources_from_paths(map(Path, paths), fmt)
     return import_sources(session, project_name, sources, encoding=encoding, split=split,
-                          skip_invalid=skip_invalid, errors=errors)
+                          skip_invalid=skip_invalid, errors=errors, progress=progress)
 
 
 def project_name_problem(name: str) -> str | None:
@@ -268,7 +276,8 @@ def get_or_create_project(session: Session, name: str) -> Project:
 
 
 def _store(session: Session, project_name: str, batches: Iterable[list[Spooled]],
-           adding: int, keep: float, report: ImportReport
+           adding: int, keep: float, report: ImportReport,
+           progress: ProgressCallback = no_progress
            ) -> tuple[int, bool, list[Imported] | None]:
     """Store the new records, a batch at a time (`adding` paragraphs at most); returns the
     project's id, whether it takes suggestions, and the articles stored while fewer than
@@ -290,7 +299,10 @@ def _store(session: Session, project_name: str, batches: Iterable[list[Spooled]]
     key_index = _drop_key_index(connection, adding)
     imported: list[Imported] | None = [] if keep > 0 else None
     now = utcnow()
+    walked = 0
     for batch in batches:
+        progress("paragraphs stored", walked, adding)
+        walked += sum(len(record.paragraphs) for record in batch)
         new = _new_records(connection, project.id, batch, report)
         if not new:
             continue
@@ -319,6 +331,7 @@ def _store(session: Session, project_name: str, batches: Iterable[list[Spooled]]
             imported += batch_imported
             if report.paragraphs >= keep:
                 imported = None
+    progress("paragraphs stored", walked, walked)
     if key_index is not None:
         key_index.create(connection)
     return project.id, project.suggestions_enabled, imported

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from ..database import dialect_insert, write_transaction
 from ..models import Article, Paragraph, Project, utcnow
 from ..models import Suggestion as SuggestionRow
+from ..progress_report import ProgressCallback, no_progress
 from ..services.suggestions import MAX_REASON_CHARS, store_suggestions
 from ..services.text import nfkc, text_key
 
@@ -424,7 +425,8 @@ def pending_projects(session: Session) -> list[int]:
 
 
 def score_pending(session: Session, project_id: int, article_ids: Sequence[int] | None = None,
-                  batch: int = PENDING_BATCH) -> int:
+                  batch: int = PENDING_BATCH,
+                  progress: ProgressCallback = no_progress) -> int:
     """Write the cold suggestions of the project's articles not scored yet (all, or those of
     `article_ids`), `batch` articles at a time: read in a transaction of their own, score with
     no transaction open, write in a short one (suggest_imported). Idempotent: another process
@@ -433,6 +435,10 @@ def score_pending(session: Session, project_id: int, article_ids: Sequence[int] 
                              .where(Project.id == project_id))
     written, done, last = 0, set(), 0
     sites = _Sites() if article_ids is None else None  # many batches: read each site once
+    total = None
+    if enabled and progress is not no_progress and article_ids is None:
+        total = session.scalar(select(func.count(Article.id)).where(
+            Article.project_id == project_id, Article.signals_scored.is_(False)))
     while enabled:
         wanted = (select(Article.id, Article.site, Article.title)
                   .where(Article.project_id == project_id, Article.signals_scored.is_(False),
@@ -459,6 +465,7 @@ def score_pending(session: Session, project_id: int, article_ids: Sequence[int] 
         last = found[-1].id
         written += suggest_imported(session, project_id, list(articles.values()), done, sites)
         done.update(articles)
+        progress("articles scored (cold signals)", len(done), total)
     session.rollback()
     return written
 

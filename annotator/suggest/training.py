@@ -32,6 +32,7 @@ from ..database import Prepared, dialect_insert, for_backend, write_transaction
 from ..extensions import db
 from ..models import (Annotation, Article, Gold, LabelCount, Paragraph, Project, Suggestion,
                       SuggestionModel, utcnow)
+from ..progress_report import ProgressCallback, no_progress
 from ..services.suggestions import APP_MODELS, MAX_REASON_CHARS
 from .model import (Example, ProjectModel, TooFewLabels, cross_validate, fit_matrix,
                     majority_label, paragraph_signals, stack, vectorize)
@@ -157,7 +158,8 @@ def _article_batches(session: Session, article_ids: list[int]):
         yield rows
 
 
-def training_data(session: Session, project_id: int) -> tuple[Any, list[str], list[int], dict]:
+def training_data(session: Session, project_id: int, progress: ProgressCallback = no_progress
+                  ) -> tuple[Any, list[str], list[int], dict]:
     """The project's human-labeled paragraphs as a feature matrix (vectorized a batch at a
     time: the examples of 50k paragraphs would take hundreds of MB), each with its majority human label
     (its gold label when one is set) and its article (the group for cross-validation); and
@@ -182,20 +184,24 @@ def training_data(session: Session, project_id: int) -> tuple[Any, list[str], li
         articles.add(article_id)
     session.rollback()
     matrices, labels, groups = [], [], []
-    for rows in _article_batches(session, sorted(articles)):
+    for batch, rows in enumerate(_article_batches(session, sorted(articles))):
+        progress("labeled articles read", min(batch * ARTICLES_PER_BATCH, len(articles)),
+                 len(articles))
         wanted = [(row, example) for row, example in zip(rows, _examples(rows, repeats))
                   if row.id in votes or row.id in gold]
         matrices.append(vectorize([example for _, example in wanted]))
         labels += [majority_label(votes.get(row.id, ()), gold.get(row.id)) for row, _ in wanted]
         groups += [row.article_id for row, _ in wanted]
+    progress("labeled articles read", len(articles), len(articles))
     return stack(matrices), labels, groups, repeats
 
 
 # -- training and predicting ----------------------------------------------------------------
 
-def train_project(session: Session, project: Project) -> dict[str, Any]:
+def train_project(session: Session, project: Project,
+                  progress: ProgressCallback = no_progress) -> dict[str, Any]:
     """Fit the project's model on its human labels, store it, and write its predictions for
-    every paragraph that still needs a label. Raises LeaseHeld when another trainer is at it,
+    every paragraph that still needs a label (reading and predicting reported to `progress`). Raises LeaseHeld when another trainer is at it,
     TooFewLabels when there is not enough to learn from. Returns the metrics stored."""
     project_id = project.id
     if not take_lease(session, project_id):
@@ -203,7 +209,7 @@ def train_project(session: Session, project: Project) -> dict[str, Any]:
     try:
         started = time.thread_time()  # this thread's CPU: requests run beside it
         seen = human_label_count(session, project_id)
-        matrix, labels, _groups, repeats = training_data(session, project_id)
+        matrix, labels, _groups, repeats = training_data(session, project_id, progress)
         model = fit_matrix(matrix, labels)  # no transaction open meanwhile
         metrics = {"trained_on": len(labels), "labels": sorted(set(labels)),
                    "train_cpu_seconds": round(time.thread_time() - started, 2)}
@@ -214,7 +220,7 @@ def train_project(session: Session, project: Project) -> dict[str, Any]:
                                     human_labels_seen=seen, blob=model.dumps(), metrics=metrics,
                                     lease_until=utcnow() + LEASE))
             session.commit()
-        metrics["suggestions"] = predict_project(session, project_id, model, repeats)
+        metrics["suggestions"] = predict_project(session, project_id, model, repeats, progress)
         metrics["cpu_seconds"] = round(time.thread_time() - started, 2)
         return metrics
     finally:
@@ -222,7 +228,8 @@ def train_project(session: Session, project: Project) -> dict[str, Any]:
 
 
 def predict_project(session: Session, project_id: int, model: ProjectModel,
-                    repeats: dict[tuple[str, str], int]) -> int:
+                    repeats: dict[tuple[str, str], int],
+                    progress: ProgressCallback = no_progress) -> int:
     """Write the model's suggestion for every paragraph fewer annotators labeled than the
     project asks, a batch of articles at a time: read, predict with no transaction open,
     write. Returns the number written."""
@@ -233,7 +240,9 @@ def predict_project(session: Session, project_id: int, model: ProjectModel,
         .order_by(Article.id)))
     reason = f"model trained on {model.trained_on} labels: "
     written = 0
-    for rows in _article_batches(session, article_ids):
+    for batch, rows in enumerate(_article_batches(session, article_ids)):
+        progress("articles predicted", min(batch * ARTICLES_PER_BATCH, len(article_ids)),
+                 len(article_ids))
         wanted = [(row, example) for row, example in zip(rows, _examples(rows, repeats))
                   if row.annotation_count < overlap]
         predictions = model.predict([example for _, example in wanted])
@@ -245,6 +254,7 @@ def predict_project(session: Session, project_id: int, model: ProjectModel,
                 for (row, _), (label, confidence) in zip(wanted, predictions)], replaces="model")
             _extend_lease(session, project_id)
             session.commit()
+    progress("articles predicted", len(article_ids), len(article_ids))
     return written
 
 

@@ -1,28 +1,37 @@
-"""Read import files (jsonl, txt, md, html) into article records, or say why not."""
+"""Read import files (jsonl, txt, md, html, warc) into article records, or say why not."""
 from __future__ import annotations
 
 import codecs
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from ..encodings import UTF_16, UnknownEncoding, bom_encoding, html_encoding, user_encoding
+from ..encodings import UTF_16, UnknownEncoding, bom_encoding, user_encoding
 from ..messages import N_
 from .jsonl import jsonl_records
 from .markdown import md_article
 from .records import PARSE_SECONDS, Budget, Invalid, Problem, Record, checked, decode, is_blank
 from .txt import txt_article
 
-__all__ = ["EXTENSIONS", "FORMATS", "Problem", "Record", "format_for_name", "read_records"]
+__all__ = ["EXTENSIONS", "FORMATS", "Problem", "Record", "Skipped", "format_for_name",
+           "read_records"]
 
-FORMATS = ("jsonl", "txt", "md", "html")
+FORMATS = ("jsonl", "txt", "md", "html", "warc")
 EXTENSIONS = {".jsonl": "jsonl", ".txt": "txt", ".md": "md", ".markdown": "md",
-              ".html": "html", ".htm": "html"}
+              ".html": "html", ".htm": "html", ".warc": "warc", ".warc.gz": "warc"}
+
+
+@dataclass
+class Skipped:
+    """A record of a WARC file that is no article: warc.SKIPPED names why."""
+
+    why: str
 
 
 def format_for_name(name: str) -> str | None:
-    """The format a file name's extension stands for (auto-detection), or None."""
-    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    return EXTENSIONS.get(f".{suffix}")
+    """The format a file name's extension (or two, `.warc.gz`) stands for, or None."""
+    parts = name.lower().rsplit("/", 1)[-1].split(".")[1:]
+    return EXTENSIONS.get("." + ".".join(parts[-2:])) or EXTENSIONS.get("." + "".join(parts[-1:]))
 
 
 CHUNK = 1 << 20  # bytes read at a time from a file
@@ -31,13 +40,30 @@ _WHAT = {"txt": N_("text"), "md": "Markdown", "html": "HTML"}
 
 def read_records(data: bytes | Path, name: str, fmt: str, *, encoding: str | None = None,
                  split: str = "line", parse_seconds: float = PARSE_SECONDS,
-                 ) -> Iterator[Record | Problem]:
+                 seen: set[bytes] | None = None) -> Iterator[Record | Problem | Skipped]:
     """Turn one file's bytes into records, yielding a Problem for each bad one. A jsonl file
-    given as a path is read a line at a time, never whole; other formats hold one article."""
+    given as a path is read a line at a time, a WARC file a record at a time (a Skipped for
+    each that is no article; `seen`: the URLs taken, across files), never whole; other
+    formats hold one article."""
     try:
+        if fmt == "warc":
+            yield from _warc(data, name, encoding, parse_seconds, seen)
+            return
         yield from _records(data, name, fmt, encoding, split, parse_seconds)
     except OSError as error:  # a file removed or unreadable since it was listed
         yield Problem(f"{name}:1", f"cannot read: {error.strerror or error}")
+
+
+def _warc(data: bytes | Path, name: str, encoding: str | None, parse_seconds: float,
+          seen: set[bytes] | None) -> Iterator[Record | Problem | Skipped]:
+    from .warc import warc_records  # warcio and lxml are imported only by what reads WARC
+
+    try:
+        user = user_encoding(encoding) if encoding else None
+    except UnknownEncoding as error:
+        yield Problem(f"{name}:1", error.args[0])
+        return
+    yield from warc_records(data, name, user, parse_seconds, seen)
 
 
 def _records(data: bytes | Path, name: str, fmt: str, encoding: str | None, split: str,
@@ -63,12 +89,10 @@ def _records(data: bytes | Path, name: str, fmt: str, encoding: str | None, spli
     budget = Budget(parse_seconds, _WHAT[fmt])
     try:
         if fmt == "html":
-            from .html import html_page  # lxml is imported only by what reads HTML
+            from .html import html_record  # lxml is imported only by what reads HTML
 
-            used, errors = html_encoding(data, user)
-            title, paragraphs, structure = html_page(decode(data, used, errors), budget)
-            record = Record(f"{name}:1", title or PurePath(name).stem, paragraphs,
-                            meta={"encoding": used}, features=structure)
+            yield html_record(data, f"{name}:1", PurePath(name).stem, user, budget)
+            return
         else:
             text = decode(data, user or "utf-8")
             title, paragraphs = (md_article if fmt == "md" else txt_article)(text, split, budget)

@@ -9,9 +9,10 @@ import lxml.html
 from lxml import etree
 
 from ...suggest.structure import Frame, extracted_text, features, mark_extracted
+from ..encodings import html_encoding
 from ..messages import N_
 from ..text import normalise
-from .records import PARSE_SECONDS, Budget, Invalid
+from .records import PARSE_SECONDS, Budget, Invalid, Record, checked, decode
 
 BLOCKS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "th",
           "dt", "dd", "figcaption"}
@@ -26,6 +27,16 @@ HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 # above real pages (the largest of the 290 in the development set is under 1 MB)
 MAX_PAGE_BYTES = 10 * 1024 * 1024
 EXTRACT_MAX_BYTES = 2 * 1024 * 1024  # larger pages get no readability-lxml signal
+
+
+def html_record(data: bytes, source: str, fallback_title: str, user: str | None,
+                budget: Budget, transport: str | None = None) -> Record:
+    """A page's bytes as a checked record, decoded as a browser would (encodings.html_encoding;
+    `transport` the charset its HTTP header names), `meta.encoding` the encoding used."""
+    used, errors = html_encoding(data, user, transport)
+    title, paragraphs, structure = html_page(decode(data, used, errors), budget)
+    return checked(Record(source, title or fallback_title, paragraphs, meta={"encoding": used},
+                          features=structure))
 
 
 def html_article(text: str, budget: Budget | None = None) -> tuple[str, list[str]]:

@@ -1,0 +1,127 @@
+"""WARC import against jsonl import of the same pages (issue 14): a generated crawl (each
+record its own gzip member, a request record before each response as crawlers write them,
+1 in 10 responses a stylesheet), the same pages as jsonl `html` records, each imported by
+`flask import` into a fresh SQLite file; wall time and peak RSS of each.
+
+  python bench/warc_import.py --megabytes 1024          # generate about 1 GB of WARC, compare
+  python bench/warc_import.py --write OUT.warc.gz --pages N   # only write a crawl (tests)
+"""
+from __future__ import annotations
+
+import argparse
+import html
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+sys.path.insert(0, str(Path(__file__).parent))
+from workload import articles  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DATE = "2026-11-30T08:15:00Z"
+_MEASURED = ("import resource, sys\nfrom flask.cli import main\ntry:\n    main()\nfinally:\n"
+             "    print('maxrss', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
+             "file=sys.stderr)")
+
+
+def page(record: dict) -> str:
+    """An article as a site lays it out: navigation, the body in <article>, a footer."""
+    paragraphs = record["paragraphs"]
+    escape = html.escape
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
+            f"<title>{escape(record['title'])}</title><style>p {{ margin: 0 }}</style></head>"
+            f"<body><nav><ul>{''.join(f'<li>{escape(t)}</li>' for t in paragraphs[:2])}</ul></nav>"
+            f"<article><h1>{escape(record['title'])}</h1>"
+            f"{''.join(f'<p>{escape(t)}</p>' for t in paragraphs[2:-6])}</article>"
+            f"<footer>{''.join(f'<p>{escape(t)}</p>' for t in paragraphs[-6:])}</footer>"
+            "</body></html>")
+
+
+def write(warc: Path, jsonl: Path | None = None, pages: int | None = None,
+          megabytes: float | None = None) -> tuple[int, int]:
+    """Write a crawl of `pages` pages, or until the WARC is `megabytes` large (and the same
+    pages as jsonl); returns (pages, WARC bytes)."""
+    jsonl_out = jsonl.open("w", encoding="utf-8") if jsonl else None
+    written = 0
+    with warc.open("wb") as out:
+        writer = WARCWriter(out, gzip=True)
+        writer.write_record(writer.create_warcinfo_record(warc.name, {"software": "bench"}))
+        for number, record in enumerate(articles(pages or 10**9)):
+            if megabytes is not None and out.tell() >= megabytes * 2**20:
+                break
+            url, body = record["url"], page(record).encode("utf-8")
+            request = StatusAndHeaders(f"GET {url} HTTP/1.1", [("Host", url.split("/")[2])],
+                                       is_http_request=True)
+            writer.write_record(writer.create_warc_record(
+                url, "request", payload=io.BytesIO(b""), http_headers=request,
+                warc_headers_dict={"WARC-Date": DATE}))
+            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8"),
+                                                  ("Content-Length", str(len(body)))],
+                                       protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(
+                url, "response", payload=io.BytesIO(body), http_headers=headers,
+                warc_headers_dict={"WARC-Date": DATE}))
+            if number % 10 == 9:  # a stylesheet: skipped as not HTML
+                css = b"p { margin: 0 }" * 20
+                writer.write_record(writer.create_warc_record(
+                    url + ".css", "response", payload=io.BytesIO(css), http_headers=
+                    StatusAndHeaders("200 OK", [("Content-Type", "text/css")],
+                                     protocol="HTTP/1.1"), warc_headers_dict={"WARC-Date": DATE}))
+            if jsonl_out:
+                jsonl_out.write(json.dumps({"title": record["title"], "html": body.decode(),
+                                            "url": url, "meta": record["meta"]},
+                                           ensure_ascii=False) + "\n")
+            written += 1
+        size = out.tell()
+    if jsonl_out:
+        jsonl_out.close()
+    return written, size
+
+
+def measure(path: Path, folder: Path, name: str) -> tuple[float, int, str]:
+    """`flask import` of the file into a fresh SQLite database: seconds, peak RSS (KB), stdout
+    and stderr."""
+    env = {**os.environ, "ANNOTATOR_DATABASE_URL": f"sqlite:///{folder / name}.db",
+           "ANNOTATOR_SECRET_KEY": "bench"}
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", _MEASURED, "--app", "annotator", "import",
+                           str(path), "--project", name], cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=True)
+    seconds = time.perf_counter() - start
+    peak = int(done.stderr.rpartition("maxrss ")[2].split()[0])
+    return seconds, peak, (done.stdout + done.stderr.rpartition("maxrss")[0]).strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", type=Path, help="only write a crawl to this file")
+    parser.add_argument("--pages", type=int, help="pages in the crawl")
+    parser.add_argument("--megabytes", type=float, default=100, help="size of the crawl")
+    parser.add_argument("--folder", type=Path, help="where the files go [a temporary one]")
+    options = parser.parse_args()
+    if options.write:
+        write(options.write, pages=options.pages or 1000)
+        return
+    with tempfile.TemporaryDirectory(dir=options.folder) as folder:
+        folder = Path(folder)
+        warc, jsonl = folder / "crawl.warc.gz", folder / "crawl.jsonl"
+        pages, size = write(warc, jsonl, options.pages,
+                            None if options.pages else options.megabytes)
+        print(f"{pages} pages: WARC {size / 2**20:.0f} MB (gzip per record), "
+              f"jsonl {jsonl.stat().st_size / 2**20:.0f} MB", flush=True)
+        for label, path in (("warc", warc), ("jsonl", jsonl)):
+            seconds, peak, output = measure(path, folder, label)
+            print(f"{label}: {seconds:.1f} s, peak RSS {peak / 1024:.0f} MB, "
+                  f"{pages / seconds:.0f} pages/s\n  {output}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
