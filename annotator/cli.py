@@ -53,6 +53,8 @@ def import_command(paths, project_name, fmt, split, encoding, skip_invalid, quie
         raise click.ClickException(
             f"{report.failure()} (fix them, or pass --skip-invalid to import the valid ones)")
     click.echo(report.summary())
+    if report.warc_summary():
+        click.echo(report.warc_summary(), err=True)
     if report.pending:
         click.echo(f"cold suggestions of {plural(report.pending, 'article')} to be written "
                    "by the server (at its start, and at each article's first view) or by "

@@ -25,7 +25,7 @@ from ..models import (DEFAULT_LABELS, Article, Label, Paragraph, Project, defaul
                       default_span_labels, utcnow)
 from ..progress_report import ProgressCallback, no_progress
 from ..suggest.signals import Imported, suggest_imported
-from .formats import EXTENSIONS, FORMATS, Problem, read_records
+from .formats import EXTENSIONS, FORMATS, Problem, Skipped, format_for_name, read_records
 from .messages import N_
 from .text import plural, site_of, text_key
 
@@ -47,11 +47,21 @@ class ImportReport:
     errors: list[str] = field(default_factory=list)
     path_errors: int = 0  # of `errors`: paths not read (missing, unreadable, no files in them)
     stored: bool = False
+    warc_skipped: dict[str, int] = field(default_factory=dict)  # formats.warc.SKIPPED: count
 
     def summary(self) -> str:
         """The SPEC's summary line, a fixed format for scripts (counts not inflected)."""
         return (f"imported: {self.added} articles added, {self.skipped} skipped "
                 f"(already present), {self.paragraphs} paragraphs")
+
+    def warc_summary(self) -> str | None:
+        """The WARC records not imported, by why (a line on stderr beside the summary)."""
+        if not self.warc_skipped:
+            return None
+        count = self.warc_skipped.get
+        return (f"warc: {sum(self.warc_skipped.values())} records skipped "
+                f"({count('not_html', 0)} not HTML, {count('not_200', 0)} not 200, "
+                f"{count('duplicate', 0)} duplicates, {count('not_response', 0)} not responses)")
 
     def failure(self) -> str:
         """Why nothing was stored: how many records were invalid, how many paths unread."""
@@ -94,7 +104,7 @@ def sources_from_paths(paths: Iterable[Path], fmt: str = "auto") -> tuple[list[S
             files = sorted(p for p in path.rglob("*") if p.is_file()
                            and not any(part.startswith(".") for part in p.relative_to(path).parts))
             if fmt == "auto":  # a folder may hold notes or images beside the articles
-                files = [p for p in files if p.suffix.lower() in EXTENSIONS]
+                files = [p for p in files if format_for_name(p.name)]
             if not files:
                 looked_for = ", ".join(sorted(EXTENSIONS)) if fmt == "auto" else "any file"
                 errors.append(f"{path}:1: no files to import in this directory "
@@ -103,7 +113,7 @@ def sources_from_paths(paths: Iterable[Path], fmt: str = "auto") -> tuple[list[S
             files = [path]
         folder = path.resolve() if path.is_dir() else None  # `.` gets its name too
         for file in files:
-            file_fmt = fmt if fmt != "auto" else EXTENSIONS.get(file.suffix.lower())
+            file_fmt = fmt if fmt != "auto" else format_for_name(file.name)
             if file_fmt is None:
                 errors.append(f"{file}:1: cannot tell the format from the extension "
                               f"{file.suffix or '(none)'!r}; use --format")
@@ -182,15 +192,19 @@ def _spool(sources: Sequence[Source], spool: IO[bytes], report: ImportReport,
     the report; once one is refused (without skip_invalid) the rest are only checked.
     Returns the paragraphs spooled."""
     keys: dict[str, str] = {}  # furniture repeats: each distinct text keyed once
+    seen: set[bytes] = set()  # the WARC records' URLs taken: a duplicate is skipped
     spooled = records = 0
     for source in sources:
         if source.fmt not in FORMATS:
             report.errors.append(f"{source.name}:1: unknown format {source.fmt!r}")
             continue
         for item in read_records(source.data, source.name, source.fmt,
-                                 encoding=encoding, split=split):
+                                 encoding=encoding, split=split, seen=seen):
             records += 1
             progress("records read", records, None)
+            if isinstance(item, Skipped):
+                report.warc_skipped[item.why] = report.warc_skipped.get(item.why, 0) + 1
+                continue
             if isinstance(item, Problem):
                 report.errors.append(item.message())
                 continue
