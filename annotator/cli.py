@@ -9,15 +9,16 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from .extensions import db
-from .models import Project, User
+from .models import Article, Project, User
+from .progress_report import ProgressReport, progress_option
 from .database import DatabaseBusy, is_locked_error, upgrade_database
 from .services import backup, demo, members
 from .services.copying import CopyError, copy_database
-from .services.exporting import UNITS, ExportError, ExportOptions, Tally, export_lines
+from .services.exporting import UNITS, ExportError, ExportOptions, Tally, export_records
 from .services.dataset import GROUP_BY, UNKNOWN_LICENSE, parse_split, write_dataset
 from .services.formats import FORMATS
 from .services.importing import import_paths, project_name_problem
@@ -44,8 +45,9 @@ from .services.users import UserError, create_token, create_user
               help="Another tool's export: its annotator OLD is the user NEW (repeatable).")
 @click.option("--annotator", default=None, metavar="USERNAME",
               help="Another tool's export: every label is this user's.")
+@progress_option
 def import_command(paths, project_name, fmt, split, encoding, skip_invalid, label_map, user_map,
-                   annotator):
+                   annotator, quiet):
     """Import articles from files or directories into a project."""
     _check_project_name(project_name)
     if fmt in TOOLS:
@@ -54,14 +56,20 @@ def import_command(paths, project_name, fmt, split, encoding, skip_invalid, labe
     if label_map or user_map or annotator:
         raise click.UsageError("--map, --map-user and --annotator go with --format "
                                + "|".join(TOOLS))
-    report = import_paths(db.session, project_name, paths, fmt=fmt, encoding=encoding,
-                          split=split, skip_invalid=skip_invalid)
+    progress = ProgressReport(quiet=quiet)
+    try:
+        report = import_paths(db.session, project_name, paths, fmt=fmt, encoding=encoding,
+                              split=split, skip_invalid=skip_invalid, progress=progress)
+    finally:
+        progress.close()
     for error in report.errors:
         click.echo(error, err=True)
     if not report.stored:
         raise click.ClickException(
             f"{report.failure()} (fix them, or pass --skip-invalid to import the valid ones)")
     click.echo(report.summary())
+    if report.warc_summary():
+        click.echo(report.warc_summary(), err=True)
     if report.pending:
         click.echo(f"cold suggestions of {plural(report.pending, 'article')} to be written "
                    "by the server (at its start, and at each article's first view) or by "
@@ -108,8 +116,9 @@ def _import_labels(paths, project_name, tool, split, label_map, user_map, annota
 @click.option("--license", "license_id", default=None, metavar="ID",
               help="With --split: the dataset card's license, a Hugging Face identifier "
                    "such as cc-by-4.0 or other [default: unknown].")
+@progress_option
 def export_command(project_name, unit, only_labeled, only_resolved, annotator, suggestions,
-                   output, split_spec, seed, group_by, force, license_id):
+                   output, split_spec, seed, group_by, force, license_id, quiet):
     """Export a project's paragraphs and labels as JSONL (or as a split dataset)."""
     options = ExportOptions(unit=unit, only_labeled=only_labeled, only_resolved=only_resolved,
                             annotator=annotator, suggestions=suggestions)
@@ -130,18 +139,37 @@ def export_command(project_name, unit, only_labeled, only_resolved, annotator, s
             return
         if license_id is not None:
             raise ExportError("--license is the dataset card's: it goes with --split")
-        lines = export_lines(db.session, project_name, options, tally)
+        records = export_records(db.session, project_name, options, tally)
     except ExportError as error:
         raise click.ClickException(str(error)) from None
-    if output is None:
-        out = sys.stdout.buffer
-        for line in lines:
-            out.write(line)
-        out.flush()
-    else:
-        _write_file(output, lines)
+    progress = ProgressReport(quiet=quiet)
+    counted = select(func.count(Article.id)).join(Project).where(Project.name == project_name)
+    if only_labeled:  # about the articles it walks (those with a span only come on top)
+        counted = counted.where(Article.labeled_count > 0)
+    lines = _reporting(records, progress, db.session.scalar(counted))
+    try:
+        if output is None:
+            out = sys.stdout.buffer
+            for line in lines:
+                out.write(line)
+            out.flush()
+        else:
+            _write_file(output, lines)
+    finally:
+        progress.close()
     if only_labeled or only_resolved:
         _echo_unresolved(tally, options)
+
+
+def _reporting(records, progress: ProgressReport, articles: int):
+    """The records' lines, reporting how many of the `articles` they came from so far."""
+    done, last = 0, None
+    for record in records:
+        if record.article_pk != last:
+            done, last = done + 1, record.article_pk
+            progress("articles exported", done, articles)
+        yield record.data
+    progress("articles exported", articles, articles)
 
 
 def _write_file(output: Path, lines) -> None:
@@ -221,7 +249,8 @@ def quality_command(project_name, as_json):
 @click.option("--evaluate", is_flag=True,
               help="Also score the model by cross-validation by article: per label P/R/F1.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def suggest_command(project_name, evaluate, as_json):
+@progress_option
+def suggest_command(project_name, evaluate, as_json, quiet):
     """Bring a project's suggestions up to date, learning from its human labels."""
     from .suggest import signals, training  # scikit-learn loads only for this command
     project = db.session.scalar(select(Project).where(Project.name == project_name))
@@ -232,9 +261,11 @@ def suggest_command(project_name, evaluate, as_json):
     if not project.suggestions_enabled:
         summary["message"] = "suggestions are off for this project (see its settings)"
     else:
-        summary["cold"] = signals.score_pending(db.session, project.id)  # a large import's
+        progress = ProgressReport(quiet=quiet)
+        summary["cold"] = signals.score_pending(db.session, project.id,  # a large import's
+                                                progress=progress)
         try:
-            metrics = training.train_project(db.session, project)
+            metrics = training.train_project(db.session, project, progress)
             summary.update(trained=True, trained_on=metrics["trained_on"],
                            written=metrics["suggestions"], cpu_seconds=metrics["cpu_seconds"],
                            train_cpu_seconds=metrics["train_cpu_seconds"])
@@ -242,6 +273,8 @@ def suggest_command(project_name, evaluate, as_json):
             raise click.ClickException(f"{error}; try again in a minute") from None
         except training.TooFewLabels as error:
             summary["message"] = f"{error}; the suggestions are the cold signals only"
+        finally:
+            progress.close()
     summary["stored"] = training.stored_count(db.session, project.id)
     if evaluate:
         try:
@@ -365,22 +398,29 @@ def restore_command(path, yes):
 @click.argument("target_url")
 @click.option("--strip-nul", is_flag=True,
               help="Copy text holding NUL characters (PostgreSQL cannot store them) without them.")
-def copy_database_command(target_url, strip_nul):
+@progress_option
+def copy_database_command(target_url, strip_nul, quiet):
     """Copy everything into the new, empty database at TARGET_URL (e.g. PostgreSQL)."""
     from . import create_app  # the target gets an app of its own, so it is migrated as usual
     source = db.engine
     target_app = create_app({"SQLALCHEMY_DATABASE_URI": target_url,
                              "SECRET_KEY": current_app.config["SECRET_KEY"]})
+    progress = ProgressReport(quiet=quiet)
+
+    def table_copied(table: str, rows: int) -> None:
+        progress.clear()
+        click.echo(f"{table}: {plural(rows, 'row')}")
+
     with target_app.app_context():
         target = db.engine
         try:
-            copied = copy_database(source, target,
-                                   lambda table, rows: click.echo(f"{table}: {plural(rows, 'row')}"),
-                                   strip_nul=strip_nul,
-                                   warn=lambda message: click.echo(f"warning: {message}", err=True))
+            copied = copy_database(source, target, table_copied, strip_nul=strip_nul,
+                                   warn=lambda message: click.echo(f"warning: {message}", err=True),
+                                   rows_copied=progress)
         except CopyError as error:
             raise click.ClickException(str(error)) from None
         finally:
+            progress.close()
             target.dispose()
     click.echo(f"copied {plural(sum(copied.values()), 'row')}; point ANNOTATOR_DATABASE_URL at the new "
                "database to use it")
