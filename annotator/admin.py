@@ -319,6 +319,8 @@ def import_articles(project_id: int):
                                     skip_invalid=form.skip_invalid.data)
             if report.stored:
                 flash(_import_summary(report))
+                if report.warc_skipped:
+                    flash(_warc_skipped(report.warc_skipped))
     return render_template("admin/import.html", project=project, form=form, report=report)
 
 
@@ -335,6 +337,17 @@ def upload_too_large(error: RequestEntityTooLarge):
         return error_page(error)
     return render_template("admin/import.html", project=project, form=ImportForm(formdata=None),
                            report=None, too_large=translated(too_large_message())), 413
+
+
+def _warc_skipped(skipped: dict[str, int]) -> str:
+    """The WARC records not imported, by why (ImportReport.warc_summary), in the UI's language."""
+    return ngettext(
+        "%(num)s WARC record skipped (%(html)s not HTML, %(status)s not status 200, "
+        "%(duplicates)s duplicate URLs, %(other)s not responses).",
+        "%(num)s WARC records skipped (%(html)s not HTML, %(status)s not status 200, "
+        "%(duplicates)s duplicate URLs, %(other)s not responses).", sum(skipped.values()),
+        html=skipped.get("not_html", 0), status=skipped.get("not_200", 0),
+        duplicates=skipped.get("duplicate", 0), other=skipped.get("not_response", 0))
 
 
 def _import_summary(report) -> str:

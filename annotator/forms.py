@@ -78,7 +78,8 @@ class ProjectForm(FlaskForm):
 class ImportForm(FlaskForm):
     file = FileField(_l("File"), validators=[FileRequired()])
     fmt = SelectField(_l("Format"), default="auto", choices=_choices(
-        {"auto": _l("by extension"), "jsonl": "jsonl", "txt": "txt", "md": "md", "html": "html"}))
+        {"auto": _l("by extension"), "jsonl": "jsonl", "txt": "txt", "md": "md", "html": "html",
+         "warc": "warc"}))
     split = SelectField(_l("txt paragraphs"), default="line", choices=_choices(
         {"line": _l("one per line"), "blank": _l("separated by blank lines")}))
     encoding = StringField(_l("Encoding"), validators=[Length(max=40)])

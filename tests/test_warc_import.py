@@ -17,7 +17,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from annotator.models import Article, Paragraph
-from helpers import bearer, make_user, project_id
+from helpers import bearer, login, make_user, project_id
 from servers import ROOT
 from test_import import articles, counts, run_import, summary
 from testdb import database_url
@@ -273,6 +273,33 @@ def test_the_web_upload_takes_a_warc_gz(app, client, tmp_path):
     assert response_.status_code == 200, response_.get_data(as_text=True)
     assert (response_.get_json()["added"], response_.get_json()["paragraphs"]) == (1, 1)
     assert articles(app)[0]["url"] == "http://example.com/u"
+
+
+def test_the_admin_import_form_takes_a_warc_and_says_what_it_skipped(app, client, tmp_path):
+    from lxml import html as lxml_html
+
+    make_user(app, "boss", "admin")
+    login(client, "boss")
+    with app.app_context():
+        from annotator.extensions import db
+        from annotator.services.importing import get_or_create_project
+        get_or_create_project(db.session, "news")
+        db.session.commit()
+    crawl = write_warc(tmp_path / "form.warc.gz", [
+        response("http://example.com/f", page("Form", "By the &lt;form&gt;.").encode()),
+        response("http://example.com/f", b"", record_type="request"),
+        response("http://example.com/404", page("No", "x").encode(), status="404 Not Found")])
+    url = f"/admin/projects/{project_id(app, 'news')}/import"
+    form = lxml_html.fromstring(client.get(url).get_data(as_text=True))
+    assert "warc" in form.xpath("//select[@name='fmt']/option/@value")
+    done = client.post(url, content_type="multipart/form-data", follow_redirects=True, data={
+        "csrf_token": form.xpath("//input[@name='csrf_token']/@value")[0], "fmt": "auto",
+        "split": "line", "file": (io.BytesIO(crawl.read_bytes()), "form.warc.gz")})
+    text = lxml_html.fromstring(done.get_data(as_text=True)).text_content()
+    assert done.status_code == 200 and "1 article added" in text
+    assert ("3 WARC records skipped (0 not HTML, 1 not status 200, 0 duplicate URLs, "
+            "2 not responses)") in text
+    assert articles(app)[0]["paragraphs"] == ["By the <form>."]
 
 
 # --- memory -----------------------------------------------------------------------------
