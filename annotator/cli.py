@@ -19,10 +19,12 @@ from .database import DatabaseBusy, is_locked_error, upgrade_database
 from .services import backup, demo, members
 from .services.copying import CopyError, copy_database
 from .services.exporting import UNITS, ExportError, ExportOptions, Tally, export_records
-from .services.dataset import GROUP_BY, UNKNOWN_LICENSE, parse_split, write_dataset
+from .services.dataset import (EXPORT_FORMATS, GROUP_BY, UNKNOWN_LICENSE, parse_split,
+                               write_dataset)
 from .services.formats import FORMATS
 from .services.importing import import_paths, project_name_problem
 from .services.label_import import TOOLS, import_labels, parse_mapping
+from .services.parquet_export import pyarrow, write_parquet
 from .services.text import plural
 from .services.users import UserError, create_token, create_user
 
@@ -104,6 +106,10 @@ def _import_labels(paths, project_name, tool, split, label_map, user_map, annota
 @click.option("--annotator", default=None, help="Export as if this user were the only annotator.")
 @click.option("--suggestions", is_flag=True,
               help="Add each paragraph's stored suggestion (label, confidence, reason) or null.")
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="jsonl",
+              show_default=True,
+              help="JSONL lines, or Parquet (needs -o and pyarrow: pip install "
+                   "'annotator[parquet]').")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Write to this file (with --split: this directory) instead of standard output.")
 @click.option("--split", "split_spec", default=None, metavar="NAME=FRACTION,...",
@@ -117,9 +123,9 @@ def _import_labels(paths, project_name, tool, split, label_map, user_map, annota
               help="With --split: the dataset card's license, a Hugging Face identifier "
                    "such as cc-by-4.0 or other [default: unknown].")
 @progress_option
-def export_command(project_name, unit, only_labeled, only_resolved, annotator, suggestions,
+def export_command(project_name, unit, fmt, only_labeled, only_resolved, annotator, suggestions,
                    output, split_spec, seed, group_by, force, license_id, quiet):
-    """Export a project's paragraphs and labels as JSONL (or as a split dataset)."""
+    """Export a project's paragraphs and labels as JSONL or Parquet (or as a split dataset)."""
     options = ExportOptions(unit=unit, only_labeled=only_labeled, only_resolved=only_resolved,
                             annotator=annotator, suggestions=suggestions)
     tally = Tally()
@@ -129,7 +135,7 @@ def export_command(project_name, unit, only_labeled, only_resolved, annotator, s
                 raise ExportError("--split writes several files: give a directory with -o DIR")
             report = write_dataset(db.session, project_name, output, parse_split(split_spec),
                                    seed=seed, group_by=group_by, options=options, force=force,
-                                   license=license_id or UNKNOWN_LICENSE)
+                                   license=license_id or UNKNOWN_LICENSE, fmt=fmt)
             for name, path in report.files.items():
                 click.echo(f"{path}: {plural(report.lines[name], 'line')}, "
                            f"{plural(report.articles[name], 'article')}")
@@ -139,6 +145,10 @@ def export_command(project_name, unit, only_labeled, only_resolved, annotator, s
             return
         if license_id is not None:
             raise ExportError("--license is the dataset card's: it goes with --split")
+        if fmt == "parquet":
+            if output is None:
+                raise ExportError("--format parquet writes a binary file: give one with -o FILE")
+            pyarrow()  # installed, or an error saying how
         records = export_records(db.session, project_name, options, tally)
     except ExportError as error:
         raise click.ClickException(str(error)) from None
@@ -154,7 +164,7 @@ def export_command(project_name, unit, only_labeled, only_resolved, annotator, s
                 out.write(line)
             out.flush()
         else:
-            _write_file(output, lines)
+            _write_file(output, lines, options if fmt == "parquet" else None)
     finally:
         progress.close()
     if only_labeled or only_resolved:
@@ -172,9 +182,10 @@ def _reporting(records, progress: ProgressReport, articles: int):
     progress("articles exported", articles, articles)
 
 
-def _write_file(output: Path, lines) -> None:
-    """Write the lines to OUTPUT.partial, renamed to OUTPUT once complete; a folder, a missing
-    folder or an unwritable place is a message, not a traceback."""
+def _write_file(output: Path, lines, parquet: ExportOptions | None = None) -> None:
+    """Write the lines to OUTPUT.partial (as Parquet, given the export's options in `parquet`),
+    renamed to OUTPUT once complete; a folder, a missing folder or an unwritable place is a
+    message, not a traceback."""
     if output.is_dir():
         raise click.ClickException(f"{output} is a folder: -o names a file (a folder with --split)")
     if not output.parent.is_dir():
@@ -183,7 +194,10 @@ def _write_file(output: Path, lines) -> None:
     partial = output.with_name(output.name + ".partial")
     try:
         with open(partial, "wb") as handle:
-            handle.writelines(lines)
+            if parquet is None:
+                handle.writelines(lines)
+            else:
+                write_parquet(handle, lines, parquet)
         partial.replace(output)
     except OSError as error:
         partial.unlink(missing_ok=True)

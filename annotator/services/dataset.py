@@ -22,11 +22,13 @@ from sqlalchemy.orm import Session
 from ..models import Article, Project
 from .exporting import ExportError, ExportOptions, Tally, export_records
 from .messages import N_
+from .parquet_export import ParquetSink
 from .text import plural, site_of
 
 SPLIT_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
 GROUP_BY = ("article", "site")
 UNKNOWN_LICENSE = "unknown"  # the card's license unless --license says otherwise
+EXPORT_FORMATS = ("jsonl", "parquet")  # of the split files
 
 
 @dataclass
@@ -114,10 +116,11 @@ def write_splits(session: Session, project_name: str, directory: Path,
                  splits: list[tuple[str, float]], *, seed: int, group_by: str = "article",
                  options: ExportOptions = ExportOptions(),
                  card: Callable[[SplitReport], str] | None = None,
-                 force: bool = False) -> SplitReport:
-    """Write DIR/<split>.jsonl for every split (and DIR/README.md from `card`) into a fresh
-    folder beside DIR, renamed into place once complete: DIR then holds these files only.
-    A non-empty DIR is refused unless `force` (then replaced whole); so is an empty split."""
+                 force: bool = False, fmt: str = "jsonl") -> SplitReport:
+    """Write DIR/<split>.jsonl (or .parquet, by `fmt`) for every split (and DIR/README.md
+    from `card`) into a fresh folder beside DIR, renamed into place once complete: DIR then
+    holds these files only. A non-empty DIR is refused unless `force` (then replaced whole);
+    so is an empty split."""
     if group_by not in GROUP_BY:
         raise ExportError(N_("unknown --group-by %(value)s: use article or site",
                              value=repr(group_by)).on_web(N_(
@@ -125,7 +128,10 @@ def write_splits(session: Session, project_name: str, directory: Path,
             value=repr(group_by))))
     directory = directory.resolve()  # `.` and `a/..` get a name and a parent to write beside
     _check_target(directory, force)
-    report = SplitReport(files={name: directory / f"{name}.jsonl" for name, _ in splits})
+    if fmt not in EXPORT_FORMATS:
+        raise ExportError(N_("unknown format %(format)s: use jsonl or parquet",
+                             format=repr(fmt)))
+    report = SplitReport(files={name: directory / f"{name}.{fmt}" for name, _ in splits})
     records = export_records(session, project_name, options, report.tally)  # checks names
     project_id = session.scalar(select(Project.id).where(Project.name == project_name))
     split_of, groups = assign_splits(session, project_id, splits, seed, group_by)
@@ -134,7 +140,7 @@ def write_splits(session: Session, project_name: str, directory: Path,
     fresh = directory.with_name(f".{directory.name}.{secrets.token_hex(6)}.partial")
     fresh.mkdir()  # not mkdtemp: the folder gets the usual permissions, as DIR would
     try:
-        _write_files(fresh, records, split_of, report)
+        _write_files(fresh, records, split_of, report, options if fmt == "parquet" else None)
         report.empty = [name for name, _ in splits if not report.lines[name]]
         if len(report.empty) == len(splits):
             raise ExportError(N_("every split would be empty: nothing to export; nothing "
@@ -159,15 +165,20 @@ def _check_target(directory: Path, force: bool) -> None:
 
 
 def _holds_only_an_export(directory: Path) -> bool:
-    """Empty, or only what a split export writes (README.md and *.jsonl files): such a folder
-    is replaced whole, so no stale split of the earlier export stays behind."""
-    return all(path.is_file() and (path.name == "README.md" or path.suffix == ".jsonl")
+    """Empty, or only what a split export writes (README.md and *.jsonl or *.parquet files):
+    such a folder is replaced whole, so no stale split of the earlier export stays behind."""
+    return all(path.is_file() and (path.name == "README.md"
+                                   or path.suffix in (".jsonl", ".parquet"))
                for path in directory.iterdir())
 
 
-def _write_files(folder: Path, records, split_of: dict[int, str], report: SplitReport) -> None:
-    """Stream the lines into folder/<split>.jsonl, counting as they go."""
-    handles = {name: open(folder / path.name, "wb") for name, path in report.files.items()}
+def _write_files(folder: Path, records, split_of: dict[int, str], report: SplitReport,
+                 parquet: ExportOptions | None = None) -> None:
+    """Stream the lines into folder/<split>.jsonl (or, given the options of `parquet`, into
+    folder/<split>.parquet), counting as they go."""
+    handles = {name: (open(folder / path.name, "wb") if parquet is None
+                      else ParquetSink(str(folder / path.name), parquet))
+               for name, path in report.files.items()}
     seen: set[int] = set()
     try:
         for line in records:
@@ -202,7 +213,7 @@ def _replace(directory: Path, fresh: Path) -> None:
 def dataset_card(project: Project, report: SplitReport, *, options: ExportOptions,
                  splits: list[tuple[str, float]], seed: int, group_by: str,
                  agreement: str | None = None, license: str = UNKNOWN_LICENSE,
-                 now: datetime | None = None) -> str:
+                 now: datetime | None = None, fmt: str = "jsonl") -> str:
     """A Markdown dataset card (the Hugging Face layout: YAML front matter, then Markdown
     whose only H1 is its title): what the files hold, how they were made, how to load them."""
     now = now or datetime.now(UTC)
@@ -214,7 +225,7 @@ def dataset_card(project: Project, report: SplitReport, *, options: ExportOption
     lines = [
         *front_matter(loadable, options, pretty_name=f"{title}: labeled paragraphs",
                       license=license, languages=languages,
-                      size=sum(report.lines.values())), "",
+                      size=sum(report.lines.values()), fmt=fmt), "",
         f"# {title}: labeled paragraphs", "",
         nest_headings(project.description or "Paragraphs of web articles labeled by annotators.",
                       under=1), "",
@@ -223,7 +234,7 @@ def dataset_card(project: Project, report: SplitReport, *, options: ExportOption
         _license_sentence(license), "",
         "## Files", "",
         "| split | share | file | lines | articles | groups |", "|---|---|---|---|---|---|",
-        *[f"| {name} | {fraction:g} | `{name}.jsonl` | {report.lines[name]} | "
+        *[f"| {name} | {fraction:g} | `{report.files[name].name}` | {report.lines[name]} | "
           f"{report.articles[name]} | {report.groups.get(name, 0)} |" for name, fraction in splits],
         "", "## Labels per split", "",
         "| label | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|",
@@ -262,15 +273,18 @@ def dataset_card(project: Project, report: SplitReport, *, options: ExportOption
         "- `meta` is the article's meta as imported (free-form JSON); `source` is the file it "
         "was imported from (`file`: relative to the folder given to `flask import`, or the "
         "uploaded file's name; `line`: its line, for a jsonl record), or null for articles "
-        "imported before the app kept it.", "",
+        "imported before the app kept it."
+        + (" The Parquet files store `meta` as a JSON string: loaded with this card's "
+           "features it is decoded; read otherwise (pyarrow, pandas, DuckDB), `json.loads` "
+           "it. A link's paragraph end has `span` null." if fmt == "parquet" else ""), "",
         "## Loading", "", "The front matter above declares the features: one schema for every "
         "split, whichever values a split happens to hold (a split whose notes are all null "
         "is not typed null; `meta` is typed JSON, which needs `datasets` 4.7 or later). Read "
         "them from this card and load the files with them:", "",
         "```python", "from datasets import load_dataset, load_dataset_builder",
         "features = load_dataset_builder(\"path/to/this/folder\").info.features",
-        "ds = load_dataset(\"json\", data_files={"
-        + ", ".join(f'"{name}": "path/to/this/folder/{name}.jsonl"' for name in loadable)
+        f"ds = load_dataset(\"{'json' if fmt == 'jsonl' else fmt}\", data_files={{"
+        + ", ".join(f'"{name}": "path/to/this/folder/{name}.{fmt}"' for name in loadable)
         + "}, features=features)", "```", "",
         "(`load_dataset(\"path/to/this/folder\")` reads the same card, but `datasets` then "
         "caches by the card alone and may serve an earlier export of the folder.)", "",
@@ -294,7 +308,7 @@ SOURCE_FEATURES = [("file", "string"), ("line", "int64")]
 
 def front_matter(names: list[str], options: ExportOptions, *, pretty_name: str = "",
                  license: str = UNKNOWN_LICENSE, languages: list[str] = (),
-                 size: int = 0) -> list[str]:
+                 size: int = 0, fmt: str = "jsonl") -> list[str]:
     """The card's YAML front matter (Hugging Face dataset card metadata): license, languages,
     task, the split files (`configs`) and the features of every line, so that `datasets`
     never infers a split's types from its values (a split whose notes are all null would be
@@ -308,14 +322,14 @@ def front_matter(names: list[str], options: ExportOptions, *, pretty_name: str =
               "- multi-class-classification", "size_categories:", f"- {_size_category(size)}",
               "configs:", "- config_name: default", "  data_files:"]
     for name in names:
-        lines += [f"  - split: {name}", f"    path: {name}.jsonl"]
+        lines += [f"  - split: {name}", f"    path: {name}.{fmt}"]
     lines += ["dataset_info:", "  features:"]
-    for row in _features(_line_features(options)):
+    for row in _features(line_features(options)):
         lines.append("  " + row)
     return [*lines, "---"]
 
 
-def _line_features(options: ExportOptions) -> list[tuple[str, object]]:
+def line_features(options: ExportOptions) -> list[tuple[str, object]]:
     """What every exported line holds, as (name, dtype or list of fields) pairs: a dtype is
     a string, ("list", fields) a list of structs, ("struct", fields) one struct."""
     paragraph = [("annotations", ("list", ANNOTATION_FEATURES)),
@@ -478,17 +492,18 @@ def _cell(text: str) -> str:
 def write_dataset(session: Session, project_name: str, directory: Path,
                   splits: list[tuple[str, float]], *, seed: int, group_by: str = "article",
                   options: ExportOptions = ExportOptions(), force: bool = False,
-                  license: str = UNKNOWN_LICENSE) -> SplitReport:
-    """`flask export --split`: the split files plus README.md, the dataset card."""
+                  license: str = UNKNOWN_LICENSE, fmt: str = "jsonl") -> SplitReport:
+    """`flask export --split`: the split files (jsonl or parquet) plus README.md, the
+    dataset card."""
     check_license(license)
     project = session.scalar(select(Project).where(Project.name == project_name))
 
     def card(report: SplitReport) -> str:
         return dataset_card(project, report, options=options, splits=splits, seed=seed,
                             group_by=group_by, agreement=agreement_summary(session, project),
-                            license=license)
+                            license=license, fmt=fmt)
     return write_splits(session, project_name, directory, splits, seed=seed,
-                        group_by=group_by, options=options, card=card, force=force)
+                        group_by=group_by, options=options, card=card, force=force, fmt=fmt)
 
 
 def dataset_zip(session: Session, project_name: str, splits: list[tuple[str, float]], *,
