@@ -253,3 +253,21 @@ def test_a_non_member_gets_403(app, client, built):
         db.session.commit()
     login(client, "annie")
     assert client.get(f"/projects/{built['project']}/quality").status_code == 403
+
+
+def test_per_guideline_version_from_the_database(app, built):
+    from annotator.services.guideline_versions import record_version
+    with app.app_context():
+        project = db.session.get(Project, built["project"])
+        project.guidelines = "Evidence needs a source."
+        assert record_version(db.session, project, built["users"]["boss"]).number == 2
+        db.session.commit()
+        p5 = db.session.scalars(select(Paragraph).join(Article)
+                                .where(Article.project_id == project.id)
+                                .order_by(Article.id, Paragraph.index)).all()[5]
+        save_annotation(db.session, p5.id, built["users"]["bobby"], "evidence")  # now right
+        result = project_quality(db.session, project)
+    bobby = next(a for a in result.annotators if a.username == "bobby")
+    # version 1: p0-p4, all right; version 2: p5, right
+    assert {v: (r.hits, r.n) for v, r in bobby.per_version.items()} == {1: (5, 5), 2: (1, 1)}
+    assert (bobby.accuracy.hits, bobby.accuracy.n) == (6, 6)

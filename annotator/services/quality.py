@@ -202,10 +202,9 @@ def gold_labels(session: Session, project: Project) -> dict[int, str]:
 
 def annotation_rows(session: Session, project: Project) -> list[Row]:
     """Every current annotation of the project, in one query."""
-    version = getattr(Annotation, "guideline_version", None)  # schema 0010 (issue 13 item 1)
     query = (select(Annotation.paragraph_id, Paragraph.article_id, Annotation.user_id,
                     Annotation.label, Annotation.source, Annotation.created_at,
-                    *([version] if version is not None else []))
+                    Annotation.guideline_version)
              .join(Paragraph, Paragraph.id == Annotation.paragraph_id)
              .join(Article, Article.id == Paragraph.article_id)
              .where(Article.project_id == project.id))
