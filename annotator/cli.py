@@ -53,7 +53,7 @@ def import_command(paths, project_name, fmt, split, encoding, skip_invalid, labe
     """Import articles from files or directories into a project."""
     _check_project_name(project_name)
     if fmt in TOOLS:
-        _import_labels(paths, project_name, fmt, split, label_map, user_map, annotator)
+        _import_labels(paths, project_name, fmt, split, label_map, user_map, annotator, quiet)
         return
     if label_map or user_map or annotator:
         raise click.UsageError("--map, --map-user and --annotator go with --format "
@@ -78,14 +78,19 @@ def import_command(paths, project_name, fmt, split, encoding, skip_invalid, labe
                    "`flask suggest`", err=True)
 
 
-def _import_labels(paths, project_name, tool, split, label_map, user_map, annotator):
+def _import_labels(paths, project_name, tool, split, label_map, user_map, annotator, quiet):
     """`flask import --format label-studio|doccano|prodigy`: the texts and their labels."""
     try:
         mapping, users = parse_mapping(label_map), parse_mapping(user_map, "--map-user")
     except ValueError as error:
         raise click.UsageError(str(error)) from None
-    report = import_labels(db.session, project_name, paths, tool, mapping=mapping,
-                           user_mapping=users, annotator=annotator, split=split)
+    progress = ProgressReport(quiet=quiet)
+    try:
+        report = import_labels(db.session, project_name, paths, tool, mapping=mapping,
+                               user_mapping=users, annotator=annotator, split=split,
+                               progress=progress)
+    finally:
+        progress.close()
     for error in report.errors:
         click.echo(error, err=True)
     if not report.stored:

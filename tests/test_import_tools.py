@@ -271,3 +271,17 @@ def test_map_options_need_a_tool_format(runner, tmp_path):
                  "--map", "nothing")
     assert result.exit_code == 2
     assert "--map 'nothing': expected OLD=NEW" in result.output
+
+
+def test_progress_of_each_stage_on_stderr(runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("ANNOTATOR_PROGRESS_EVERY", "0")  # a plain line at every count
+    path = write_jsonl(tmp_path / "news.jsonl", PRODIGY)
+    result = run(runner, path, "--project", "news", "--format", "prodigy", *PRODIGY_MAP)
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("texts read: 1, ")
+    assert any(line.startswith("paragraphs stored: 3/3, 100%") for line in lines)
+    assert lines[-1].startswith("texts labeled: 2/2, 100%")
+    quiet = run(runner, path, "--project", "other", "--format", "prodigy", *PRODIGY_MAP,
+                "--quiet")
+    assert quiet.exit_code == 0 and quiet.stderr == ""

@@ -20,27 +20,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..database import dialect_insert, refresh_statistics, write_transaction
-from ..models import (
-    DEFAULT_LABELS,
-    Annotation,
-    AnnotationHistory,
-    Article,
-    LabelCount,
-    Paragraph,
-    Project,
-    User,
-    utcnow,
-)
+from ..models import (DEFAULT_LABELS, Annotation, AnnotationHistory, Article, LabelCount,
+                      Paragraph, Project, User, utcnow)
+from ..progress_report import ProgressCallback, no_progress
 from ..security import hash_password
 from .formats.records import Invalid, Record, checked
-from .importing import (
-    SCORE_AT_IMPORT,
-    ImportReport,
-    Spooled,
-    _store,
-    _suggest,
-    content_hash,
-)
+from .importing import SCORE_AT_IMPORT, ImportReport, Spooled, _store, _suggest, content_hash
 from .text import SPLITTERS, normalise, text_key
 from .users import UserError, check_username
 
@@ -203,7 +188,7 @@ def _doccano(path: Path, annotator: str | None, report: LabelImportReport) -> It
                 raise Invalid(obj["__error__"])
             labeled = _labeled(where, f"doccano-{obj['id']}" if "id" in obj else None,
                                obj.get("text"), obj.get("title"), {})
-            label = _one(obj.get("label", obj.get("cats", [])), "label")
+            label = _one(obj.get("label", []), "label")
             if label is None:
                 report.not_labels += 1
             else:
@@ -261,9 +246,11 @@ def _labeled(where: str, article_id: str | None, text: Any, title: Any,
 def import_labels(session: Session, project_name: str, paths: Sequence[Path], tool: str, *,
                   mapping: dict[str, str] | None = None,
                   user_mapping: dict[str, str] | None = None, annotator: str | None = None,
-                  split: str = "line") -> LabelImportReport:
+                  split: str = "line", progress: ProgressCallback = no_progress
+                  ) -> LabelImportReport:
     """Read the exports, check every text, label and annotator, then store the articles, the
-    users not yet known (inactive annotators) and the labels in one transaction."""
+    users not yet known (inactive annotators) and the labels in one transaction, reporting
+    each stage to `progress`."""
     session.commit()
     report = LabelImportReport()
     mapping, user_mapping = mapping or {}, user_mapping or {}
@@ -275,6 +262,7 @@ def import_labels(session: Session, project_name: str, paths: Sequence[Path], to
             try:
                 for labeled in READERS[tool](file, annotator, report):
                     _merge(texts, labeled, split, report)
+                    progress("texts read", len(texts), None)
             except Invalid as error:
                 report.errors.append(f"{file}:1: {error.reason}")
             except OSError as error:
@@ -306,10 +294,10 @@ def import_labels(session: Session, project_name: str, paths: Sequence[Path], to
             project_id, suggest, imported = _store(
                 session, project_name, _batches(list(texts.values())),
                 sum(len(labeled.paragraphs) for labeled in texts.values()), SCORE_AT_IMPORT,
-                report)
+                report, progress)
             users = _users(session, names, report)
             _store_labels(session, project_id, texts.values(), mapping, user_mapping, users,
-                          report)
+                          report, progress)
             session.commit()
         except Invalid as error:  # a concurrent import stored another text under an id
             session.rollback()
@@ -408,7 +396,8 @@ def _users(session: Session, names: set[str], report: LabelImportReport) -> dict
 
 def _store_labels(session: Session, project_id: int, texts: Iterable[Labeled],
                   mapping: dict[str, str], user_mapping: dict[str, str],
-                  users: dict[str, int], report: LabelImportReport) -> None:
+                  users: dict[str, int], report: LabelImportReport,
+                  progress: ProgressCallback = no_progress) -> None:
     """Each annotator's latest vote on a text becomes their label on its paragraphs (earlier
     ones their history); a paragraph the annotator already labeled keeps its label. Then the
     counters of what was added: paragraph, article and label_count. A few hundred texts a
@@ -422,7 +411,9 @@ def _store_labels(session: Session, project_id: int, texts: Iterable[Labeled],
     labeled_paragraphs: set[int] = set()
     articles: set[int] = set()
     counts: Counter[tuple[int, str, Any]] = Counter()
-    for chunk in _chunks([labeled for labeled in texts if labeled.votes]):
+    voted = [labeled for labeled in texts if labeled.votes]
+    for done, chunk in enumerate(_chunks(voted)):
+        progress("texts labeled", done * 500, len(voted))
         pks = dict(connection.execute(select(Article.article_id, Article.id).where(
             Article.project_id == project_id,
             Article.article_id.in_([labeled.article_id for labeled in chunk]))).all())
@@ -472,6 +463,7 @@ def _store_labels(session: Session, project_id: int, texts: Iterable[Labeled],
                         if any(paragraph in labeled_paragraphs for paragraph, _ in paragraphs))
         if kept_history:
             connection.execute(AnnotationHistory.__table__.insert(), kept_history)
+    progress("texts labeled", len(voted), len(voted))
     _recount(session, project_id, labeled_paragraphs, articles, counts)
 
 
