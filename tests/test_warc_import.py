@@ -239,6 +239,12 @@ def test_a_file_that_is_no_warc_is_an_error(app, runner, tmp_path):
     result = run_import(runner, gzipped, "--project", "news")
     assert result.exit_code != 0
     assert f"{gzipped}:0: not a readable WARC record (" in result.stderr
+    whole = tmp_path / "whole.warc.gz"  # one gzip stream, not a member per record
+    whole.write_bytes(__import__("gzip").compress(write_warc(tmp_path / "w.warc", [
+        response(f"http://example.com/{n}", page("T", "x").encode()) for n in range(2)],
+        gzip=False).read_bytes()))
+    result = run_import(runner, whole, "--project", "news")
+    assert f"{whole}:0: the file is gzipped whole, not a gzip member per record" in result.stderr
     assert "Traceback" not in result.output
 
 
@@ -311,7 +317,7 @@ _MEASURED = ("import resource, sys\nfrom flask.cli import main\ntry:\n    main()
 
 def _generated(path: Path, pages: int) -> Path:
     subprocess.run([sys.executable, "bench/warc_import.py", "--write", str(path),
-                    "--pages", str(pages)], cwd=ROOT, check=True, capture_output=True,
+                    "--pages", str(pages), "--script-kb", "8"], cwd=ROOT, check=True, capture_output=True,
                    timeout=600)
     return path
 
@@ -329,15 +335,15 @@ def _import_measured(tmp_path: Path, crawl: Path, name: str):
 @pytest.mark.slow
 def test_peak_memory_of_a_warc_import_does_not_grow_with_the_file(tmp_path):
     small = _generated(tmp_path / "small.warc.gz", 1000)
-    large = _generated(tmp_path / "large.warc.gz", 4000)  # ~50 MB of pages, gzipped per record
+    large = _generated(tmp_path / "large.warc.gz", 5000)  # 46 MB, gzipped per record
     done_small, peak_small, _ = _import_measured(tmp_path, small, "small")
     assert done_small.returncode == 0, done_small.stderr
     done_large, peak_large, url = _import_measured(tmp_path, large, "large")
     assert done_large.returncode == 0, done_large.stderr
-    assert "4000 articles added" in done_large.stdout
+    assert "5000 articles added" in done_large.stdout
     assert peak_large - peak_small < 10 * 1024, (peak_small, peak_large)  # KB
     engine = create_engine(url, poolclass=NullPool)
     with engine.connect() as connection:
-        assert connection.scalar(select(func.count()).select_from(Article)) == 4000
-        assert connection.scalar(select(func.count()).select_from(Paragraph)) > 4000 * 10
+        assert connection.scalar(select(func.count()).select_from(Article)) == 5000
+        assert connection.scalar(select(func.count()).select_from(Paragraph)) == 5000 * 26
     engine.dispose()

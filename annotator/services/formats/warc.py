@@ -65,8 +65,14 @@ def warc_records(data: bytes | Path, name: str, user: str | None = None,
                                               "malformed (truncated?)"))
             return
         except (ArchiveLoadFailed, zlib.error, EOFError, ValueError) as error:
-            yield Problem(f"{name}:{end}", N_("not a readable WARC record (%(error)s)",
-                                              error=str(error).strip().splitlines()[0][:200]))
+            if "non-chunked gzip" in str(error):  # warcio's offsets mean nothing in it
+                yield Problem(f"{name}:0", N_(
+                    "the file is gzipped whole, not a gzip member per record as WARC files "
+                    "are: recompress it (warcio recompress IN OUT) or gunzip it"))
+            else:
+                yield Problem(f"{name}:{end}", N_(
+                    "not a readable WARC record (%(error)s)",
+                    error=str(error).strip().splitlines()[0][:200]))
             return
         file.seek(end)
         if file.read(4096).strip():  # warcio stops quietly at a record cut in its headers
