@@ -8,7 +8,6 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from annotator.extensions import db
 from annotator.models import Annotation, AnnotationHistory, Article, Paragraph, Project, User
 
 from helpers import make_user
@@ -77,8 +76,8 @@ def test_label_studio_export_with_a_map(runner, session, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         "imported: 2 articles added, 0 skipped (already present), 3 paragraphs",
-        "labels: 4 stored, 0 already present, 1 records without a label; users created "
-        "(inactive): label-studio-1, lee@example.com"]
+        ("labels: 4 stored, 0 already present, 1 records without a label; users created "
+         "(inactive): label-studio-1, lee@example.com")]
     assert labels(session) == [
         ("Subscribe to our newsletter", 0, "label-studio-1", "boilerplate",
          datetime(2024, 3, 11, 10, 0)),
@@ -92,7 +91,7 @@ def test_label_studio_export_with_a_map(runner, session, tmp_path):
     article = session.scalars(select(Article).where(Article.article_id == "label-studio-2")).one()
     assert [p.text for p in article.paragraphs] == ["Subscribe to our newsletter",
                                                     "Share this page"]
-    assert article.source_file == str(tmp_path / "project-3.json")
+    assert (article.source_file, article.source_line) == ("project-3.json", 2)  # task 2
     assert {u.username: (u.active, u.role) for u in session.scalars(select(User))} == {
         "label-studio-1": (False, "annotator"), "lee@example.com": (False, "annotator")}
     assert set(session.scalars(select(Annotation.source))) == {"human"}
@@ -142,6 +141,7 @@ def test_doccano_per_user_files_become_one_article_per_text(app, runner, session
         ("Prices rose 4% in May.", "admin", "evidence"), ("Prices rose 4% in May.", "bob", "other"),
         ("We must act now.", "admin", "claim"), ("We must act now.", "bob", "claim")]
     assert session.scalars(select(User.active).where(User.username == "bob")).one() is True
+    assert {a.source_file for a in session.scalars(select(Article))} == {"doccano/admin.jsonl"}
     assert stored_counters(session) == counted(session)
 
 
@@ -185,8 +185,8 @@ def test_prodigy_db_out_answers_timestamps_and_history(runner, session, tmp_path
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         "imported: 3 articles added, 0 skipped (already present), 3 paragraphs",
-        "labels: 3 stored, 0 already present, 2 records without a label; users created "
-        "(inactive): ann, news-joe"]
+        ("labels: 3 stored, 0 already present, 2 records without a label; users created "
+         "(inactive): ann, news-joe")]
     assert [(title, user, label, when) for title, _, user, label, when in labels(session)] == [
         ("GDP grew 2%.", "ann", "evidence", datetime(2023, 11, 14, 22, 13, 20)),
         ("GDP grew 2%.", "news-joe", "evidence", datetime(2023, 11, 14, 22, 15, 0)),

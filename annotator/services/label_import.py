@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import pairwise
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -54,6 +54,7 @@ class Labeled:
     votes: list[Vote] = field(default_factory=list)
     paragraphs: list[str] = field(default_factory=list)  # set once checked
     digest: str = ""
+    source_file: str = ""  # the name the article keeps, as a plain import names it
 
 
 @dataclass
@@ -259,8 +260,11 @@ def import_labels(session: Session, project_name: str, paths: Sequence[Path], to
         files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
                        ) if path.is_dir() else [path]
         for file in files:
+            source_file = (str(PurePosixPath(path.resolve().name, *file.relative_to(path).parts))
+                           if path.is_dir() else file.name)
             try:
                 for labeled in READERS[tool](file, annotator, report):
+                    labeled.source_file = source_file
                     _merge(texts, labeled, split, report)
                     progress("texts read", len(texts), None)
             except Invalid as error:
@@ -372,7 +376,7 @@ def _batches(texts: list[Labeled]) -> Iterator[list[Spooled]]:
 
 
 def _spooled(texts: Iterable[Labeled]) -> list[Spooled]:
-    return [Spooled(labeled.where.rpartition(":")[0], int(labeled.where.rpartition(":")[2]),
+    return [Spooled(labeled.source_file, int(labeled.where.rpartition(":")[2]),
                     labeled.title, labeled.paragraphs, [text_key(text) for text in
                                                         labeled.paragraphs],
                     labeled.article_id, None, labeled.meta, None, labeled.digest)
