@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import tempfile
 
 from flask import (Blueprint, abort, current_app, flash, make_response, redirect,
                    render_template, request, send_file, url_for)
@@ -24,8 +25,9 @@ from .services import guideline_versions, labels, members, queue, span_sets
 from .services.annotations import change_label_set
 from .services.formats import format_for_name
 from .services.dataset import UNKNOWN_LICENSE, dataset_zip, parse_split
-from .services.exporting import ExportError, ExportOptions
+from .services.exporting import ExportError, ExportOptions, export_lines
 from .services.importing import Source, get_or_create_project, import_sources, project_name_problem
+from .services.parquet_export import write_parquet
 from .services.users import create_token, create_user
 from .web import attachment, error_page, file_name
 
@@ -378,18 +380,14 @@ def export_dataset(project_id: int):
     a split that would come out empty, is said on the export page)."""
     project = db.get_or_404(Project, project_id)
     args = request.args
-    options = ExportOptions(unit=args.get("unit", "paragraph"),
-                            only_labeled=bool(args.get("only_labeled")),
-                            only_resolved=bool(args.get("only_resolved")),
-                            annotator=args.get("annotator") or None,
-                            suggestions=bool(args.get("suggestions")))
+    options = _export_options()
     group_by = args.get("group_by", "article")
     try:
         archive, report = dataset_zip(
             db.session, project.name, parse_split(args.get("split") or DEFAULT_SPLIT),
             top=file_name(f"{project.name}-dataset", "dataset"), seed=int_arg("seed", 0),
-            group_by=group_by,
-            options=options, license=args.get("license") or UNKNOWN_LICENSE)
+            group_by=group_by, options=options,
+            license=args.get("license") or UNKNOWN_LICENSE, fmt=args.get("format", "jsonl"))
     except ExportError as error:
         return export(project_id, error=translated(error.args[0])), 400
     if report.empty:
@@ -403,6 +401,35 @@ def export_dataset(project_id: int):
     response.headers["Content-Disposition"] = attachment(
         f"{project.name}-dataset.zip", f"project-{project.id}-dataset.zip")
     return response
+
+
+@bp.get("/projects/<int:project_id>/export.parquet")
+def export_parquet(project_id: int):
+    """The JSONL download's rows as one Parquet file (`flask export --format parquet`), written
+    to an anonymous temporary file first: a Parquet file's footer comes last."""
+    project = db.get_or_404(Project, project_id)
+    options = _export_options()
+    output = tempfile.TemporaryFile()
+    try:
+        write_parquet(output, export_lines(db.session, project.name, options), options)
+    except ExportError as error:
+        output.close()
+        return export(project_id, error=translated(error.args[0])), 400
+    output.seek(0)
+    response = send_file(output, mimetype="application/vnd.apache.parquet", max_age=0)
+    response.headers["Content-Disposition"] = attachment(
+        f"{project.name}-{options.unit}.parquet", f"project-{project.id}-{options.unit}.parquet")
+    return response
+
+
+def _export_options() -> ExportOptions:
+    """The export forms' options, from the query string."""
+    args = request.args
+    return ExportOptions(unit=args.get("unit", "paragraph"),
+                         only_labeled=bool(args.get("only_labeled")),
+                         only_resolved=bool(args.get("only_resolved")),
+                         annotator=args.get("annotator") or None,
+                         suggestions=bool(args.get("suggestions")))
 
 
 # --- assignments -----------------------------------------------------------------------
