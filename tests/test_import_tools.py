@@ -217,13 +217,17 @@ def test_bad_records_are_errors_at_their_line(runner, session, tmp_path):
     path = tmp_path / "admin.jsonl"
     path.write_text('{"id": 1, "text": "Fine.", "label": ["claim"]}\n'
                     '{"id": 2, "text": "Two.", "label": ["claim", "other"]}\n'
-                    'not json\n{"id": 4, "label": ["claim"]}\n', encoding="utf-8")
+                    'not json\n{"id": 4, "label": ["claim"]}\n'
+                    + json.dumps({"id": "x" * 300, "text": "Long id.", "label": []}) + "\n"
+                    + '{"id": 6, "text": "Nul\\u0000.", "label": []}\n', encoding="utf-8")
     result = run(runner, path, "--project", "news", "--format", "doccano")
     assert result.exit_code == 1
     errors = result.stderr.splitlines()
     assert errors[0].startswith(f"{path}:2: label has 2 labels (claim, other)")
     assert errors[1].startswith(f"{path}:3: invalid JSON")
     assert errors[2] == f"{path}:4: no text (a string) to import"
+    assert errors[3] == f"{path}:5: the record's id is over 255 characters"
+    assert errors[4] == f"{path}:6: text contains a NUL character (U+0000)"
     assert session.scalar(select(func.count()).select_from(Article)) == 0
 
 

@@ -235,6 +235,8 @@ def _labeled(where: str, article_id: str | None, text: Any, title: Any,
              meta: dict[str, Any]) -> Labeled:
     if not isinstance(text, str) or not normalise(text):
         raise Invalid("no text (a string) to import")
+    if article_id is not None and len(article_id) > 255:
+        raise Invalid("the record's id is over 255 characters")
     body = normalise(text)
     first = body.partition("\n")[0]
     title = normalise(title) if isinstance(title, str) and normalise(title) else (
