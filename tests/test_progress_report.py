@@ -6,12 +6,13 @@ import io
 
 import pytest
 
+from annotator import create_app
 from annotator.extensions import db
 from annotator.progress_report import ProgressReport
 from annotator.services.importing import Source, import_sources
 
 from helpers import import_articles, jsonl
-from testdb import ON_POSTGRES
+from testdb import ON_POSTGRES, TEST_DATABASE_URL, reset_postgres
 
 RECORDS = [{"id": f"a{i}", "title": f"标题 {i}", "paragraphs": [f"第 {i} 段", f"second {i}", "Share"]}
            for i in range(30)]
@@ -142,16 +143,24 @@ def test_suggest_reports_a_large_imports_cold_scoring(app, runner, every_count):
     assert again.exit_code == 0 and again.stderr == ""
 
 
-@pytest.mark.skipif(ON_POSTGRES, reason="copies one SQLite file into another")
-def test_copy_database_reports_rows_on_stderr_and_its_table_lines_on_stdout(
-        app, tmp_path, every_count):
-    import_articles(app, "news", RECORDS)
-    target = f"sqlite:///{tmp_path / 'target.db'}"
-    result = app.test_cli_runner().invoke(args=["copy-database", target])
-    assert result.exit_code == 0, result.output
-    assert "paragraph: 90 rows\n" in result.stdout and "rows copied" not in result.stdout
-    last = result.stderr.splitlines()[-1]
-    assert last.startswith("rows copied: ") and ", 100%, " in last
-    quiet = app.test_cli_runner().invoke(
-        args=["copy-database", f"sqlite:///{tmp_path / 'quiet.db'}", "--quiet"])
-    assert quiet.exit_code == 0 and "rows copied" not in quiet.stderr  # (the migration logs)
+def test_copy_database_reports_rows_on_stderr_and_its_table_lines_on_stdout(tmp_path,
+                                                                          every_count):
+    source = create_app({"TESTING": True, "SECRET_KEY": "test",
+                         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'source.db'}"})
+    import_articles(source, "news", RECORDS)
+    targets = []
+    for name in ("target.db", "quiet.db"):
+        if ON_POSTGRES:
+            reset_postgres(TEST_DATABASE_URL)
+        targets.append(TEST_DATABASE_URL if ON_POSTGRES else f"sqlite:///{tmp_path / name}")
+        quiet = ["--quiet"] if name == "quiet.db" else []
+        result = source.test_cli_runner().invoke(args=["copy-database", targets[-1], *quiet])
+        assert result.exit_code == 0, result.output
+        assert "paragraph: 90 rows\n" in result.stdout and "rows copied" not in result.stdout
+        if quiet:
+            assert "rows copied" not in result.stderr  # (the target's migration logs remain)
+        else:
+            last = result.stderr.splitlines()[-1]
+            assert last.startswith("rows copied: ") and ", 100%, " in last
+    with source.app_context():
+        db.engine.dispose()
