@@ -226,3 +226,21 @@ def test_the_export_page_downloads_parquet_and_a_parquet_dataset(app, client, pr
     other = app.test_client()
     login(other, "ann")
     assert other.get(f"/admin/projects/{pid}/export.parquet").status_code == 403
+
+
+def test_meta_is_exact_with_lone_surrogates_and_integers_beyond_64_bits(app, runner, project,
+                                                                      tmp_path):
+    from sqlalchemy import text
+    with app.app_context():
+        db.session.execute(text("UPDATE article SET meta = :meta WHERE article_id = 'a2'"),
+                           {"meta": '{"note": "half an emoji: \\ud83d!", "big": '
+                                    '123456789012345678901234567890, "n": 9007199254740993}'})
+        db.session.commit()
+    _export(runner, tmp_path / "out.jsonl", "--unit", "article")
+    _export(runner, tmp_path / "out.parquet", "--unit", "article", "--format", "parquet")
+    lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_bytes().splitlines()]
+    rows = pq.read_table(tmp_path / "out.parquet").to_pylist()
+    assert lines[1]["meta"] == {"note": "half an emoji: \ud83d!",
+                                "big": 123456789012345678901234567890, "n": 9007199254740993}
+    assert [_as_jsonl(row) for row in rows] == lines
+    assert '"half an emoji: \\ud83d!"' in rows[1]["meta"]  # the escape, as in the JSONL line

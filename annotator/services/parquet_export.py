@@ -3,6 +3,8 @@ card's features), written in bounded row groups, so memory stays flat whatever t
 size. pyarrow is an optional dependency: `pip install 'annotator[parquet]'`."""
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
 from typing import IO
 
@@ -15,6 +17,7 @@ BYTES_PER_GROUP = 32 << 20  # of JSON held before a row group is written (long a
 COMPRESSION = "zstd"  # read by pyarrow, pandas, DuckDB, Spark and `datasets`
 INSTALL = "pip install 'annotator[parquet]'"
 TIMESTAMP = "timestamp[us, tz=UTC]"
+_LONG_NUMBER = re.compile(rb"\d{19}")  # maybe an integer beyond 64 bits, which orjson rounds
 
 
 def pyarrow():
@@ -57,7 +60,7 @@ class ParquetSink:
         self._bytes = 0
 
     def write(self, line: bytes) -> None:
-        row = orjson.loads(line)
+        row = _parse(line)
         row["meta"] = _dump(row["meta"])[:-1].decode()  # as in the JSONL line
         self._rows.append(row)
         self._bytes += len(line)
@@ -74,6 +77,17 @@ class ParquetSink:
             table = self._pa.Table.from_pylist(self._rows, schema=self._built)
             self._writer.write_table(table.cast(self._schema), row_group_size=len(self._rows))
             self._rows, self._bytes = [], 0
+
+
+def _parse(line: bytes) -> dict:
+    """A JSONL line as Python objects, exactly: the json module for what orjson would round
+    (integers beyond 64 bits) or refuse (a lone surrogate's escape, kept in `meta`)."""
+    if _LONG_NUMBER.search(line) is None:
+        try:
+            return orjson.loads(line)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(line)
 
 
 def write_parquet(where: str | IO[bytes], lines: Iterable[bytes],
