@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
+                   url_for)
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -16,7 +17,8 @@ from .extensions import db
 from .i18n import label_text, reason_text
 from .inputs import int_arg
 from .models import Annotation, Article, Assignment, Paragraph, Project
-from .services import members, queue, spans
+from .rendering import render_markdown
+from .services import guideline_versions, members, queue, spans
 from .services.progress import project_progress
 from .services.suggestions import paragraphs_with_suggestions
 
@@ -148,6 +150,7 @@ def article(article_id: int):
     assignment = db.session.scalar(select(Assignment).where(
         Assignment.article_id == article.id, Assignment.user_id == current_user.id))
     mine_only = spans.Owner(current_user.id)
+    last_version = guideline_versions.last_label_version(db.session, project.id, current_user.id)
     return render_template(
         "annotate/article.html", project=project, article=article, paragraphs=paragraphs,
         mine=mine, suggestions=suggestion_views(shown, project),
@@ -159,7 +162,49 @@ def article(article_id: int):
         relations=[{"key": relation.key, "name": label_text(relation.name),
                     "hotkey": relation.hotkey} for relation in project.relations],
         links=spans.article_links(db.session, article.id, mine_only),
-        guidelines=project.guidelines_markup)
+        guidelines=project.guidelines_markup,
+        changed_since=last_version if last_version and last_version < project.guideline_version
+        else None)
+
+
+@bp.get("/projects/<int:project_id>/guidelines/versions")
+@login_required
+def guideline_versions_list(project_id: int):
+    """Every version of the guidelines and label set, newest first, and a form to compare two."""
+    project = db.get_or_404(Project, project_id)
+    return render_template("annotate/guideline_versions.html", project=project,
+                           versions=guideline_versions.versions(db.session, project.id))
+
+
+def _version_or_404(project: Project, number: int):
+    version = guideline_versions.version(db.session, project.id, number)
+    if version is None:
+        abort(404, _("This project has no guideline version %(num)s.", num=number))
+    return version
+
+
+@bp.get("/projects/<int:project_id>/guidelines/versions/<int:number>")
+@login_required
+def guideline_version(project_id: int, number: int):
+    """One version as it was: its guidelines (rendered, sanitised) and its label set."""
+    project = db.get_or_404(Project, project_id)
+    version = _version_or_404(project, number)
+    return render_template("annotate/guideline_version.html", project=project, version=version,
+                           guidelines=render_markdown(version.guidelines))
+
+
+@bp.get("/projects/<int:project_id>/guidelines/diff")
+@login_required
+def guideline_diff(project_id: int):
+    """What changed from version `from` to version `to` (default: the one before `to`, and
+    the current one), line by line with + and - markers."""
+    project = db.get_or_404(Project, project_id)
+    new = int_arg("to", project.guideline_version, minimum=1)
+    old = int_arg("from", max(new - 1, 1), minimum=1)
+    older, newer = _version_or_404(project, old), _version_or_404(project, new)
+    return render_template("annotate/guideline_diff.html", project=project, old=older,
+                           new=newer, lines=guideline_versions.diff_lines(older, newer),
+                           versions=guideline_versions.versions(db.session, project.id))
 
 
 @bp.get("/projects/<int:project_id>/labels.css")

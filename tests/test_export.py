@@ -22,7 +22,8 @@ PARAGRAPH_KEYS = {"project", "article_id", "title", "url", "paragraph_index", "t
 ARTICLE_KEYS = {"project", "article_id", "title", "url", "meta", "paragraphs", "links",
                 "source", "gold_links"}  # beyond SPEC: source, gold links
 ARTICLE_PARAGRAPH_KEYS = {"index", "text", "annotations", "label", "label_source", "gold_spans"}
-ANNOTATION_KEYS = {"annotator", "label", "note", "source", "updated_at", "spans"}
+ANNOTATION_KEYS = {"annotator", "label", "note", "source", "updated_at", "guideline_version",
+                   "spans"}
 UTC_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 
 # --- helpers ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Article, Project
 from .exporting import ExportError, ExportOptions, Tally, export_records
+from .guideline_versions import card_lines
 from .messages import N_
 from .parquet_export import ParquetSink
 from .text import plural, site_of
@@ -213,7 +214,8 @@ def _replace(directory: Path, fresh: Path) -> None:
 def dataset_card(project: Project, report: SplitReport, *, options: ExportOptions,
                  splits: list[tuple[str, float]], seed: int, group_by: str,
                  agreement: str | None = None, license: str = UNKNOWN_LICENSE,
-                 now: datetime | None = None, fmt: str = "jsonl") -> str:
+                 now: datetime | None = None, fmt: str = "jsonl",
+                 versions: list[str] = ()) -> str:
     """A Markdown dataset card (the Hugging Face layout: YAML front matter, then Markdown
     whose only H1 is its title): what the files hold, how they were made, how to load them."""
     now = now or datetime.now(UTC)
@@ -245,6 +247,7 @@ def dataset_card(project: Project, report: SplitReport, *, options: ExportOption
           f"{_cell(label.description)} |" for label in project.labels],
         "", "## Spans and links", "", _spans_sentence(project, report, options), "",
         "## Agreement", "", agreement or "Not computed.", "",
+        *versions,
         "## How it was made", "",
         f"- Exported {now.strftime('%Y-%m-%dT%H:%M:%SZ')} by annotator from project "
         f"`{project.name}` (overlap {project.overlap}).",
@@ -297,7 +300,7 @@ def dataset_card(project: Project, report: SplitReport, *, options: ExportOption
 SPAN_FEATURES = [("start", "int64"), ("end", "int64"), ("label", "string"), ("text", "string")]
 ANNOTATION_FEATURES = [("annotator", "string"), ("label", "string"), ("note", "string"),
                        ("source", "string"), ("updated_at", "timestamp[us, tz=UTC]"),
-                       ("spans", ("list", SPAN_FEATURES))]
+                       ("guideline_version", "int64"), ("spans", ("list", SPAN_FEATURES))]
 LINK_END_FEATURES = [("paragraph_index", "int64"),
                      ("span", ("struct", [("start", "int64"), ("end", "int64")]))]
 GOLD_LINK_FEATURES = [("from", ("struct", LINK_END_FEATURES)),
@@ -501,7 +504,8 @@ def write_dataset(session: Session, project_name: str, directory: Path,
     def card(report: SplitReport) -> str:
         return dataset_card(project, report, options=options, splits=splits, seed=seed,
                             group_by=group_by, agreement=agreement_summary(session, project),
-                            license=license, fmt=fmt)
+                            license=license, fmt=fmt, versions=card_lines(
+                                session, project.id, report.tally.guideline_versions))
     return write_splits(session, project_name, directory, splits, seed=seed,
                         group_by=group_by, options=options, card=card, force=force, fmt=fmt)
 

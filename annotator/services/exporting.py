@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import groupby
 from operator import itemgetter
 
@@ -79,6 +79,9 @@ class Tally:
 
     unresolved: int = 0
     """Paragraphs with annotations but no label (a tie, no gold), exported or left out."""
+    guideline_versions: Counter = field(default_factory=Counter)
+    """Exported annotations by the guideline version they were made under (None: before
+    versions were kept, or an entry of spans only)."""
 
 
 @dataclass(frozen=True)
@@ -245,7 +248,8 @@ def _items(connection: Connection, scope: _Scope, article_range: tuple[int, int]
             rows = list(group)  # columns: see _paragraphs_query
             article_pk, _, index, text = rows[0][:4]
             found = [{"annotator": row[4], "label": row[5], "note": row[6], "source": row[7],
-                      "updated_at": row[8], "spans": []} for row in rows if row[4] is not None]
+                      "updated_at": row[8], "guideline_version": row[-1], "spans": []}
+                     for row in rows if row[4] is not None]
             labeled, gold_spans, span_keys = found, [], ()
             span_rows = spans.take((article_pk, index)) if scope.spans else None
             if span_rows:
@@ -262,6 +266,7 @@ def _items(connection: Connection, scope: _Scope, article_range: tuple[int, int]
                 tally.unresolved += 1
             if options.only_resolved and label is None:
                 continue
+            tally.guideline_versions.update(entry["guideline_version"] for entry in labeled)
             item = {"text": text, "annotations": found, "label": label, "label_source": source,
                     "gold_spans": gold_spans}
             if suggestions is not None:
@@ -284,6 +289,7 @@ def _paragraphs_query(scope: _Scope, article_range: tuple[int, int], only_labele
                Annotation.updated_at, Gold.label]
     if stored_suggestions:
         columns += [Suggestion.label, Suggestion.confidence, Suggestion.reason]
+    columns.append(Annotation.guideline_version)  # last: row[-1]
     query = (select(*columns)
              .join(Article, Article.id == Paragraph.article_id)
              .outerjoin(Annotation, on_annotation)
@@ -358,7 +364,7 @@ def _add_spans(found: list[dict], rows: list[Row], text: str) -> list[dict]:
         if entry is None:
             entry = by_annotator[annotator] = {
                 "annotator": annotator, "label": None, "note": None, "source": None,
-                "updated_at": created_at, "spans": []}
+                "updated_at": created_at, "guideline_version": None, "spans": []}
             found.append(entry)
         elif entry["label"] is None and created_at > entry["updated_at"]:
             entry["updated_at"] = created_at  # the newest span's time

@@ -118,3 +118,26 @@ def last_label_version(session: Session, project_id: int, user_id: int) -> int |
         .join(Article, Article.id == Paragraph.article_id)
         .where(Article.project_id == project_id, Annotation.user_id == user_id)
         .order_by(Annotation.updated_at.desc()).limit(1))
+
+
+def card_lines(session: Session, project_id: int, counts: dict[int | None, int]) -> list[str]:
+    """The dataset card's section on guideline versions: each version the exported
+    annotations were made under, when it was saved, and how many (`counts`: an export's
+    Tally.guideline_versions)."""
+    saved = dict(session.execute(select(GuidelineVersion.number, GuidelineVersion.created_at)
+                                 .where(GuidelineVersion.project_id == project_id)).all())
+    lines = ["## Guideline versions", "",
+             "Each entry of `annotations` has the `guideline_version` in force when its label "
+             "was set (the guidelines and label set are numbered 1, 2, ... each time an admin "
+             "changes them; null in an entry of spans only, or for a label set before the app "
+             "kept versions). The exported annotations by version:", "",
+             "| version | saved | annotations |", "|---|---|---|"]
+    for number in sorted((n for n in counts if n is not None)):
+        when = saved.get(number)
+        lines.append(f"| {number} | {when.strftime('%Y-%m-%dT%H:%M:%SZ') if when else '?'} | "
+                     f"{counts[number]} |")
+    if counts.get(None):
+        lines.append(f"| (none) | | {counts[None]} |")
+    if len(lines) == 6:
+        lines.append("| (no annotations) | | 0 |")
+    return [*lines, ""]
