@@ -289,3 +289,11 @@ def test_progress_of_each_stage_on_stderr(runner, tmp_path, monkeypatch):
     quiet = run(runner, path, "--project", "other", "--format", "prodigy", *PRODIGY_MAP,
                 "--quiet")
     assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_an_empty_folder_is_an_error(runner, session, tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = run(runner, tmp_path / "empty", "--project", "news", "--format", "doccano")
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'empty'}:1: no files to import in this directory" in result.stderr
+    assert session.scalar(select(func.count()).select_from(Project)) == 0

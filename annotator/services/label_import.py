@@ -261,6 +261,8 @@ def import_labels(session: Session, project_name: str, paths: Sequence[Path], to
     for path in map(Path, paths):
         files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
                        ) if path.is_dir() else [path]
+        if not files:
+            report.errors.append(f"{path}:1: no files to import in this directory")
         for file in files:
             source_file = (str(PurePosixPath(path.resolve().name, *file.relative_to(path).parts))
                            if path.is_dir() else file.name)
