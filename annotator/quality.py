@@ -30,7 +30,9 @@ def overview(project_id: int):
         user_id = current_user.id
     elif user_id is not None and db.session.get(User, user_id) is None:
         abort(404)
-    from .services.quality import project_quality  # the statistics load when the page runs
+    from .services.quality import (
+        project_quality,  # the statistics load when the page runs
+    )
     result = project_quality(db.session, project)
     return render_template(
         "dashboard/quality.html", project=project, result=result, user_id=user_id,

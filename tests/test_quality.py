@@ -7,6 +7,7 @@ import math
 from datetime import datetime, timedelta
 
 import pytest
+from helpers import PASSWORD, jsonl, login
 from sqlalchemy import delete, select, update
 
 from annotator.extensions import db
@@ -16,8 +17,6 @@ from annotator.services.importing import Source, import_sources
 from annotator.services.members import set_members
 from annotator.services.quality import Row, measure, project_quality, wilson
 from annotator.services.users import create_user
-
-from helpers import PASSWORD, jsonl, login
 
 XSS = "<script>x</script>"
 Z = 1.959963984540054
@@ -221,7 +220,7 @@ def test_admins_see_everyone_escaped(client, built):
     assert one.status_code == 200
     assert "Agreement with each other annotator" in one.get_data(as_text=True)  # bobby's peers
     assert client.get(f"/projects/{pid}/quality?user=abc").status_code == 400
-    assert client.get(f"/projects/999/quality").status_code == 404
+    assert client.get("/projects/999/quality").status_code == 404
     assert client.get(f"/projects/{pid}/quality?user=99999").status_code == 404
 
 

@@ -24,6 +24,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from itertools import pairwise
 from typing import Any, NamedTuple
 
 from sqlalchemy import select
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session
 from ..models import Annotation, Article, Gold, Paragraph, Project, Suggestion, User
 from .agreement import PairAgreement, report
 from .messages import N_
+from .text import plural
 
 Z95 = 1.959963984540054
 BREAK_SECONDS = 600  # a longer gap between two labels is a break, not work
@@ -323,7 +325,7 @@ def _timing(mine: list[Row]) -> Timing:
         if len(moments) < 2:
             continue
         moments.sort()
-        for earlier, later in zip(moments, moments[1:]):
+        for earlier, later in pairwise(moments):
             gap = (later - earlier).total_seconds()
             if gap > BREAK_SECONDS:
                 breaks += 1
@@ -377,10 +379,10 @@ def as_text(result: QualityReport) -> str:
     def number(value: float | None, spec: str = ".3f") -> str:
         return "n/a" if value is None else format(value, spec)
 
-    lines = [f"{result.project}: {len(result.annotators)} annotators, "
-             f"{result.gold_paragraphs} gold paragraphs", "",
-             "| annotator | labeled | accuracy vs gold | kappa vs gold | agreement with others "
-             "| kappa with others | s per paragraph | suggestions accepted | overridden |",
+    lines = [(f"{result.project}: {plural(len(result.annotators), 'annotator')}, "
+              f"{plural(result.gold_paragraphs, 'gold paragraph')}"), "",
+             ("| annotator | labeled | accuracy vs gold | kappa vs gold | agreement with others "
+              "| kappa with others | s per paragraph | suggestions accepted | overridden |"),
              "|---" * 9 + "|"]
     for a in result.annotators:
         kappa = "n/a" if a.kappa.value is None else (
