@@ -135,8 +135,8 @@ def import_sources(session: Session, project_name: str, sources: Sequence[Source
                    progress: ProgressCallback = no_progress) -> ImportReport:
     """Parse and check every record (spooled to a temporary file, no transaction open), then
     store the new ones in one transaction (or nothing on error), reporting both stages to
-    `progress`. Their cold suggestions are
-    written right after (`score_now`; by default when the import has fewer than
+    `progress`. Their cold suggestions are written right after (`score_now`; by default
+    when the import has fewer than
     SCORE_AT_IMPORT paragraphs), else left pending: the server's background thread, the
     article's first view and `flask suggest` write them (suggest.signals)."""
     session.commit()  # end the caller's reads: no transaction stays open while files are parsed
