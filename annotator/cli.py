@@ -228,7 +228,9 @@ def _echo_unresolved(tally: Tally, options: ExportOptions) -> None:
               help="Seed of the bootstrap resampling (the same seed, the same intervals).")
 @click.option("--human-only", is_flag=True,
               help="Count labels chosen by hand only, leaving out accepted suggestions.")
-def agreement_command(project_name, as_json, resamples, seed, human_only):
+@click.option("--version", "version", type=click.IntRange(1), default=None,
+              help="Count only the labels made under this guideline version.")
+def agreement_command(project_name, as_json, resamples, seed, human_only, version):
     """Agreement between annotators: kappas, alpha, AC1, per label, with confidence intervals;
     with --json, on spans and links too (key "spans")."""
     from .services.agreement_report import as_markdown, project_agreement  # not at every start
@@ -236,14 +238,18 @@ def agreement_command(project_name, as_json, resamples, seed, human_only):
     project = db.session.scalar(select(Project).where(Project.name == project_name))
     if project is None:
         raise click.ClickException(f"no project named {project_name!r}")
+    if version is not None and version > project.guideline_version:
+        raise click.ClickException(f"project {project_name!r} has guideline versions 1 to "
+                                   f"{project.guideline_version}, not {version}")
     result = project_agreement(db.session, project, resamples=resamples, seed=seed,
-                               human_only=human_only)
+                               human_only=human_only, version=version)
     if as_json:
         spans = project_span_agreement(db.session, project)  # human spans only, always
         click.echo(json.dumps({**result.to_dict(), "human_only": human_only,
-                               "spans": spans.to_dict()}, ensure_ascii=False, indent=2))
+                               "guideline_version": version, "spans": spans.to_dict()},
+                              ensure_ascii=False, indent=2))
     else:
-        click.echo(as_markdown(result, human_only=human_only))
+        click.echo(as_markdown(result, human_only=human_only, version=version))
 
 
 @click.command("quality")

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from .auth import admin_required
 from .extensions import db
 from .i18n import label_text, translated
+from .inputs import int_arg
 from .models import Project, utcnow
 
 # The counting, the statistics and the charts are imported by the views below when they
@@ -122,7 +123,9 @@ def agreement(project_id: int):
     from .services.span_agreement import project_span_agreement
     project = db.get_or_404(Project, project_id)
     resamples = min(max(request.args.get("resamples", 1000, type=int), 0), MAX_RESAMPLES)
-    result = project_agreement(db.session, project, resamples=resamples, seed=0)
+    version = int_arg("version", 0, maximum=project.guideline_version)  # 0: every version
+    result = project_agreement(db.session, project, resamples=resamples, seed=0,
+                               version=version or None)
     overall = [
         {"key": key, "name": name, "coefficient": getattr(result.overall, key),
          "reading": result.interpretation.get(key)}
@@ -135,6 +138,7 @@ def agreement(project_id: int):
                 notes.append(_("%(name)s: %(note)s", name=row["name"], note=translated(note)))
     return render_template(
         "dashboard/agreement.html", project=project, result=result, resamples=resamples,
+        version=version,
         names={label.key: label_text(label.name) for label in project.labels}, overall=overall,
         notes=notes, band_names=BAND_NAMES, heat=_heat_levels(result),
         pairs=[(pair, interpret(pair.kappa.value, pair.observed)) for pair in result.pairs],

@@ -8,7 +8,7 @@ import json
 from sqlalchemy import select
 
 from annotator.extensions import db
-from annotator.models import AnnotationHistory, GuidelineVersion, Project
+from annotator.models import AnnotationHistory, GuidelineVersion, Project, User
 from annotator.services.exporting import export_lines
 
 from helpers import (article_pks, csrf_headers, csrf_token, import_articles, login, make_user,
@@ -191,3 +191,63 @@ def test_the_dataset_card_lists_the_versions_used_with_their_counts(app, runner,
              for line in (tmp_path / "ds" / f"{name}.jsonl").read_text().splitlines()]
     assert sorted(sorted(a["guideline_version"] for a in line["annotations"])
                   for line in lines) == [[], [1], [3, 3]]
+
+
+def test_agreement_per_version_matches_a_hand_computation(app, runner):
+    """ann and bob label under version 1, the guidelines change, they label more (and
+    relabel p2) under version 2. Version 1: p1 (c, c), p3 (o, o), p4 (o, c): observed 2/3;
+    Cohen's kappa: p_e = 1/3 * 2/3 + 2/3 * 1/3 = 4/9, (2/3 - 4/9) / (5/9) = 0.4. Version 2:
+    p5 (c, c), p6 (o, o): observed 1, kappa 1. p2 (ann's changed under 2, bob's the same
+    label saved again, so still his label of version 1) and p7 (ann's under 1, bob's under 2)
+    count in neither version, only in the whole: 7 paragraphs, observed 6/7."""
+    from annotator.services.annotations import save_annotation
+    from annotator.services.guideline_versions import record_version
+    make_user(app, "ann")
+    make_user(app, "bob")
+    import_articles(app, "p", [{"article_id": "a", "title": "A",
+                                "paragraphs": [f"p{n}" for n in range(1, 8)]}])
+    paragraphs = paragraph_pks(app, article_pks(app, "p")[0])
+    with app.app_context():
+        users = {name: db.session.scalar(select(User.id).where(User.username == name))
+                 for name in ("ann", "bob")}
+
+        def label(n: int, ann: str, bob: str | None = None) -> None:
+            for name, key in (("ann", ann), ("bob", bob)):
+                if key:
+                    save_annotation(db.session, paragraphs[n - 1], users[name],
+                                    {"c": "claim", "o": "other"}[key])
+        for n, ann, bob in ((1, "c", "c"), (2, "c", "o"), (3, "o", "o"), (4, "o", "c"),
+                            (7, "c", None)):
+            label(n, ann, bob)
+        project = db.session.scalar(select(Project).where(Project.name == "p"))
+        project.guidelines = "Stricter claims."
+        assert record_version(db.session, project, None).number == 2
+        db.session.commit()
+        for n, ann, bob in ((5, "c", "c"), (6, "o", "o"), (2, "o", "o")):
+            label(n, ann, bob)
+        save_annotation(db.session, paragraphs[6], users["bob"], "claim")
+
+    def figures(*extra):
+        result = runner.invoke(args=["agreement", "--project", "p", "--json",
+                                     "--resamples", "0", *extra])
+        assert result.exit_code == 0, result.output
+        found = json.loads(result.output)
+        (pair,) = found["pairs"]
+        return (found["n_items"], round(found["overall"]["observed"]["value"], 6),
+                round(pair["kappa"]["value"], 6))
+    assert figures("--version", "1") == (3, round(2 / 3, 6), 0.4)
+    assert figures("--version", "2") == (2, 1.0, 1.0)
+    assert figures()[:2] == (7, round(6 / 7, 6))
+    markdown = runner.invoke(args=["agreement", "--project", "p", "--version", "1",
+                                   "--resamples", "0"]).output
+    assert "Labels made under guideline version 1 only." in markdown
+    refused = runner.invoke(args=["agreement", "--project", "p", "--version", "3"])
+    assert refused.exit_code != 0 and "guideline versions 1 to 2, not 3" in refused.output
+    # the agreement page's filter: the same figures
+    make_user(app, "boss", "admin")
+    admin = app.test_client()
+    assert login(admin, "boss").status_code == 302
+    pid = project_id(app, "p")
+    page = admin.get(f"/admin/projects/{pid}/agreement?version=1&resamples=0").get_data(as_text=True)
+    assert "3 paragraphs labeled by two or more" in page and "0.400" in page
+    assert admin.get(f"/admin/projects/{pid}/agreement?version=9").status_code == 400

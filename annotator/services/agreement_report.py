@@ -13,10 +13,11 @@ COLUMNS = (("observed", "observed agreement"), ("fleiss", "Fleiss' kappa"),
            ("alpha", "Krippendorff's alpha"), ("ac1", "Gwet's AC1"))
 
 
-def agreement_items(session: Session, project: Project, *,
-                    human_only: bool = False) -> list[tuple[int, dict[str, str]]]:
+def agreement_items(session: Session, project: Project, *, human_only: bool = False,
+                    version: int | None = None) -> list[tuple[int, dict[str, str]]]:
     """One item per annotated paragraph: (article id, {username: label}), in one query;
-    `human_only` leaves out labels that are accepted suggestions."""
+    `human_only` leaves out labels that are accepted suggestions, `version` the labels not
+    made under that guideline version."""
     items: list[tuple[int, dict[str, str]]] = []
     current = None
     query = (select(Annotation.paragraph_id, Paragraph.article_id, User.username, Annotation.label)
@@ -27,6 +28,8 @@ def agreement_items(session: Session, project: Project, *,
              .order_by(Annotation.paragraph_id))
     if human_only:
         query = query.where(Annotation.source == "human")
+    if version is not None:
+        query = query.where(Annotation.guideline_version == version)
     for paragraph_id, article_id, username, label in session.execute(query):
         if paragraph_id != current:
             current = paragraph_id
@@ -36,10 +39,12 @@ def agreement_items(session: Session, project: Project, *,
 
 
 def project_agreement(session: Session, project: Project, *, resamples: int = 1000,
-                      seed: int = 0, human_only: bool = False) -> AgreementReport:
+                      seed: int = 0, human_only: bool = False,
+                      version: int | None = None) -> AgreementReport:
     """Agreement over the project's paragraphs that two or more annotators labeled (with
-    `human_only`, by hand: accepted suggestions left out)."""
-    return report(agreement_items(session, project, human_only=human_only),
+    `human_only`, by hand: accepted suggestions left out; with `version`, under that
+    guideline version: the other labels left out)."""
+    return report(agreement_items(session, project, human_only=human_only, version=version),
                   labels=[l.key for l in project.labels], resamples=resamples, seed=seed)
 
 
@@ -57,11 +62,13 @@ def _value(coefficient: Coefficient) -> str:
     return f"{coefficient.value:.3f} [{coefficient.low:.3f}, {coefficient.high:.3f}]"
 
 
-def as_markdown(result: AgreementReport, *, human_only: bool = False) -> str:
+def as_markdown(result: AgreementReport, *, human_only: bool = False,
+                version: int | None = None) -> str:
     """The report as Markdown tables: overall, per label, per pair, confusion matrix, notes."""
     info = result.bootstrap
     lines = [
-        labels_used(human_only), "",
+        labels_used(human_only)
+        + (f" Labels made under guideline version {version} only." if version else ""), "",
         f"{plural(result.n_items, 'paragraph')} labeled by two or more of "
         f"{plural(result.n_annotators, 'annotator')} ({result.n_single} more labeled by one), "
         f"in {plural(result.n_articles, 'article')}. Brackets: {info.confidence:.0%} intervals, "
