@@ -120,6 +120,8 @@ ROUTES = [
           url="/admin/projects/{project}/dashboard"),
     Route("GET", "/admin/projects/<int:project_id>/agreement", ADMIN_PAGE, 200,
           url="/admin/projects/{project}/agreement"),
+    Route("GET", "/projects/<int:project_id>/quality", PAGE, 200,  # others: their own figures
+          url="/projects/{project}/quality"),
     # adjudication
     Route("GET", "/review/projects/<int:project_id>", REVIEW_PAGE, 200,
           url="/review/projects/{project}"),
