@@ -134,13 +134,15 @@ def export_command(project_name, unit, fmt, only_labeled, only_resolved, annotat
     options = ExportOptions(unit=unit, only_labeled=only_labeled, only_resolved=only_resolved,
                             annotator=annotator, suggestions=suggestions)
     tally = Tally()
+    progress = ProgressReport(quiet=quiet)
     try:
         if split_spec is not None:
             if output is None:
                 raise ExportError("--split writes several files: give a directory with -o DIR")
             report = write_dataset(db.session, project_name, output, parse_split(split_spec),
                                    seed=seed, group_by=group_by, options=options, force=force,
-                                   license=license_id or UNKNOWN_LICENSE, fmt=fmt)
+                                   license=license_id or UNKNOWN_LICENSE, fmt=fmt,
+                                   progress=progress)
             for name, path in report.files.items():
                 click.echo(f"{path}: {plural(report.lines[name], 'line')}, "
                            f"{plural(report.articles[name], 'article')}")
@@ -156,8 +158,8 @@ def export_command(project_name, unit, fmt, only_labeled, only_resolved, annotat
             pyarrow()  # installed, or an error saying how
         records = export_records(db.session, project_name, options, tally)
     except ExportError as error:
+        progress.close()
         raise click.ClickException(str(error)) from None
-    progress = ProgressReport(quiet=quiet)
     counted = select(func.count(Article.id)).join(Project).where(Project.name == project_name)
     if only_labeled:  # about the articles it walks (those with a span only come on top)
         counted = counted.where(Article.labeled_count > 0)

@@ -164,3 +164,19 @@ def test_copy_database_reports_rows_on_stderr_and_its_table_lines_on_stdout(tmp_
             assert last.startswith("rows copied: ") and ", 100%, " in last
     with source.app_context():
         db.engine.dispose()
+
+
+def test_a_split_export_reports_its_articles_and_keeps_its_lines(app, runner, tmp_path,
+                                                                 every_count):
+    import_articles(app, "news", RECORDS)
+    shown = runner.invoke(args=["export", "--project", "news", "--split", "train=0.8,test=0.2",
+                                "-o", str(tmp_path / "shown")])
+    quiet = runner.invoke(args=["export", "--project", "news", "--split", "train=0.8,test=0.2",
+                                "-o", str(tmp_path / "quiet"), "--quiet"])
+    assert shown.exit_code == quiet.exit_code == 0, shown.output
+    assert shown.stdout.replace("shown", "quiet") == quiet.stdout
+    progress = [line for line in shown.stderr.splitlines() if line.startswith("articles ")]
+    assert progress[-1].startswith("articles exported: 30/30, 100%, ")
+    assert quiet.stderr == shown.stderr.splitlines()[-1] + "\n"  # the ties line only
+    for name in ("train.jsonl", "test.jsonl"):
+        assert (tmp_path / "shown" / name).read_bytes() == (tmp_path / "quiet" / name).read_bytes()

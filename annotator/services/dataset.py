@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Article, Project
+from ..progress_report import ProgressCallback, no_progress
 from .exporting import ExportError, ExportOptions, Tally, export_records
 from .guideline_versions import card_lines
 from .messages import N_
@@ -117,10 +118,11 @@ def write_splits(session: Session, project_name: str, directory: Path,
                  splits: list[tuple[str, float]], *, seed: int, group_by: str = "article",
                  options: ExportOptions = ExportOptions(),
                  card: Callable[[SplitReport], str] | None = None,
-                 force: bool = False, fmt: str = "jsonl") -> SplitReport:
+                 force: bool = False, fmt: str = "jsonl",
+                 progress: ProgressCallback = no_progress) -> SplitReport:
     """Write DIR/<split>.jsonl (or .parquet, by `fmt`) for every split (and DIR/README.md
     from `card`) into a fresh folder beside DIR, renamed into place once complete: DIR then
-    holds these files only. A non-empty DIR is refused unless `force` (then replaced whole);
+    holds these files only. The articles written are reported to `progress`. A non-empty DIR is refused unless `force` (then replaced whole);
     so is an empty split."""
     if group_by not in GROUP_BY:
         raise ExportError(N_("unknown --group-by %(value)s: use article or site",
@@ -141,7 +143,8 @@ def write_splits(session: Session, project_name: str, directory: Path,
     fresh = directory.with_name(f".{directory.name}.{secrets.token_hex(6)}.partial")
     fresh.mkdir()  # not mkdtemp: the folder gets the usual permissions, as DIR would
     try:
-        _write_files(fresh, records, split_of, report, options if fmt == "parquet" else None)
+        _write_files(fresh, records, split_of, report, options if fmt == "parquet" else None,
+                     progress)
         report.empty = [name for name, _ in splits if not report.lines[name]]
         if len(report.empty) == len(splits):
             raise ExportError(N_("every split would be empty: nothing to export; nothing "
@@ -174,7 +177,8 @@ def _holds_only_an_export(directory: Path) -> bool:
 
 
 def _write_files(folder: Path, records, split_of: dict[int, str], report: SplitReport,
-                 parquet: ExportOptions | None = None) -> None:
+                 parquet: ExportOptions | None = None,
+                 progress: ProgressCallback = no_progress) -> None:
     """Stream the lines into folder/<split>.jsonl (or, given the options of `parquet`, into
     folder/<split>.parquet), counting as they go."""
     handles = {name: (open(folder / path.name, "wb") if parquet is None
@@ -195,6 +199,8 @@ def _write_files(folder: Path, records, split_of: dict[int, str], report: SplitR
             if line.article_pk not in seen:
                 seen.add(line.article_pk)
                 report.articles[name] += 1
+                progress("articles exported", len(seen), len(split_of))
+        progress("articles exported", len(split_of), len(split_of))
     finally:
         for handle in handles.values():
             handle.close()
@@ -495,7 +501,8 @@ def _cell(text: str) -> str:
 def write_dataset(session: Session, project_name: str, directory: Path,
                   splits: list[tuple[str, float]], *, seed: int, group_by: str = "article",
                   options: ExportOptions = ExportOptions(), force: bool = False,
-                  license: str = UNKNOWN_LICENSE, fmt: str = "jsonl") -> SplitReport:
+                  license: str = UNKNOWN_LICENSE, fmt: str = "jsonl",
+                  progress: ProgressCallback = no_progress) -> SplitReport:
     """`flask export --split`: the split files (jsonl or parquet) plus README.md, the
     dataset card."""
     check_license(license)
@@ -507,7 +514,8 @@ def write_dataset(session: Session, project_name: str, directory: Path,
                             license=license, fmt=fmt, versions=card_lines(
                                 session, project.id, report.tally.guideline_versions))
     return write_splits(session, project_name, directory, splits, seed=seed,
-                        group_by=group_by, options=options, card=card, force=force, fmt=fmt)
+                        group_by=group_by, options=options, card=card, force=force, fmt=fmt,
+                        progress=progress)
 
 
 def dataset_zip(session: Session, project_name: str, splits: list[tuple[str, float]], *,
