@@ -1,13 +1,14 @@
 """`flask export` against the raw baselines, whole processes, alternating, in one run:
 
     python bench/export_speed.py DB [--before TREE] [--rounds N] [--only-labeled]
-                                 [--unit paragraph|article] [--spans N]
+                                 [--unit paragraph|article] [--spans N] [--format parquet]
 
 DB holds project "bench" (bench/fixtures.py builds one); TREE is another checkout (a
 `git worktree` of an earlier commit) whose annotator is timed too. `--spans N` times the
 export of a copy of DB holding N spans (and a link per article between two of them) against
-the export of DB itself. Prints, per variant, the best wall time and CPU time of N rounds and
-the peak RSS (VmHWM)."""
+the export of DB itself; `--format parquet` times `flask export --format parquet` beside the
+JSONL export. Prints, per variant, the best wall time and CPU time of N rounds, the peak RSS
+(VmHWM) and the size of the file written."""
 from __future__ import annotations
 
 import argparse
@@ -58,12 +59,16 @@ def main() -> None:
     parser.add_argument("--only-labeled", action="store_true")
     parser.add_argument("--unit", choices=("paragraph", "article"), default="paragraph")
     parser.add_argument("--spans", type=int, default=0)
+    parser.add_argument("--format", choices=("jsonl", "parquet"), default="jsonl")
     args = parser.parse_args()
     flags = [*(["--only-labeled"] if args.only_labeled else []), "--unit", args.unit]
     with tempfile.TemporaryDirectory(dir=args.db.parent) as work:
         out = Path(work) / "out.jsonl"
         export = [PYTHON, "-m", "flask", "export", "--project", "bench", *flags, "-o", str(out)]
         variants = {"annotator": (ROOT, export, args.db)}
+        if args.format == "parquet":
+            parquet = [*export[:-1], str(Path(work) / "out.parquet"), "--format", "parquet"]
+            variants["annotator, parquet"] = (ROOT, parquet, args.db)
         if args.spans:
             spans_db = Path(work) / "spans.db"
             with_spans(args.db, spans_db, args.spans)
@@ -75,16 +80,20 @@ def main() -> None:
                 variants[f"raw {name}"] = (ROOT, [PYTHON, str(BENCH / "baselines.py"), name,
                                                   str(args.db), "bench", str(out)], args.db)
         best: dict[str, tuple[float, float, float]] = {}
+        sizes: dict[str, int] = {}
         for _ in range(args.rounds):
             for name, (tree, cmd, db) in variants.items():
                 env = app_env(db, PYTHONPATH=str(tree))
                 result = check(run_timed(cmd, env, cwd=tree), name)
+                written = cmd[cmd.index("-o") + 1] if "-o" in cmd else cmd[-1]
+                sizes[name] = Path(written).stat().st_size
                 seconds, cpu, rss = best.get(name, (float("inf"), float("inf"), 0.0))
                 best[name] = (min(seconds, result.seconds), min(cpu, result.cpu_seconds),
                               max(rss, result.max_rss_mb))
-        print("| variant | wall | CPU (user + system) | peak RSS |")
+        print("| variant | wall | CPU (user + system) | peak RSS | file |")
         for name, (seconds, cpu, rss) in best.items():
-            print(f"| {name} | {seconds:.2f} s | {cpu:.2f} s | {rss:.0f} MB |")
+            print(f"| {name} | {seconds:.2f} s | {cpu:.2f} s | {rss:.0f} MB | "
+                  f"{sizes[name] / 1e6:.1f} MB |")
 
 
 if __name__ == "__main__":
