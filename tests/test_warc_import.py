@@ -203,6 +203,9 @@ def test_a_truncated_file_is_an_error_at_the_record_offset_and_nothing_is_stored
     assert "Traceback" not in result.output
     assert "nothing was imported" in result.stderr
     assert counts(app) == before  # not even the project
+    kept = run_import(runner, cut, "--project", "news", "--skip-invalid")  # the records before
+    assert kept.exit_code == 0 and kept.stdout == summary(2, 0, 2) + "\n", kept.output
+    assert f"{cut}:{offsets[-1]}: the file ends inside this WARC record" in kept.stderr
 
 
 def test_every_cut_of_a_small_file_is_an_error_or_whole_records(tmp_path):
