@@ -75,6 +75,12 @@ ROUTES = [
     Route("GET", "/projects/<int:project_id>/labels.css", PAGE, 200,
           url="/projects/{project}/labels.css"),
     Route("GET", "/articles/<int:article_id>", PAGE, 200, url="/articles/{article}"),
+    Route("GET", "/projects/<int:project_id>/guidelines/versions", PAGE, 200,
+          url="/projects/{project}/guidelines/versions"),
+    Route("GET", "/projects/<int:project_id>/guidelines/versions/<int:number>", PAGE, 200,
+          url="/projects/{project}/guidelines/versions/1"),
+    Route("GET", "/projects/<int:project_id>/guidelines/diff", PAGE, 200,
+          url="/projects/{project}/guidelines/diff"),
     # admin pages
     Route("GET", "/admin/users", ADMIN_PAGE, 200),
     Route("POST", "/admin/users", ADMIN_PAGE, 302, to="/admin/users",

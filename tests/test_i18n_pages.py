@@ -50,7 +50,7 @@ EMPTY_PROJECT = "空项目"
 USERS = {"boss": "admin", "审核员甲": "reviewer", "ann_li": "annotator", "ann_wang": "annotator",
          "ann_zhao": "annotator"}
 UPLOADS = ("gbk.txt", "x.jsonl", "zh.txt", "en.txt")
-SAMPLE_IDS = {"project_id": "project", "article_id": "article"}
+SAMPLE_IDS = {"project_id": "project", "article_id": "article", "number": "version"}
 
 
 def _catalog_words() -> set[str]:
@@ -142,8 +142,9 @@ def site(app):
         empty = get_or_create_project(db.session, EMPTY_PROJECT).id
         db.session.commit()
     first = article_pks(app, PROJECT)[0]
-    return {"app": app, "values": [{"project": project_id(app, PROJECT), "article": first},
-                                   {"project": empty, "article": first}]}
+    return {"app": app, "values": [
+        {"project": project_id(app, PROJECT), "article": first, "version": 1},
+        {"project": empty, "article": first, "version": 1}]}
 
 
 def _client(app, username: str):
