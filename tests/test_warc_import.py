@@ -320,8 +320,8 @@ _MEASURED = ("import resource, sys\nfrom flask.cli import main\ntry:\n    main()
 
 def _generated(path: Path, pages: int) -> Path:
     subprocess.run([sys.executable, "bench/warc_import.py", "--write", str(path),
-                    "--pages", str(pages), "--script-kb", "8"], cwd=ROOT, check=True, capture_output=True,
-                   timeout=600)
+                    "--pages", str(pages), "--script-kb", "8"], cwd=ROOT, check=True,
+                   capture_output=True, timeout=600)
     return path
 
 
