@@ -232,10 +232,13 @@ def _echo_unresolved(tally: Tally, options: ExportOptions) -> None:
               help="Count labels chosen by hand only, leaving out accepted suggestions.")
 @click.option("--version", "version", type=click.IntRange(1), default=None,
               help="Count only the labels made under this guideline version.")
-def agreement_command(project_name, as_json, resamples, seed, human_only, version):
+@click.option("--by-version", is_flag=True,
+              help="Agreement on each guideline version's labels, side by side.")
+def agreement_command(project_name, as_json, resamples, seed, human_only, version, by_version):
     """Agreement between annotators: kappas, alpha, AC1, per label, with confidence intervals;
     with --json, on spans and links too (key "spans")."""
-    from .services.agreement_report import as_markdown, project_agreement  # not at every start
+    from .services.agreement_report import (  # not at every start
+        as_markdown, labels_used, per_version, project_agreement, versions_markdown)
     from .services.span_agreement import project_span_agreement
     project = db.session.scalar(select(Project).where(Project.name == project_name))
     if project is None:
@@ -243,6 +246,18 @@ def agreement_command(project_name, as_json, resamples, seed, human_only, versio
     if version is not None and version > project.guideline_version:
         raise click.ClickException(f"project {project_name!r} has guideline versions 1 to "
                                    f"{project.guideline_version}, not {version}")
+    if by_version and version is not None:
+        raise click.ClickException("give --version N or --by-version, not both")
+    if by_version:
+        rows = per_version(db.session, project, resamples=resamples, seed=seed,
+                           human_only=human_only)
+        if as_json:
+            click.echo(json.dumps({"human_only": human_only, "versions": [
+                {"guideline_version": number, **result.to_dict()} for number, result in rows]},
+                ensure_ascii=False, indent=2))
+        else:
+            click.echo("\n".join([labels_used(human_only), "", versions_markdown(rows)]))
+        return
     result = project_agreement(db.session, project, resamples=resamples, seed=seed,
                                human_only=human_only, version=version)
     if as_json:

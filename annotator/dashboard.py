@@ -119,7 +119,7 @@ def agreement(project_id: int):
     """Agreement between annotators: coefficients with intervals, per pair, per label; then on
     spans and links."""
     from .services.agreement import interpret
-    from .services.agreement_report import project_agreement
+    from .services.agreement_report import per_version, project_agreement
     from .services.span_agreement import project_span_agreement
     project = db.get_or_404(Project, project_id)
     resamples = min(max(request.args.get("resamples", 1000, type=int), 0), MAX_RESAMPLES)
@@ -138,7 +138,8 @@ def agreement(project_id: int):
                 notes.append(_("%(name)s: %(note)s", name=row["name"], note=translated(note)))
     return render_template(
         "dashboard/agreement.html", project=project, result=result, resamples=resamples,
-        version=version,
+        version=version, by_version=per_version(db.session, project, resamples=0)
+        if project.guideline_version > 1 and not version else [],
         names={label.key: label_text(label.name) for label in project.labels}, overall=overall,
         notes=notes, band_names=BAND_NAMES, heat=_heat_levels(result),
         pairs=[(pair, interpret(pair.kappa.value, pair.observed)) for pair in result.pairs],

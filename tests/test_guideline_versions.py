@@ -4,6 +4,7 @@ their diffs are readable by whoever sees the project, and the export carries the
 from __future__ import annotations
 
 import json
+import re
 
 from sqlalchemy import select
 
@@ -238,6 +239,14 @@ def test_agreement_per_version_matches_a_hand_computation(app, runner):
     assert figures("--version", "1") == (3, round(2 / 3, 6), 0.4)
     assert figures("--version", "2") == (2, 1.0, 1.0)
     assert figures()[:2] == (7, round(6 / 7, 6))
+    side = runner.invoke(args=["agreement", "--project", "p", "--by-version", "--json",
+                               "--resamples", "0"])
+    assert side.exit_code == 0, side.output
+    assert [(row["guideline_version"], row["n_items"], row["pairs"][0]["kappa"]["value"])
+            for row in json.loads(side.output)["versions"]] == [(1, 3, 0.4), (2, 2, 1.0)]
+    table = runner.invoke(args=["agreement", "--project", "p", "--by-version",
+                                "--resamples", "0"]).output
+    assert "| 1 | 3 | 0.667 |" in table and "| 2 | 2 | 1.000 |" in table
     markdown = runner.invoke(args=["agreement", "--project", "p", "--version", "1",
                                    "--resamples", "0"]).output
     assert "Labels made under guideline version 1 only." in markdown
@@ -251,3 +260,8 @@ def test_agreement_per_version_matches_a_hand_computation(app, runner):
     page = admin.get(f"/admin/projects/{pid}/agreement?version=1&resamples=0").get_data(as_text=True)
     assert "3 paragraphs labeled by two or more" in page and "0.400" in page
     assert admin.get(f"/admin/projects/{pid}/agreement?version=9").status_code == 400
+    whole = admin.get(f"/admin/projects/{pid}/agreement?resamples=0").get_data(as_text=True)
+    side = whole.split('id="versions-heading"')[1].split("<tbody>")[1].split("</tbody>")[0]
+    cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in side.split("</td>")[:-1]]
+    assert [cells[i:i + 3] for i in range(0, len(cells), 6)] == [
+        ["1", "3", "0.667"], ["2", "2", "1.000"]]  # version, paragraphs, observed

@@ -48,6 +48,24 @@ def project_agreement(session: Session, project: Project, *, resamples: int = 10
                   labels=[l.key for l in project.labels], resamples=resamples, seed=seed)
 
 
+def per_version(session: Session, project: Project, *, resamples: int = 1000, seed: int = 0,
+                human_only: bool = False) -> list[tuple[int, AgreementReport]]:
+    """Agreement on each guideline version's labels, version 1 first (see project_agreement)."""
+    return [(number, project_agreement(session, project, resamples=resamples, seed=seed,
+                                       human_only=human_only, version=number))
+            for number in range(1, project.guideline_version + 1)]
+
+
+def versions_markdown(rows: list[tuple[int, AgreementReport]]) -> str:
+    """Per-version agreement side by side: one row per guideline version."""
+    return "\n".join([
+        "| guideline version | paragraphs | " + " | ".join(name for _, name in COLUMNS) + " |",
+        "|---" * (len(COLUMNS) + 2) + "|",
+        *[f"| {number} | {result.n_items} | "
+          + " | ".join(_value(getattr(result.overall, key)) for key, _ in COLUMNS) + " |"
+          for number, result in rows]])
+
+
 def labels_used(human_only: bool) -> str:
     """Which labels an agreement figure counts, for the reader."""
     return ("Human labels only: accepted suggestions are left out." if human_only
