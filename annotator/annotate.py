@@ -177,7 +177,7 @@ def guideline_versions_list(project_id: int):
 
 
 def _version_or_404(project: Project, number: int):
-    version = guideline_versions.version(db.session, project.id, number)
+    version = guideline_versions.numbered(db.session, project.id, number)
     if version is None:
         abort(404, _("This project has no guideline version %(num)s.", num=number))
     return version

@@ -81,7 +81,8 @@ def versions(session: Session, project_id: int) -> list[VersionRow]:
             for number, created_at, username in rows]
 
 
-def version(session: Session, project_id: int, number: int) -> GuidelineVersion | None:
+def numbered(session: Session, project_id: int, number: int) -> GuidelineVersion | None:
+    """The project's version `number`, or None."""
     return session.scalar(select(GuidelineVersion).where(
         GuidelineVersion.project_id == project_id, GuidelineVersion.number == number))
 
