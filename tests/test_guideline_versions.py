@@ -121,6 +121,8 @@ def test_the_diff_page_escapes_and_marks_each_line_without_colour(app):
     # default: the version before `to`, and the current one
     assert admin.get(f"/projects/{pid}/guidelines/diff").get_data(as_text=True).count(
         "+A &lt;b&gt;") == 1
+    settings = admin.get(f"/admin/projects/{pid}/settings").get_data(as_text=True)
+    assert f'href="/projects/{pid}/guidelines/versions"' in settings
     listing = admin.get(f"/projects/{pid}/guidelines/versions").get_data(as_text=True)
     assert "Version 3" in listing and "boss" in listing
     shown = admin.get(f"/projects/{pid}/guidelines/versions/2").get_data(as_text=True)
