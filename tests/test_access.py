@@ -115,6 +115,8 @@ ROUTES = [
           url="/admin/projects/{project}/export"),
     Route("GET", "/admin/projects/<int:project_id>/export/dataset", ADMIN_PAGE, 200,
           url="/admin/projects/{project}/export/dataset?split=a%3D0.5%2Cb%3D0.5"),
+    Route("GET", "/admin/projects/<int:project_id>/export.parquet", ADMIN_PAGE, 200,
+          url="/admin/projects/{project}/export.parquet"),
     Route("GET", "/admin/projects/<int:project_id>/assignments", ADMIN_PAGE, 200,
           url="/admin/projects/{project}/assignments"),
     Route("POST", "/admin/projects/<int:project_id>/assignments", ADMIN_PAGE, 302,
