@@ -155,6 +155,14 @@ def import_sources(session: Session, project_name: str, sources: Sequence[Source
             except BaseException:
                 session.rollback()
                 raise
+    return after_store(session, report, project_id, suggest, imported)
+
+
+def after_store(session: Session, report: ImportReport, project_id: int, suggest: bool,
+                imported: list[Imported] | None) -> ImportReport:
+    """What follows a committed import: cold suggestions for what `_store` kept (else left
+    pending), fresh planner statistics, and a web import's pending articles announced to this
+    server's background scorer."""
     report.stored = True
     if suggest and imported is not None:
         report.suggested = _suggest(session, project_id, imported)

@@ -19,13 +19,13 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ..database import dialect_insert, refresh_statistics, write_transaction
+from ..database import dialect_insert, write_transaction
 from ..models import (DEFAULT_LABELS, Annotation, AnnotationHistory, Article, LabelCount,
                       Paragraph, Project, User, utcnow)
 from ..progress_report import ProgressCallback, no_progress
 from ..security import hash_password
 from .formats.records import Invalid, Record, checked
-from .importing import SCORE_AT_IMPORT, ImportReport, Spooled, _store, _suggest, content_hash
+from .importing import SCORE_AT_IMPORT, ImportReport, Spooled, _store, after_store, content_hash
 from .text import SPLITTERS, normalise, text_key
 from .users import UserError, check_username
 
@@ -315,13 +315,7 @@ def import_labels(session: Session, project_name: str, paths: Sequence[Path], to
         except BaseException:
             session.rollback()
             raise
-    report.stored = True
-    if suggest and imported is not None:
-        report.suggested = _suggest(session, project_id, imported)
-    elif suggest:
-        report.pending = report.added
-    refresh_statistics(session.get_bind())
-    return report
+    return after_store(session, report, project_id, suggest, imported)
 
 
 def _merge(texts: dict[str, Labeled], labeled: Labeled, split: str,
