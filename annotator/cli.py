@@ -191,23 +191,28 @@ def _reporting(records, progress: ProgressReport, articles: int):
 
 def _write_file(output: Path, lines, parquet: ExportOptions | None = None) -> None:
     """Write the lines to OUTPUT.partial (as Parquet, given the export's options in `parquet`),
-    renamed to OUTPUT once complete; a folder, a missing folder or an unwritable place is a
-    message, not a traceback."""
+    renamed to OUTPUT once complete (a device or pipe is written directly); a folder, a
+    missing folder or an unwritable place is a message, not a traceback."""
     if output.is_dir():
         raise click.ClickException(f"{output} is a folder: -o names a file (a folder with --split)")
     if not output.parent.is_dir():
         raise click.ClickException(f"{output.parent} is not a folder: create it first, or "
                                    "choose another place for the export")
-    partial = output.with_name(output.name + ".partial")
+    # A device or a pipe (/dev/null, a FIFO) is written to as it is: renamed over, it would
+    # be replaced by a plain file.
+    special = output.exists() and not output.is_file()
+    partial = output if special else output.with_name(output.name + ".partial")
     try:
         with open(partial, "wb") as handle:
             if parquet is None:
                 handle.writelines(lines)
             else:
                 write_parquet(handle, lines, parquet)
-        partial.replace(output)
+        if not special:
+            partial.replace(output)
     except OSError as error:
-        partial.unlink(missing_ok=True)
+        if not special:
+            partial.unlink(missing_ok=True)
         raise click.ClickException(f"cannot write {output}: {error.strerror or error}") from None
 
 

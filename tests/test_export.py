@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -668,3 +671,20 @@ def test_only_labeled_reads_the_labeled_rows_not_the_project(runner, session):
     (all_lines, everything), (labeled_lines, labeled) = steps(), steps(only_labeled=True)
     assert (all_lines, labeled_lines) == (6000, 5)
     assert labeled * 10 < everything, (labeled, everything)  # before the counters: equal
+
+
+def test_export_into_a_pipe_writes_through_it_and_leaves_it_a_pipe(runner, session, tmp_path):
+    """-o naming a FIFO (or a device such as /dev/null) is written to as it is: the rename
+    that makes a file export atomic would replace the pipe with a plain file."""
+    import_records(session, "news", {"id": "a1", "title": "T", "paragraphs": ["p0", "李雷"]})
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    result = export(runner, "news", "-o", str(fifo))
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.stderr
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert [json.loads(line)["text"] for line in received[0].splitlines()] == ["p0", "李雷"]
+    assert not (tmp_path / "pipe.partial").exists()
