@@ -9,10 +9,8 @@ Goal: suggestions add <= 20 ms (p50) to a 2,000-paragraph article."""
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -20,12 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import delete, select, update  # noqa: E402
 
-from annotator import create_app  # noqa: E402
 from annotator.extensions import db  # noqa: E402
+from in_process import long_articles_app  # noqa: E402
 from annotator.models import Article, Paragraph, Project, Suggestion, User  # noqa: E402
-from annotator.services.importing import Source, import_sources  # noqa: E402
 from annotator.services.suggestions import store_suggestions  # noqa: E402
-from annotator.services.users import create_token, create_user  # noqa: E402
 
 GOAL_MS = 20.0
 
@@ -35,17 +31,8 @@ def main() -> int:
     parser.add_argument("--paragraphs", type=int, default=2000)
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="suggest-api-"))
-    app = create_app({"TESTING": True, "SECRET_KEY": "bench",
-                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'bench.db'}"})
-    texts = [f"第 {i} 段：电池回收的成本在 {i * 7919 % 10007} 元左右。Paragraph {i}."
-             for i in range(args.paragraphs)]
-    records = "".join(json.dumps({"id": name, "title": name, "paragraphs": texts},
-                                 ensure_ascii=False) + "\n" for name in ("with", "without"))
+    app, token = long_articles_app("suggest-api-", args.paragraphs, ("with", "without"))
     with app.app_context():
-        create_user(db.session, "bench", "correct horse battery", "annotator")
-        token = create_token(db.session, db.session.scalar(select(User)), "bench")
-        import_sources(db.session, "bench", [Source("bench.jsonl", records.encode(), "jsonl")])
         db.session.execute(delete(Suggestion))  # only those stored here
         ids = dict(db.session.execute(select(Article.article_id, Article.id)).all())
         store_suggestions(db.session, [
