@@ -3,7 +3,7 @@ record its own gzip member, a request record before each response as crawlers wr
 1 in 10 responses a stylesheet), the same pages as jsonl `html` records, each imported by
 `flask import` into a fresh SQLite file; wall time and peak RSS of each.
 
-  python bench/warc_import.py --megabytes 1024          # generate about 1 GB of WARC, compare
+  python bench/warc_import.py --size-gb 1 --script-kb 8   # generate about 1 GB of WARC, compare
   python bench/warc_import.py --write OUT.warc.gz --pages N   # only write a crawl (tests)
 """
 from __future__ import annotations
@@ -117,11 +117,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", type=Path, help="only write a crawl to this file")
     parser.add_argument("--pages", type=int, help="pages in the crawl")
-    parser.add_argument("--megabytes", type=float, default=100, help="size of the crawl")
+    parser.add_argument("--megabytes", type=float, default=100, help="size of the crawl [100]")
+    parser.add_argument("--size-gb", type=float, help="size of the crawl in GB (overrides --megabytes)")
     parser.add_argument("--script-kb", type=int, default=0,
                         help="an inline script of this many KB in each page [0]")
     parser.add_argument("--folder", type=Path, help="where the files go [a temporary one]")
     options = parser.parse_args()
+    if options.size_gb:
+        options.megabytes = options.size_gb * 1024
     if options.write:
         write(options.write, pages=options.pages or 1000, script_kb=options.script_kb)
         return
