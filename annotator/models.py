@@ -119,6 +119,12 @@ class Project(db.Model):
     guideline_version: Mapped[int] = mapped_column(default=1, server_default="1")
     """The number of its guideline version in force (the newest GuidelineVersion): every
     label saved now records it."""
+    recalibrate: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """On: an annotator's calibration counts only if made under the version in force, so a
+    new guideline version sends everyone through its calibration articles again."""
+    check_rate: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    """The share (0 to 1) of the articles the queue serves that are hidden checks: gold
+    articles served unannounced as ordinary work (0: none)."""
 
     labels: Mapped[list[Label]] = relationship(
         back_populates="project", cascade="all, delete-orphan", order_by="Label.position")
@@ -256,6 +262,9 @@ class Article(db.Model):
     """Annotators who marked it done; kept up to date by queue.set_finished."""
     signals_scored: Mapped[bool] = mapped_column(default=False, server_default=false())
     """Its cold suggestions are stored (suggest/signals.py: at import, or after a large one)."""
+    calibration: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """A calibration article (an admin's choice, services/calibration.py): its gold labels
+    teach; annotators' labels of it are scored, never part of the dataset or agreement."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     paragraphs: Mapped[list[Paragraph]] = relationship(
@@ -445,6 +454,36 @@ class Assignment(db.Model):
     """Assigned by an admin: held until finished or unassigned, never released by time."""
 
 
+class GoldAttempt(db.Model):
+    """An annotator's round on a gold article: a calibration article (under one guideline
+    version), or a hidden check; done once they mark it done, when its results are frozen."""
+
+    __table_args__ = (UniqueConstraint("user_id", "article_id", "kind", "guideline_version"),
+                      Index("ix_gold_attempt_project_user", "project_id", "user_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    """"calibration" or "check"."""
+    guideline_version: Mapped[int]
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]
+
+
+class GoldResult(db.Model):
+    """One gold paragraph of a done attempt: the annotator's label (null: left unlabeled)
+    and the gold label, as they were when it was marked done."""
+
+    attempt_id: Mapped[int] = mapped_column(
+        ForeignKey("gold_attempt.id", ondelete="CASCADE"), primary_key=True)
+    paragraph_id: Mapped[int] = mapped_column(
+        ForeignKey("paragraph.id", ondelete="CASCADE"), primary_key=True)
+    label: Mapped[str | None] = mapped_column(String(32))
+    gold_label: Mapped[str] = mapped_column(String(32))
+
+
 class LoginThrottle(db.Model):
     """Sign-in attempts from one client address for one username, or (username "") for
     every username: consecutive failures and when the next attempt is allowed (see
@@ -455,3 +494,41 @@ class LoginThrottle(db.Model):
     failures: Mapped[int] = mapped_column(default=0)
     last_attempt_at: Mapped[datetime] = mapped_column(index=True)
     next_allowed_at: Mapped[datetime]
+
+
+class ImportJob(db.Model):
+    """A web import run in the background of the server process that took the upload
+    (services/import_jobs.py): its progress and outcome. The row is the truth across
+    processes; `heartbeat_at` and `owner` tell a live job from one whose process died."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"),
+                                            index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    file_name: Mapped[str] = mapped_column(String(255))
+    format: Mapped[str] = mapped_column(String(16))
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """{"encoding", "split", "skip_invalid"}: as the import form and route take them."""
+    path: Mapped[str | None] = mapped_column(Text)
+    """The upload kept on disk until the job ends (None after)."""
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    """"queued", "running", "done" or "failed"."""
+    owner: Mapped[str] = mapped_column(String(255), default="")
+    """host:pid of the process running it."""
+    stage: Mapped[str] = mapped_column(String(64), default="")
+    records_read: Mapped[int] = mapped_column(default=0)
+    bytes_read: Mapped[int] = mapped_column(default=0)
+    bytes_total: Mapped[int] = mapped_column(default=0)
+    added: Mapped[int] = mapped_column(default=0)
+    skipped: Mapped[int] = mapped_column(default=0)
+    paragraphs: Mapped[int] = mapped_column(default=0)
+    warc_skipped: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    errors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """FILE:LINE: reason for each invalid record (the first MAX_ERRORS)."""
+    error_count: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    """Why nothing was stored, for a failed job."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    started_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]

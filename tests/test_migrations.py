@@ -66,11 +66,32 @@ def test_the_guideline_versions_migration_gives_stored_projects_version_1(tmp_pa
             db.session.execute(text(statement.replace("user (", '"user" (')))
         db.session.commit()
         migrate_to("0010")
-        project = db.session.get(Project, 7)
-        assert project.guideline_version == 1
+        # Columns, not the whole Project: later migrations add columns the models have
+        assert db.session.scalar(select(Project.guideline_version).where(Project.id == 7)) == 1
         (version,) = db.session.scalars(select(GuidelineVersion)).all()
         assert (version.project_id, version.number, version.guidelines) == (
             7, 1, "Mark <b>claims</b>.")
         assert version.labels == [{"key": "claim", "name": "Claim", "description": "A position."}]
         assert db.session.scalar(select(Annotation.guideline_version)) == 1
         assert db.session.scalar(select(Gold.guideline_version)) == 1
+
+
+def test_the_calibration_migration_leaves_stored_articles_ordinary(tmp_path):
+    """After schema 0011 a stored article is no calibration article, and a stored project
+    asks for no recalibration and serves no hidden checks."""
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "AUTO_MIGRATE": False,
+                      "SQLALCHEMY_DATABASE_URI": database_url(tmp_path)})
+    with app.app_context():
+        migrate_to("0010")
+        for statement in (
+                "INSERT INTO project (id, name, description, guidelines, guidelines_html, "
+                "overlap, created_at) VALUES (7, 'old', '', '', '', 1, '2026-11-01 00:00:00')",
+                "INSERT INTO article (id, project_id, article_id, title, meta, content_hash, "
+                "paragraph_count, created_at) VALUES (5, 7, 'a', 't', '{}', 'h', 1, "
+                "'2026-11-01 00:00:00')"):
+            db.session.execute(text(statement))
+        db.session.commit()
+        migrate_to("0011")
+        assert db.session.execute(text(
+            "SELECT recalibrate, check_rate FROM project")).one() == (False, 0)
+        assert db.session.scalar(text("SELECT calibration FROM article")) in (False, 0)
