@@ -239,6 +239,7 @@ class Article(db.Model):
         Index("ix_article_project_order", "project_id", "id"),  # import order: queue, pages
         Index("ix_article_project_site", "project_id", "site"),
         Index("ix_article_scored_project", "signals_scored", "project_id"),  # still to score
+        Index("ix_article_project_calibration", "project_id", "calibration"),  # the queue
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -25,6 +25,7 @@ def upgrade():
     # article table would cascade to everything in it).
     op.add_column('article', sa.Column('calibration', sa.Boolean(), server_default=sa.false(),
                                        nullable=False))
+    op.create_index('ix_article_project_calibration', 'article', ['project_id', 'calibration'])
     op.add_column('project', sa.Column('recalibrate', sa.Boolean(), server_default=sa.false(),
                                        nullable=False))
     op.add_column('project', sa.Column('check_rate', sa.Float(), server_default='0',
@@ -71,4 +72,5 @@ def downgrade():
     # Plain DROP COLUMN (SQLite 3.35+), not batch mode: a copied table's drop would cascade.
     op.drop_column('project', 'check_rate')
     op.drop_column('project', 'recalibrate')
+    op.drop_index('ix_article_project_calibration', table_name='article')
     op.drop_column('article', 'calibration')
