@@ -53,6 +53,21 @@ def environments(tree: Path, number: int, workdir: str) -> dict[str, dict[str, s
     return envs
 
 
+def measure_all(trees: list[Path], repeat: int, workdir: str,
+                commands: list[str] = COMMANDS) -> dict[tuple, list[tuple[float, float]]]:
+    """(CPU, wall) of every run, keyed (tree, command, mode); trees, commands and modes
+    alternate within each repeat."""
+    envs = [environments(tree, number, workdir) for number, tree in enumerate(trees)]
+    runs: dict[tuple, list[tuple[float, float]]] = {}
+    for _ in range(repeat):
+        for tree, env in zip(trees, envs):
+            for command in commands:
+                for mode in MODES:
+                    runs.setdefault((tree, command, mode), []).append(
+                        measure(tree, command, env[mode]))
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tree", action="append", type=Path)
@@ -60,14 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     trees = [tree.resolve() for tree in args.tree or [ROOT]]
     with tempfile.TemporaryDirectory() as workdir:
-        envs = [environments(tree, number, workdir) for number, tree in enumerate(trees)]
-        runs: dict[tuple, list[tuple[float, float]]] = {}
-        for _ in range(args.repeat):
-            for tree, env in zip(trees, envs):
-                for command in COMMANDS:
-                    for mode in MODES:
-                        runs.setdefault((tree, command, mode), []).append(
-                            measure(tree, command, env[mode]))
+        runs = measure_all(trees, args.repeat, workdir)
         print("| tree | command | CPU, cached | wall, cached | CPU, compiled each run | "
               "wall, compiled |\n|---|---|---|---|---|---|")
         for tree in trees:

@@ -51,6 +51,35 @@ def with_spans(db: Path, copy: Path, spans: int) -> None:
     conn.close()
 
 
+def export_command(out: Path, flags: list[str]) -> list[str]:
+    """`flask export` of project "bench" to `out`, as a whole process."""
+    return [PYTHON, "-m", "flask", "export", "--project", "bench", *flags, "-o", str(out)]
+
+
+def raw_variants(db: Path, out: Path) -> dict[str, tuple[Path, list[str], Path]]:
+    """The raw sqlite3 + json and + orjson exports of DB's project "bench"."""
+    return {f"raw {name}": (ROOT, [PYTHON, str(BENCH / "baselines.py"), name, str(db), "bench",
+                                   str(out)], db) for name in ("export", "export-orjson")}
+
+
+def best_of(variants: dict[str, tuple[Path, list[str], Path]],
+            rounds: int) -> tuple[dict[str, tuple[float, float, float]], dict[str, int]]:
+    """Run each variant (tree, command, database) `rounds` times, alternating: per variant the
+    best wall and CPU seconds and the largest peak RSS (MB), and the size of the file written."""
+    best: dict[str, tuple[float, float, float]] = {}
+    sizes: dict[str, int] = {}
+    for _ in range(rounds):
+        for name, (tree, cmd, db) in variants.items():
+            env = app_env(db, PYTHONPATH=str(tree))
+            result = check(run_timed(cmd, env, cwd=tree), name)
+            written = cmd[cmd.index("-o") + 1] if "-o" in cmd else cmd[-1]
+            sizes[name] = Path(written).stat().st_size
+            seconds, cpu, rss = best.get(name, (float("inf"), float("inf"), 0.0))
+            best[name] = (min(seconds, result.seconds), min(cpu, result.cpu_seconds),
+                          max(rss, result.max_rss_mb))
+    return best, sizes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("db", type=Path)
@@ -64,7 +93,7 @@ def main() -> None:
     flags = [*(["--only-labeled"] if args.only_labeled else []), "--unit", args.unit]
     with tempfile.TemporaryDirectory(dir=args.db.parent) as work:
         out = Path(work) / "out.jsonl"
-        export = [PYTHON, "-m", "flask", "export", "--project", "bench", *flags, "-o", str(out)]
+        export = export_command(out, flags)
         variants = {"annotator": (ROOT, export, args.db)}
         if args.format == "parquet":
             parquet = [*export[:-1], str(Path(work) / "out.parquet"), "--format", "parquet"]
@@ -76,20 +105,8 @@ def main() -> None:
         if args.before:
             variants["before"] = (args.before, export, args.db)
         if not args.only_labeled and args.unit == "paragraph" and not args.spans:
-            for name in ("export", "export-orjson"):
-                variants[f"raw {name}"] = (ROOT, [PYTHON, str(BENCH / "baselines.py"), name,
-                                                  str(args.db), "bench", str(out)], args.db)
-        best: dict[str, tuple[float, float, float]] = {}
-        sizes: dict[str, int] = {}
-        for _ in range(args.rounds):
-            for name, (tree, cmd, db) in variants.items():
-                env = app_env(db, PYTHONPATH=str(tree))
-                result = check(run_timed(cmd, env, cwd=tree), name)
-                written = cmd[cmd.index("-o") + 1] if "-o" in cmd else cmd[-1]
-                sizes[name] = Path(written).stat().st_size
-                seconds, cpu, rss = best.get(name, (float("inf"), float("inf"), 0.0))
-                best[name] = (min(seconds, result.seconds), min(cpu, result.cpu_seconds),
-                              max(rss, result.max_rss_mb))
+            variants.update(raw_variants(args.db, out))
+        best, sizes = best_of(variants, args.rounds)
         print("| variant | wall | CPU (user + system) | peak RSS | file |")
         for name, (seconds, cpu, rss) in best.items():
             print(f"| {name} | {seconds:.2f} s | {cpu:.2f} s | {rss:.0f} MB | "

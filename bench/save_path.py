@@ -42,15 +42,17 @@ CLIENTS = (1, 8)
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def build(workdir: Path) -> dict:
-    """The medium-tier database and its annotators' tokens, built once per work directory."""
-    meta = workdir / "medium.json"
+def build(workdir: Path, articles: int = ARTICLES) -> dict:
+    """The medium-tier database (or one of `articles` articles) and its annotators' tokens,
+    built once per work directory."""
+    name = "medium" if articles == ARTICLES else f"medium-{articles}"
+    meta = workdir / f"{name}.json"
     if meta.exists():
         return json.loads(meta.read_text())
-    path = workdir / "medium.db"
-    for leftover in workdir.glob("medium.db*"):
+    path = workdir / f"{name}.db"
+    for leftover in workdir.glob(f"{name}.db*"):
         leftover.unlink()
-    flask(path, "import", str(workload_file(workdir, ARTICLES * PER_ARTICLE, PER_ARTICLE)),
+    flask(path, "import", str(workload_file(workdir, articles * PER_ARTICLE, PER_ARTICLE)),
           "--project", "bench")
     # the cold suggestions a large import leaves to the server, written once here: else each
     # server's background writes all of them while it is measured (not a save's cost)
@@ -234,8 +236,20 @@ def main() -> None:
         in_process(servers, info, workdir, args.in_process)
         return
     names = [name for name, _, _ in servers]
-    results: dict[str, dict[int, list[dict]]] = {name: {n: [] for n in CLIENTS} for name in names}
-    for repeat in range(args.repeat):
+    results = measure(servers, info, workdir, args.seconds, args.repeat)
+    table(results, names, args.repeat)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+def measure(servers: list[tuple[str, Path | None, dict]], info: dict, workdir: Path,
+            seconds: float, repeats: int) -> dict[str, dict[int, list[dict]]]:
+    """Each repeat, each server (name, tree or None for the floor, extra environment) under
+    gunicorn on its own copy of the database, loaded by 1 and then 8 clients: per server and
+    client count, one `load` result a repeat."""
+    results: dict[str, dict[int, list[dict]]] = {name: {n: [] for n in CLIENTS}
+                                                 for name, _, _ in servers}
+    for repeat in range(repeats):
         for number, (name, tree, env) in enumerate(servers):
             copy = workdir / f"run-{number}.db"
             for leftover in workdir.glob(copy.name + "*"):
@@ -246,16 +260,14 @@ def main() -> None:
             server.wait_for_workers()
             try:
                 for clients in CLIENTS:
-                    result = load(server, info, clients, args.seconds, 1000 * repeat)
+                    result = load(server, info, clients, seconds, 1000 * repeat)
                     results[name][clients].append(result)
-                    print(f"  {repeat + 1}/{args.repeat} {name:36} {clients} client(s): "
+                    print(f"  {repeat + 1}/{repeats} {name:36} {clients} client(s): "
                           + ", ".join(f"{k} {v:.2f}" for k, v in result.items()),
                           file=sys.stderr, flush=True)
             finally:
                 server.stop()
-    table(results, names, args.repeat)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+    return results
 
 
 def git_head(tree: Path) -> str:
