@@ -14,10 +14,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# Ports below Linux's ephemeral range (32768-60999), so no outgoing connection takes one
+# between the probe and the server's bind; a block of its own for each pytest-xdist worker.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
+_BLOCK = range(20000 + 500 * (_WORKER % 24), 20000 + 500 * (_WORKER % 24 + 1))
+_next_port = iter(_BLOCK[(os.getpid() * 7) % len(_BLOCK):])
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port no one listens on, taken in turn from this worker's block."""
+    global _next_port
+    for _ in range(2 * len(_BLOCK)):
+        port = next(_next_port, None)
+        if port is None:
+            _next_port = iter(_BLOCK)
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:  # in use, or still closing
+                continue
+            return port
+    raise RuntimeError(f"no free port in {_BLOCK}")
 
 
 class Server:

@@ -192,7 +192,8 @@ def test_concurrent_wrong_passwords_through_the_login_page(app):
 # --- timing: an unknown username costs what a wrong password costs ------------------------
 
 
-def test_unknown_and_deactivated_users_take_as_long_as_a_wrong_password(app):
+def test_unknown_and_deactivated_users_take_as_long_as_a_wrong_password(shipped_password_cost,
+                                                                      app):
     make_user(app, "li")
     make_user(app, "gone")
     with app.app_context():

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+
+from servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -68,17 +69,11 @@ def browser():
 
 # --- the server ------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class LiveServer:
     """`flask run` in a subprocess; stop() and start() again keep the port and the database."""
 
     def __init__(self, tmp_path: Path, seed: Path | None = None):
-        self.port = _free_port()
+        self.port = free_port()  # this xdist worker's block (tests/servers.py)
         self.url = f"http://127.0.0.1:{self.port}"
         self.database = tmp_path / "e2e.db"
         self.log_path = tmp_path / "server.log"
