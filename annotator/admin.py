@@ -18,10 +18,10 @@ from .database import reads_first
 from .extensions import db
 from .i18n import ROLE_NAMES, translated
 from .forms import ActionForm, AssignForm, ImportForm, ProjectForm, ResetPasswordForm, RoleForm, TokenForm, UserForm
-from .models import ApiToken, Article, Assignment, Label, Project, User, utcnow
+from .models import ApiToken, Article, Assignment, ImportJob, Label, Project, User, utcnow
 from .inputs import int_arg, too_large_message, upload_path
 from .security import hash_password
-from .services import guideline_versions, labels, members, queue, span_sets
+from .services import guideline_versions, import_jobs, labels, members, queue, span_sets
 from .services.annotations import change_label_set
 from .services.formats import format_for_name
 from .services.dataset import UNKNOWN_LICENSE, dataset_zip, parse_split
@@ -314,6 +314,18 @@ def import_articles(project_id: int):
             fmt = format_for_name(name)
         if fmt is None:
             form.file.errors.append(_("Cannot tell the format from the file name; choose one."))
+        elif form.background.data or upload_path(upload).stat().st_size >= float(
+                current_app.config["BACKGROUND_IMPORT_MB"]) * 2**20:
+            settings = {"encoding": form.encoding.data or None, "split": form.split.data,
+                        "skip_invalid": form.skip_invalid.data}
+            try:
+                job = import_jobs.start(current_app._get_current_object(), db.session, project,
+                                        current_user.id, upload_path(upload), name, fmt, settings)
+            except import_jobs.TooManyJobs as waiting:
+                form.file.errors.append(_("%(num)s imports are queued or running; try again "
+                                          "when one ends.", num=waiting.args[0]))
+            else:
+                return redirect(url_for("admin.import_job", job_id=job.id))
         else:
             source = Source(name, upload_path(upload), fmt)  # read from its file, never whole
             report = import_sources(db.session, project.name, [source],
@@ -323,7 +335,32 @@ def import_articles(project_id: int):
                 flash(_import_summary(report))
                 if report.warc_skipped:
                     flash(_warc_skipped(report.warc_skipped))
-    return render_template("admin/import.html", project=project, form=form, report=report)
+    return render_template("admin/import.html", project=project, form=form, report=report,
+                           jobs=import_jobs.recent(db.session, project.id), job_states=_job_states())
+
+
+@bp.get("/import-jobs/<int:job_id>")
+def import_job(job_id: int):
+    """A background import: its progress (import_job.js polls the API's job route) and,
+    once it ends, its outcome."""
+    job = import_jobs.fresh(db.session, db.get_or_404(ImportJob, job_id))
+    return render_template("admin/import_job.html", job=job, project=db.session.get(
+        Project, job.project_id), summary=_job_summary(job) if job.state == "done" else [],
+        jobs=import_jobs.recent(db.session, job.project_id), job_states=_job_states())
+
+
+def _job_states() -> dict[str, str]:
+    """A background import's states (ImportJob.state), in the UI's language."""
+    return {"queued": _("waiting"), "running": _("running"), "done": _("done"),
+            "failed": _("failed")}
+
+
+def _job_summary(job) -> list[str]:
+    """A finished job's outcome lines, as a foreground import flashes them."""
+    lines = [_import_summary(job)]
+    if job.warc_skipped:
+        lines.append(_warc_skipped(job.warc_skipped))
+    return lines
 
 
 @bp.errorhandler(RequestEntityTooLarge)
@@ -338,7 +375,9 @@ def upload_too_large(error: RequestEntityTooLarge):
     if project is None:
         return error_page(error)
     return render_template("admin/import.html", project=project, form=ImportForm(formdata=None),
-                           report=None, too_large=translated(too_large_message())), 413
+                           report=None, too_large=translated(too_large_message()),
+                           jobs=import_jobs.recent(db.session, project.id),
+                           job_states=_job_states()), 413
 
 
 def _warc_skipped(skipped: dict[str, int]) -> str:

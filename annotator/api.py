@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request, stream_with_context
+from flask import (Blueprint, Response, abort, current_app, jsonify, request,
+                   stream_with_context, url_for)
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -14,10 +15,10 @@ from .database import reads_first, write_transaction
 from .extensions import db
 from .inputs import (MAX_ID, int_arg, json_body, label_field, note_field, source_field,
                      upload_path)
-from .models import Annotation, Article, Paragraph, Project, isoformat
+from .models import Annotation, Article, ImportJob, Paragraph, Project, isoformat
 from .openapi import build_openapi
 from .web import attachment
-from .services import members, queue, spans
+from .services import import_jobs, members, queue, spans
 from .services.annotations import (KEEP, LabelError, ParagraphMissing, Saved, clear_annotation,
                                    clear_annotations, clear_gold, hold_label_set,
                                    paragraph_for_label, save_annotation, set_gold)
@@ -406,15 +407,40 @@ def import_articles(project_id: int):
         source = Source(name, upload_path(upload), fmt)
     else:
         abort(400, 'send a multipart "file" or an application/x-ndjson body')
-    report = import_sources(
-        db.session, project.name, [source], encoding=options.get("encoding") or None,
-        split=options.get("split", "line") if options.get("split") in ("line", "blank") else "line",
-        skip_invalid=options.get("skip_invalid", "") in ("1", "true", "on", "yes"))
+    settings = {"encoding": options.get("encoding") or None,
+                "split": options.get("split") if options.get("split") in ("line", "blank") else "line",
+                "skip_invalid": options.get("skip_invalid", "") in ("1", "true", "on", "yes")}
+    if request.args.get("background") in ("1", "true") or "respond-async" in request.headers.get(
+            "Prefer", ""):
+        try:
+            job = import_jobs.start(current_app._get_current_object(), db.session, project,
+                                    current_user.id, source.data, source.name, source.fmt, settings)
+        except import_jobs.TooManyJobs as waiting:
+            abort(429, f"{waiting.args[0]} imports are queued or running; try again when one ends")
+        url = url_for("api.import_job", job_id=job.id)
+        return jsonify({**import_jobs.job_json(job), "url": url}), 202, {"Location": url}
+    report = import_sources(db.session, project.name, [source], **settings)
     if not report.stored:
         return jsonify(error=report.failure(),
                        errors=report.errors), 400
     return jsonify(added=report.added, skipped=report.skipped, paragraphs=report.paragraphs,
-                   errors=report.errors)
+                   errors=report.errors, **_warc_counts(source.fmt, report.warc_skipped))
+
+
+def _warc_counts(fmt: str, skipped: dict[str, int]) -> dict:
+    """A WARC import's records not imported, by why (formats.warc.SKIPPED); none for others."""
+    if fmt != "warc":
+        return {}
+    return {"warc_skipped": {why: skipped.get(why, 0)
+                             for why in ("not_html", "not_200", "duplicate", "not_response")}}
+
+
+@bp.get("/import-jobs/<int:job_id>")
+@admin_required
+def import_job(job_id: int):
+    """A background import's progress and outcome (the job row is the truth)."""
+    job = import_jobs.fresh(db.session, db.get_or_404(ImportJob, job_id))
+    return jsonify({**import_jobs.job_json(job), "url": url_for("api.import_job", job_id=job.id)})
 
 
 @bp.get("/projects/<int:project_id>/export.jsonl")

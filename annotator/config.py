@@ -17,6 +17,7 @@ class Defaults:
     DATABASE_URL: str | None = None
     SECRET_KEY: str | None = None
     MAX_UPLOAD_MB = 64
+    BACKGROUND_IMPORT_MB = 8  # a web upload this large is imported in the background
     MAX_BODY_KB = 1024  # every request body but an import upload (label saves, forms): 413 beyond
     MAX_NOTE_CHARS = 4000  # a paragraph note, in characters (each change is kept in history)
     WTF_CSRF_CHECK_DEFAULT = False  # checked in a before_request, skipped for bearer tokens

@@ -84,6 +84,7 @@ class ImportForm(FlaskForm):
         {"line": _l("one per line"), "blank": _l("separated by blank lines")}))
     encoding = StringField(_l("Encoding"), validators=[Length(max=40)])
     skip_invalid = BooleanField(_l("Skip invalid records"))
+    background = BooleanField(_l("Import in the background"))
 
 
 class AssignForm(FlaskForm):

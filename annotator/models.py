@@ -7,7 +7,7 @@ from typing import Any
 
 from flask_login import UserMixin
 from markupsafe import Markup
-from sqlalchemy import (JSON, Float, ForeignKey, Index, LargeBinary, String, Text,
+from sqlalchemy import (JSON, BigInteger, Float, ForeignKey, Index, LargeBinary, String, Text,
                         UniqueConstraint, false, true)
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
@@ -518,8 +518,8 @@ class ImportJob(db.Model):
     """host:pid of the process running it."""
     stage: Mapped[str] = mapped_column(String(64), default="")
     records_read: Mapped[int] = mapped_column(default=0)
-    bytes_read: Mapped[int] = mapped_column(default=0)
-    bytes_total: Mapped[int] = mapped_column(default=0)
+    bytes_read: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_total: Mapped[int] = mapped_column(BigInteger, default=0)
     added: Mapped[int] = mapped_column(default=0)
     skipped: Mapped[int] = mapped_column(default=0)
     paragraphs: Mapped[int] = mapped_column(default=0)

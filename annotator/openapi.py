@@ -336,6 +336,55 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "errors": {"type": "array", "items": {"type": "string"},
                        "description": "With skip_invalid: the invalid records left out, "
                                       "as FILE:LINE: reason."},
+            "warc_skipped": {"$ref": "#/components/schemas/WarcSkipped"},
+        },
+    },
+    "WarcSkipped": {
+        "type": "object", "additionalProperties": False,
+        "required": ["not_html", "not_200", "duplicate", "not_response"],
+        "description": "A WARC import's records that are no article, by why (only for WARC).",
+        "properties": {
+            "not_html": {"type": "integer", "minimum": 0},
+            "not_200": {"type": "integer", "minimum": 0, "description": "HTTP status not 200."},
+            "duplicate": {"type": "integer", "minimum": 0,
+                          "description": "A URL already taken earlier in the import."},
+            "not_response": {"type": "integer", "minimum": 0,
+                             "description": "warcinfo, request, revisit, ... records."},
+        },
+    },
+    "ImportJob": {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "project_id", "file_name", "format", "state", "stage",
+                     "records_read", "bytes_read", "bytes_total", "added", "skipped",
+                     "paragraphs", "warc_skipped", "error", "errors", "error_count",
+                     "created_at", "started_at", "heartbeat_at", "finished_at", "url"],
+        "description": "A background import (`?background=1` or `Prefer: respond-async`).",
+        "properties": {
+            "id": {"type": "integer"},
+            "project_id": {"type": "integer"},
+            "file_name": {"type": "string", "description": "As uploaded; `<body>` for a raw body."},
+            "format": {"type": "string"},
+            "state": {"type": "string", "enum": ["queued", "running", "done", "failed"],
+                      "description": "A job whose server process stopped is failed."},
+            "stage": {"type": "string",
+                      "description": "While running: `records read` or `paragraphs stored`."},
+            "records_read": {"type": "integer", "minimum": 0},
+            "bytes_read": {"type": "integer", "minimum": 0},
+            "bytes_total": {"type": "integer", "minimum": 0},
+            "added": {"type": "integer", "minimum": 0},
+            "skipped": {"type": "integer", "minimum": 0},
+            "paragraphs": {"type": "integer", "minimum": 0},
+            "warc_skipped": {"type": "object", "additionalProperties": {"type": "integer"},
+                             "description": "As WarcSkipped; empty for other formats."},
+            "error": {"type": ["string", "null"], "description": "Why nothing was stored."},
+            "errors": {"type": "array", "items": {"type": "string"},
+                       "description": "FILE:LINE: reason of the invalid records (the first 1,000)."},
+            "error_count": {"type": "integer", "minimum": 0},
+            "created_at": UTC_TIMESTAMP,
+            "started_at": {"oneOf": [UTC_TIMESTAMP, {"type": "null"}]},
+            "heartbeat_at": UTC_TIMESTAMP,
+            "finished_at": {"oneOf": [UTC_TIMESTAMP, {"type": "null"}]},
+            "url": {"type": "string", "description": "This job's status route."},
         },
     },
     "ImportUpload": {
@@ -361,6 +410,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
                    "description": "The article's id (`id`), not its external `article_id`."},
     "paragraph_id": {"name": "paragraph_id", "in": "path", "required": True,
                      "schema": {"type": "integer"}},
+    "job_id": {"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer"}},
 }
 
 
@@ -561,23 +611,41 @@ def _paths() -> dict[str, Any]:
                 "importArticles",
                 "Import articles: all or nothing, with the same rules as `flask import`",
                 {"200": _json(_ref("ImportResult"), "Imported."),
+                 "202": _json(_ref("ImportJob"), "Asked for a background import: the job, "
+                              "queued (its status route also in the Location header)."),
                  "400": {"description": "Invalid records (nothing was stored), or a request "
                                         "that is not an import.",
                          "content": {"application/json": {"schema": {"oneOf": [
                              _ref("ImportError"), _ref("Error")]}}}},
+                 "429": _json(_ref("Error"), "A background import asked for while 4 are "
+                              "queued or running."),
                  **_errors(401, 403, 404, 413)},
                 write=True, who="admins",
                 parameters=[
                     {"name": name, "in": "query", "required": False,
                      "description": "For a raw body (a multipart upload sends these as fields).",
                      "schema": SCHEMAS["ImportUpload"]["properties"][name]}
-                    for name in ("encoding", "split", "skip_invalid")],
+                    for name in ("encoding", "split", "skip_invalid")] + [
+                    {"name": "background", "in": "query", "required": False,
+                     "description": "Import in the background: answered 202 at once with the "
+                                    "job (as the header `Prefer: respond-async`).",
+                     "schema": {"type": "string", "enum": ["1", "true"]}},
+                    {"name": "Prefer", "in": "header", "required": False,
+                     "description": "`respond-async`: as `background=1`.",
+                     "schema": {"type": "string"}}],
                 requestBody={"required": True, "content": {
                     "multipart/form-data": {"schema": _ref("ImportUpload")},
                     "application/x-ndjson": {"schema": {
                         "type": "string",
                         "description": "JSONL, one article per line; errors name it <body>."}},
                 }})},
+        "/api/import-jobs/{job_id}": {
+            "parameters": _params("job_id"),
+            "get": _operation(
+                "getImportJob", "A background import's progress and outcome",
+                {"200": _json(_ref("ImportJob"), "The job as its row stands."),
+                 **_errors(401, 403, 404)},
+                who="admins")},
         "/api/projects/{project_id}/export.jsonl": {
             "parameters": _params("project_id"),
             "get": _operation(

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from annotator import create_app
 from annotator.extensions import db
-from annotator.models import ApiToken, Assignment, Project, User
+from annotator.models import ApiToken, Assignment, ImportJob, Project, User
 from annotator.security import hash_password, hash_token
 from annotator.services import members, queue
 
@@ -111,6 +111,8 @@ ROUTES = [
           url="/admin/projects/{project}/import",
           data=lambda t: {"fmt": "auto", "split": "line", "file": (io.BytesIO(
               jsonl([{"title": "Up", "paragraphs": [t["new_name"]]}])), "up.jsonl")}),
+    Route("GET", "/admin/import-jobs/<int:job_id>", ADMIN_PAGE, 200,
+          url="/admin/import-jobs/{job}"),
     Route("GET", "/admin/projects/<int:project_id>/export", ADMIN_PAGE, 200,
           url="/admin/projects/{project}/export"),
     Route("GET", "/admin/projects/<int:project_id>/export/dataset", ADMIN_PAGE, 200,
@@ -178,6 +180,7 @@ ROUTES = [
     Route("POST", "/api/projects/<int:project_id>/import", ADMIN_API, 200,
           url="/api/projects/{project}/import", content_type="application/x-ndjson",
           body=jsonl([{"title": "Raw", "paragraphs": ["raw body"]}])),
+    Route("GET", "/api/import-jobs/<int:job_id>", ADMIN_API, 200, url="/api/import-jobs/{job}"),
     Route("GET", "/api/projects/<int:project_id>/export.jsonl", ADMIN_API, 200,
           url="/api/projects/{project}/export.jsonl"),
 ]
@@ -343,10 +346,15 @@ def fresh_targets(world: World) -> dict[str, Any]:
         queue.assign(db.session, [article], dummy_id)
         assignment = db.session.scalar(select(Assignment.id).where(
             Assignment.article_id == article, Assignment.user_id == dummy_id))
+        job = ImportJob(project_id=project_row.id, file_name="done.jsonl", format="jsonl",
+                        state="done")
+        db.session.add(job)
+        db.session.commit()
+        job_id = job.id
     return {"n": n, "project": project_id(app, project), "article": article,
             "paragraph": paragraph_pks(app, article)[0], "user": dummy_id,
             "user_name": f"dummy{n}", "token": token, "assignment": assignment,
-            "new_name": f"new-{n}"}
+            "new_name": f"new-{n}", "job": job_id}
 
 
 def call(world: World, caller: Caller, route: Route, *, csrf: bool = True):

@@ -1,6 +1,7 @@
 // upload.js: the import form sends its file with XMLHttpRequest, showing how much is sent; the
 // server's answer (the result page, the too-large page, an error page) then takes the page's
-// place as a plain submit's would. Without JavaScript the form posts as usual.
+// place as a plain submit's would (a background import's job page is loaded by its address).
+// Without JavaScript the form posts as usual.
 
 const MB = 1024 * 1024;
 
@@ -36,7 +37,12 @@ function send(form, status) {
       total: (event.total / MB).toFixed(1), percent }), percent);
   });
   request.upload.addEventListener("load", () => show(status, message(status, "importing"), null));
-  request.addEventListener("load", () => replacePage(request.responseText));
+  request.addEventListener("load", () => {
+    // a background import: the answer redirected to its job page, which polls (its script runs)
+    if (new URL(request.responseURL).pathname !== new URL(form.action).pathname) {
+      location.assign(request.responseURL);
+    } else replacePage(request.responseText);
+  });
   request.addEventListener("error", () => {
     show(status, message(status, "failed"), 0);
     button.disabled = false;
