@@ -9,8 +9,9 @@ paragraph labeled by two annotators (as bench/fixtures.py labels), and one of th
 project with 4,000 paragraphs labeled once. Then measures, in this order:
 
 - the label save (bench/save_path.py): raw sqlite3's loop (bench/baselines.py), then the
-  floor (bench/floor_server.py) and the annotator, each under `gunicorn -c gunicorn.conf.py`
-  on its own copy, 1 then 8 client threads: p50/p99, server CPU per save, saves/s;
+  floor (bench/floor_server.py), the annotator and, for information, the annotator with the
+  suggestions' background off, each under `gunicorn -c gunicorn.conf.py` on its own copy,
+  1 then 8 client threads: p50/p99, server CPU per save, saves/s;
 - `flask import` of 54k and 533k paragraphs into a fresh database against raw sqlite3, whole
   processes alternating, best of N: wall, CPU (user + system), peak RSS (VmHWM);
 - `flask export` of 54k and 533k against raw json and raw orjson (bench/export_speed.py), and

@@ -33,7 +33,7 @@ import threading
 import time
 from pathlib import Path
 
-from common import BENCH, LABELS, ROOT, SECRET_KEY, flask, percentile
+from common import BENCH, GUNICORN, LABELS, ROOT, SECRET_KEY, flask, percentile
 from fixtures import create_users, workload_file
 from server import Server
 
@@ -77,7 +77,7 @@ class TreeServer(Server):
     def start(self, limit: float = 60.0) -> float:
         env = dict(os.environ, ANNOTATOR_BIND=f"127.0.0.1:{self.port}", PYTHONUNBUFFERED="1",
                    **self.env)
-        cmd = [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "gunicorn.conf.py"]
+        cmd = [GUNICORN, "-c", "gunicorn.conf.py"]
         if self.tree is None:
             cmd += ["--chdir", str(BENCH), "floor_server:create()"]
             env.update(FLOOR_DATABASE=str(self.db_path))
