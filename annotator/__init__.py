@@ -20,8 +20,8 @@ try:
     from flask import Flask
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from . import (admin, annotate, api, auth, cli, config, dashboard, database, i18n, inputs,
-                   quality, review, web)
+    from . import (admin, annotate, api, auth, calibration, cli, config, dashboard, database,
+                   i18n, inputs, quality, review, web)
     from .extensions import csrf, db, login_manager
     from .services.backup import unusable_reason
     from .suggest import training
@@ -85,7 +85,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     for blueprint in (auth.bp, annotate.bp, admin.bp, api.bp, i18n.bp, dashboard.bp, review.bp,
-                      quality.bp):
+                      quality.bp, calibration.bp):
         app.register_blueprint(blueprint)
 
 

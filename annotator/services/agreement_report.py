@@ -24,7 +24,7 @@ def agreement_items(session: Session, project: Project, *, human_only: bool = Fa
              .join(Paragraph, Paragraph.id == Annotation.paragraph_id)
              .join(Article, Article.id == Paragraph.article_id)
              .join(User, User.id == Annotation.user_id)
-             .where(Article.project_id == project.id)
+             .where(Article.project_id == project.id, ~Article.calibration)  # calibration.py
              .order_by(Annotation.paragraph_id))
     if human_only:
         query = query.where(Annotation.source == "human")

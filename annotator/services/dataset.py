@@ -91,7 +91,7 @@ def assign_splits(session: Session, project_id: int, splits: list[tuple[str, flo
     group_of: dict[int, str] = {}
     for article_pk, url, meta, paragraphs in session.execute(
             select(Article.id, Article.url, Article.meta, Article.paragraph_count)
-            .where(Article.project_id == project_id).order_by(Article.id)):
+            .where(Article.project_id == project_id, ~Article.calibration).order_by(Article.id)):
         site = site_of(meta, url) if group_by == "site" else None
         key = f"site:{site}" if site else f"article:{article_pk}"
         group_of[article_pk] = key

@@ -209,7 +209,8 @@ def _article_batches(connection: Connection, scope: _Scope,
     a labeled paragraph, by the article.labeled_count counter, or with an annotator's span)."""
     query = (select(Article.id, Article.article_id, Article.title, Article.url, Article.meta,
                     Article.source_file, Article.source_line)
-             .where(Article.project_id == scope.project_id, Article.id > bindparam("last_id"))
+             .where(Article.project_id == scope.project_id, Article.id > bindparam("last_id"),
+                    ~Article.calibration)  # teaching material, not data (calibration.py)
              .order_by(Article.id).limit(ARTICLES_PER_BATCH))
     if only_labeled:
         query = query.where(_labeled_article(scope))
@@ -295,7 +296,7 @@ def _paragraphs_query(scope: _Scope, article_range: tuple[int, int], only_labele
              .outerjoin(Annotation, on_annotation)
              .outerjoin(User, User.id == Annotation.user_id)
              .outerjoin(Gold, Gold.paragraph_id == Paragraph.id)
-             .where(Article.project_id == scope.project_id,
+             .where(Article.project_id == scope.project_id, ~Article.calibration,
                     Paragraph.article_id.between(*article_range))
              .order_by(Article.id, Paragraph.index))  # by article.id: no sort in SQLite
     if stored_suggestions:

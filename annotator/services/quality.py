@@ -2,9 +2,13 @@
 per guideline version; agreement with the other annotators; time per paragraph; how they used
 suggestions; and a flag, with its evidence, for an annotator far below the others.
 
-Gold is a mapping paragraph id -> label (`gold_labels` reads the adjudicated ones, the Gold
-table); callers may add other gold-bearing paragraphs (calibration, hidden checks) to it, and
-labels kept outside the Annotation table as `extra` rows. The kappas come from agreement.py
+Gold comes from three sources, reported together and each apart (`per_source`):
+adjudicated paragraphs (a mapping paragraph id -> label, `gold_labels`: the Gold table, scored
+against the current annotations outside calibration articles), and the frozen results of
+calibration rounds and hidden checks (`Test` rows, services/calibration.py: each result is
+its own item, so two rounds on one paragraph count twice, and a hidden check's result
+replaces that annotator's current label on the paragraph). Calibration labels count against
+gold only, never in agreement with the others. The kappas come from agreement.py
 (gold is one more rater there, keyed GOLD); the intervals are computed here:
 
 - accuracy, and every other share: the Wilson score interval (95%), defined from n = 1 on;
@@ -47,6 +51,20 @@ AGREEMENT_FLAG = N_("agreement with the others %(value)s (%(hits)s of %(n)s, 95 
                     "interval %(low)s to %(high)s) is below the median of the %(others)s "
                     "others, %(median)s").template
 NO_GOLD = N_("no gold paragraph")
+
+
+class Test(NamedTuple):
+    """One frozen result of a round on a gold article (calibration.Scored)."""
+    paragraph_id: int
+    article_id: int
+    user_id: int
+    label: str
+    gold_label: str
+    kind: str  # "calibration" or "check"
+    guideline_version: int | None = None
+
+
+SOURCES = ("adjudicated", "calibration", "check")
 
 
 class Row(NamedTuple):
@@ -126,6 +144,7 @@ class AnnotatorQuality:
     kappa: Kappa
     per_label: list[LabelScore]
     per_version: dict[int, Rate]  # guideline version -> accuracy; {} without versions
+    per_source: dict[str, Rate]  # SOURCES -> accuracy against that source's gold
     agreement: Rate  # agreements of all (paragraph, other annotator) pairs they share
     agreement_kappa: float | None  # mean of the pairwise kappas, weighted by paragraphs shared
     peers: list[Peer]
@@ -153,6 +172,9 @@ class QualityReport:
 
 METHOD = {
     "accuracy": "share of the gold paragraphs they labeled with gold's label; Wilson 95% interval",
+    "sources": "gold from adjudicated paragraphs (their current labels outside calibration "
+               "articles), calibration rounds and hidden checks (the labels frozen when they "
+               "marked the article done; a check's result replaces their current label there)",
     "kappa": "Cohen's kappa against gold; 95% interval kappa +- 1.96 SE, SE = sqrt(po(1-po) / "
              "(n (1-pe)^2)) (Cohen 1960), too narrow for small n",
     "agreement": "observed agreement with each other annotator on shared paragraphs, pooled "
@@ -210,7 +232,7 @@ def annotation_rows(session: Session, project: Project) -> list[Row]:
                     Annotation.guideline_version)
              .join(Paragraph, Paragraph.id == Annotation.paragraph_id)
              .join(Article, Article.id == Paragraph.article_id)
-             .where(Article.project_id == project.id))
+             .where(Article.project_id == project.id, ~Article.calibration))  # results instead
     return [Row(*row) for row in session.execute(query)]
 
 
@@ -227,28 +249,41 @@ def project_quality(session: Session, project: Project, *, gold: Mapping[int, st
                     extra: Iterable[Row] = ()) -> QualityReport:
     """Every annotator's figures: gold defaults to the adjudicated labels; `extra` adds
     labels kept elsewhere (scored against gold, like the others)."""
+    from .calibration import scored_results
     rows = annotation_rows(session, project) + list(extra)
+    tests = [Test(*result) for result in scored_results(session, project)]
     gold = gold_labels(session, project) if gold is None else gold
-    users = {row.user_id for row in rows}
+    users = {row.user_id for row in rows} | {test.user_id for test in tests}
     names = dict(session.execute(select(User.id, User.username)
                                  .where(User.id.in_(users))).all()) if users else {}
     return measure(rows, gold, suggested_labels(session, project), names,
-                   labels=[label.key for label in project.labels], project=project.name)
+                   labels=[label.key for label in project.labels], project=project.name,
+                   tests=tests)
 
 
 def measure(rows: list[Row], gold: Mapping[int, str], suggested: Mapping[int, str],
-            names: Mapping[int, str], *, labels: list[str], project: str = "") -> QualityReport:
+            names: Mapping[int, str], *, labels: list[str], project: str = "",
+            tests: Iterable[Test] = ()) -> QualityReport:
     """The figures from plain rows (no database): see the module's docstring."""
     by_paragraph: dict[int, tuple[int, dict[int, str]]] = {}
     by_user: dict[int, list[Row]] = defaultdict(list)
     for row in rows:
         by_paragraph.setdefault(row.paragraph_id, (row.article_id, {}))[1][row.user_id] = row.label
         by_user[row.user_id].append(row)
-    users = sorted(by_user, key=lambda u: (names.get(u, ""), u))
-    against_gold = report(
-        [(article, {**ratings, GOLD: gold[paragraph]})
-         for paragraph, (article, ratings) in by_paragraph.items() if paragraph in gold],
-        labels=labels, resamples=0)
+    tests = list(tests)
+    checked = {(test.user_id, test.paragraph_id) for test in tests if test.kind == "check"}
+    scored = [(user, label, gold[paragraph], "adjudicated", version)
+              for paragraph, article, user, label, _, _, version in rows
+              if paragraph in gold and (user, paragraph) not in checked]
+    scored += [(t.user_id, t.label, t.gold_label, t.kind, t.guideline_version) for t in tests]
+    users = sorted(set(by_user) | {test.user_id for test in tests},
+                   key=lambda u: (names.get(u, ""), u))
+    items = [(article, {**{user: label for user, label in ratings.items()
+                           if (user, paragraph) not in checked}, GOLD: gold[paragraph]})
+             for paragraph, (article, ratings) in by_paragraph.items() if paragraph in gold]
+    items += [(t.article_id, {t.user_id: t.label, GOLD: t.gold_label}) for t in tests]
+    against_gold = report([item for item in items if len(item[1]) > 1],
+                          labels=labels, resamples=0)
     among = report([item for item in by_paragraph.values() if len(item[1]) > 1],
                    labels=labels, resamples=0)
     order = against_gold.labels
@@ -261,7 +296,8 @@ def measure(rows: list[Row], gold: Mapping[int, str], suggested: Mapping[int, st
             accuracy=_accuracy(vs_gold),
             kappa=kappa_interval(vs_gold) if vs_gold else Kappa(0, None, note=NO_GOLD),
             per_label=_per_label(vs_gold, order),
-            per_version=_per_version(mine, gold),
+            per_version=_per_version(scored, user),
+            per_source=_per_source(scored, user),
             **_with_others(among, user, names),
             time=_timing(mine), suggestions=_suggestions(mine, suggested)))
     _flag(found)
@@ -289,13 +325,22 @@ def _per_label(pair: PairAgreement | None, labels: list[str]) -> list[LabelScore
     return scores
 
 
-def _per_version(mine: list[Row], gold: Mapping[int, str]) -> dict[int, Rate]:
+def _per_version(scored: list[tuple], user: int) -> dict[int, Rate]:
     counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for row in mine:
-        if row.guideline_version is not None and row.paragraph_id in gold:
-            counts[row.guideline_version][0] += row.label == gold[row.paragraph_id]
-            counts[row.guideline_version][1] += 1
+    for who, label, gold, _, version in scored:
+        if who == user and version is not None:
+            counts[version][0] += label == gold
+            counts[version][1] += 1
     return {version: wilson(*counts[version]) for version in sorted(counts)}
+
+
+def _per_source(scored: list[tuple], user: int) -> dict[str, Rate]:
+    counts = {source: [0, 0] for source in SOURCES}
+    for who, label, gold, source, _ in scored:
+        if who == user:
+            counts[source][0] += label == gold
+            counts[source][1] += 1
+    return {source: wilson(*counts[source]) for source in SOURCES}
 
 
 def _with_others(among, user: int, names: Mapping[int, str]) -> dict[str, Any]:
@@ -392,6 +437,12 @@ def as_text(result: QualityReport) -> str:
             f"| {number(a.agreement_kappa)} | {number(a.time.median_seconds, '.1f')} "
             f"| {a.suggestions.accepted} of {a.suggestions.suggested} "
             f"| {a.suggestions.overridden} of {a.suggestions.suggested} |")
+    if any(a.per_source[source].n for a in result.annotators for source in SOURCES[1:]):
+        lines += ["", "Accuracy against gold by source:", "",
+                  "| annotator | " + " | ".join(SOURCES) + " |", "|---" * 4 + "|",
+                  *[f"| {a.username} | " + " | ".join(rate(a.per_source[source])
+                                                     for source in SOURCES) + " |"
+                    for a in result.annotators]]
     flagged = [(a.username, flag) for a in result.annotators for flag in a.flags]
     if flagged:
         lines += ["", "Flagged:", *[f"- {name}: {flag}" for name, flag in flagged]]

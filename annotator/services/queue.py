@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..database import Prepared, write_transaction
 from ..models import Article, Assignment, Project, ProjectMember, User, utcnow
+from . import calibration
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,20 @@ def holds(assignment: Assignment, works_on_project: bool, hold: HoldTimes,
 
 def next_article(session: Session, project: Project, user_id: int,
                  hold: HoldTimes = DEFAULT_HOLD) -> int | None:
-    """The article to open: one the user holds and has not finished, else the first (in
-    import order) that still needs an annotator and that the user does not hold or finish."""
+    """The article to open: a calibration article the user still has to do (calibration.py),
+    else one the user holds and has not finished, else a hidden check if one is due, else the
+    first ordinary article (in import order) that still needs an annotator and that the user
+    does not hold or finish."""
+    found = _next(session, project, user_id, hold)
+    return found and found[0]
+
+
+def _next(session: Session, project: Project, user_id: int,
+          hold: HoldTimes) -> tuple[int, str | None] | None:
+    """`next_article` with the round it starts: (id, "calibration" | "check" | None)."""
+    due = calibration.calibration_due(session, project, user_id)
+    if due is not None:
+        return due, calibration.CALIBRATION
     holding = _holding(project, hold)
     held = session.scalar(
         select(Assignment.article_id).join(Article)
@@ -75,17 +88,21 @@ def next_article(session: Session, project: Project, user_id: int,
                Assignment.finished_at.is_(None), holding)
         .order_by(Assignment.pinned.desc(), Assignment.article_id).limit(1))
     if held is not None:
-        return held
+        return held, None
+    check = calibration.check_due(session, project, user_id)
+    if check is not None:
+        return check, calibration.CHECK
     holders = (select(func.count(Assignment.id))
                .where(Assignment.article_id == Article.id, holding)
                .scalar_subquery())
     held_by_user = exists().where(and_(Assignment.article_id == Article.id,
                                        Assignment.user_id == user_id, holding))
-    return session.scalar(  # finished_count skips done articles without looking at holders
+    ordinary = session.scalar(  # finished_count skips done articles without looking at holders
         select(Article.id)
         .where(Article.project_id == project.id, Article.finished_count < project.overlap,
-               ~held_by_user, holders < project.overlap)
+               ~Article.calibration, ~held_by_user, holders < project.overlap)
         .order_by(Article.id).limit(1))
+    return None if ordinary is None else (ordinary, None)
 
 
 @dataclass(frozen=True)
@@ -126,7 +143,7 @@ def queue_state(session: Session, project: Project, user_id: int,
                                            Assignment.finished_at.is_not(None)))
     open_articles = (select(Article.id).where(
         Article.project_id == project.id, Article.finished_count < project.overlap,
-        ~finished_by_user))
+        ~Article.calibration, ~finished_by_user))
     waiting = session.scalar(select(func.count()).select_from(open_articles.subquery()))
     free_at = None
     if waiting:
@@ -149,11 +166,15 @@ def claim_next(session: Session, project: Project, user_id: int,
     with write_transaction(session):
         # PostgreSQL: the project row is the lock; SQLite: the IMMEDIATE transaction is
         session.execute(select(Project.id).where(Project.id == project.id).with_for_update())
-        article_id = next_article(session, project, user_id, hold)
-        if article_id is not None:
-            touch(session, article_id, user_id)
+        found = _next(session, project, user_id, hold)
+        if found is not None:
+            touch(session, found[0], user_id)
         session.commit()
-    return article_id
+    if found is None:
+        return None
+    if found[1] is not None:
+        calibration.begin(session, project, found[0], user_id, found[1])
+    return found[0]
 
 
 def _touch_statement(insert_into, labeled: bool):
@@ -201,13 +222,16 @@ def _assignment(session: Session, article_id: int, user_id: int) -> Assignment:
 
 
 def set_finished(session: Session, article_id: int, user_id: int, finished: bool) -> Assignment:
-    """Mark the user's work on an article done, or reopen it."""
+    """Mark the user's work on an article done, or reopen it; done freezes the results of a
+    round on a gold article (calibration.freeze)."""
     touch(session, article_id, user_id)
     assignment = _assignment(session, article_id, user_id)  # locked by touch until commit
     if finished != (assignment.finished_at is not None):
         session.execute(update(Article).where(Article.id == article_id).values(
             finished_count=Article.finished_count + (1 if finished else -1)))
     assignment.finished_at = utcnow() if finished else None
+    if finished:
+        calibration.freeze(session, article_id, user_id)
     session.commit()
     return assignment
 

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from itertools import combinations
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..models import Annotation, Article, Link, Paragraph, Project, Span, User
@@ -405,7 +405,7 @@ def project_span_agreement(session: Session, project: Project, *,
     `human_only`, the default, pre-marked suggested spans and the links that touch them too).
     Spans and links are read in one query each; without any, nothing else is read. Then the
     paragraphs each annotator labeled, and the lengths of those two or more saw."""
-    in_project = Article.project_id == project.id
+    in_project = and_(Article.project_id == project.id, ~Article.calibration)  # calibration.py
     connection = session.connection()  # Core rows: no ORM work per row
     spans: dict[int, dict[int, list[Unit]]] = defaultdict(lambda: defaultdict(list))
     seen: dict[int, set[int]] = defaultdict(set)
