@@ -346,6 +346,7 @@ def import_job(job_id: int):
     job = import_jobs.fresh(db.session, db.get_or_404(ImportJob, job_id))
     return render_template("admin/import_job.html", job=job, project=db.session.get(
         Project, job.project_id), summary=_job_summary(job) if job.state == "done" else [],
+        errors=[import_jobs.shown(line) for line in job.errors or []],
         jobs=import_jobs.recent(db.session, job.project_id), job_states=_job_states())
 
 

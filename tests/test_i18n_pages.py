@@ -22,10 +22,12 @@ from sqlalchemy import select
 
 from annotator.extensions import db
 from annotator.i18n import DEFAULT_LABEL_TEXTS, LANGUAGES, SHAPE_PHRASES, label_text, reason_text
-from annotator.models import DEFAULT_LABELS, DEFAULT_RELATIONS, DEFAULT_SPAN_LABELS, Paragraph, User
+from annotator.models import DEFAULT_LABELS, DEFAULT_RELATIONS, DEFAULT_SPAN_LABELS, ImportJob, Paragraph, User
 from annotator.services import queue
 from annotator.services.annotations import save_annotation, set_gold
-from annotator.services.importing import get_or_create_project
+from annotator.services import import_jobs
+from annotator.services.import_jobs import stored
+from annotator.services.importing import Source, get_or_create_project, import_sources
 from annotator.services.users import create_token, create_user
 from annotator.suggest.signals import PHRASES
 
@@ -50,7 +52,8 @@ EMPTY_PROJECT = "空项目"
 USERS = {"boss": "admin", "审核员甲": "reviewer", "ann_li": "annotator", "ann_wang": "annotator",
          "ann_zhao": "annotator"}
 UPLOADS = ("gbk.txt", "x.jsonl", "zh.txt", "en.txt")
-SAMPLE_IDS = {"project_id": "project", "article_id": "article", "number": "version"}
+SAMPLE_IDS = {"project_id": "project", "article_id": "article", "number": "version",
+              "job_id": "job"}
 
 
 def _catalog_words() -> set[str]:
@@ -141,10 +144,23 @@ def site(app):
         db.session.commit()
         empty = get_or_create_project(db.session, EMPTY_PROJECT).id
         db.session.commit()
+        refused = import_sources(db.session, EMPTY_PROJECT, [Source("x.jsonl", b'{"title": 1}\n', "jsonl")])
+        jobs = [ImportJob(project_id=project, file_name="x.jsonl", format=fmt, **outcome)
+                for project, fmt, outcome in (
+                    (empty, "warc", {"state": "done", "added": 2, "paragraphs": 3,
+                                     "warc_skipped": {"not_html": 1, "duplicate": 1}}),
+                    (empty, "jsonl", {"state": "failed", "error": refused.failure(),
+                                      "errors": [stored(line) for line in refused.errors],
+                                      "error_count": 1}),
+                    (empty, "jsonl", {"state": "failed", "error": "the server process stopped"}),
+                    (empty, "jsonl", {"state": "running", "owner": import_jobs.owner()}))]
+        db.session.add_all(jobs)
+        db.session.commit()
+        job_ids = [job.id for job in jobs]
     first = article_pks(app, PROJECT)[0]
     return {"app": app, "values": [
-        {"project": project_id(app, PROJECT), "article": first, "version": 1},
-        {"project": empty, "article": first, "version": 1}]}
+        {"project": project_id(app, PROJECT), "article": first, "version": 1, "job": job_ids[0]},
+        *({"project": empty, "article": first, "version": 1, "job": job} for job in job_ids[1:])]}
 
 
 def _client(app, username: str):
