@@ -132,6 +132,15 @@ ROUTES = [
           url="/admin/projects/{project}/agreement"),
     Route("GET", "/projects/<int:project_id>/quality", PAGE, 200,  # others: their own figures
           url="/projects/{project}/quality"),
+    Route("GET", "/projects/<int:project_id>/calibration", PAGE, 200,  # their own rounds
+          url="/projects/{project}/calibration"),
+    Route("GET", "/articles/<int:article_id>/calibration", PAGE, 404,  # no done round here
+          url="/articles/{article}/calibration"),
+    Route("GET", "/admin/projects/<int:project_id>/calibration", ADMIN_PAGE, 200,
+          url="/admin/projects/{project}/calibration"),
+    Route("POST", "/admin/projects/<int:project_id>/calibration", ADMIN_PAGE, 302,
+          to="/admin/projects/", url="/admin/projects/{project}/calibration",
+          data={"check_rate": "0"}),
     # adjudication
     Route("GET", "/review/projects/<int:project_id>", REVIEW_PAGE, 200,
           url="/review/projects/{project}"),
