@@ -5,6 +5,7 @@
 import { SaveQueue, request } from "./api.js";
 import { shortcutKey, unshifted, viaInputMethod } from "./keys.js";
 import { Links } from "./links.js";
+import { labelTag, noteField, noteText, saveState, setNote } from "./paragraph.js";
 import { Spans, paragraphUnit } from "./spans.js";
 
 const page = JSON.parse(document.getElementById("page-data").textContent);
@@ -50,7 +51,7 @@ const queue = new SaveQueue(`annotator.pending.${page.userId}`, {
     const para = byId.get(String(paragraphId));
     if (!para) return;
     para.dataset.state = state;
-    para.querySelector(".save-state").textContent = text[state] ?? "";
+    saveState(para).textContent = text[state] ?? "";
   },
   onCount(waiting, failing, stopped) {
     if (stopped) {
@@ -82,7 +83,7 @@ for (const [paragraphId, entry] of queue.entries()) {
   const para = byId.get(paragraphId);
   if (para) {
     showLabel(para, entry.label, entry.source);
-    para.querySelector(".note").value = entry.note ?? "";
+    setNote(para, entry.note ?? "");
     para.dataset.state = "pending";
   }
 }
@@ -127,7 +128,7 @@ function fillTag(tag, label) {
 function showLabel(para, label, source = "human") {
   para.dataset.label = label ?? "";
   para.dataset.source = label ? source : "";
-  fillTag(para.querySelector(".label-tag"), label);
+  fillTag(labelTag(para), label);
   if (para === paragraphs[current]) pressButtons(label);
 }
 
@@ -155,7 +156,7 @@ function showArticleState(labeled = paragraphs.filter((p) => p.dataset.label).le
 }
 
 function stateOf(para) {
-  return { para, label: para.dataset.label || null, note: para.querySelector(".note").value,
+  return { para, label: para.dataset.label || null, note: noteText(para),
            source: para.dataset.source || "human" };
 }
 
@@ -170,10 +171,9 @@ function change(changes, undoing = false) {
     if (undoStack.length > MAX_UNDO) undoStack.shift();
   }
   const items = changes.map(({ para, label, note, source = "human" }) => {
-    const textarea = para.querySelector(".note");
-    if (note !== undefined) textarea.value = note ?? "";
+    if (note !== undefined) setNote(para, note ?? "");
     showLabel(para, label, source);
-    return { paragraphId: para.dataset.paragraphId, label, note: label === null ? null : textarea.value,
+    return { paragraphId: para.dataset.paragraphId, label, note: label === null ? null : noteText(para),
              source };
   });
   updateProgress();
@@ -269,7 +269,7 @@ function select(index, extend = false) {
   current = index;
   const para = paragraphs[current];
   para.setAttribute("aria-selected", "true");
-  para.querySelector(".note").before(toolbar);
+  noteField(para).before(toolbar); // the current paragraph has its (hidden) note field
   toolbar.hidden = false;
   pressButtons(para.dataset.label || null);
   keepInUpperPart(para);
@@ -310,7 +310,7 @@ function openNote(para) {
     banner.dataset.kind = "info";
     return;
   }
-  const note = para.querySelector(".note");
+  const note = noteField(para);
   note.hidden = false;
   note.focus();
 }
@@ -501,7 +501,7 @@ document.getElementById("accept-all")?.addEventListener("click", acceptAll);
 
 // Start where the reader left off: the paragraph in the URL, else the first unlabeled one;
 // a later #p<index> (a link, the address bar) selects that paragraph.
-const fromHash = () => paragraphs.findIndex((p) => `#p${p.dataset.index}` === window.location.hash);
+const fromHash = () => paragraphs.findIndex((p) => `#${p.id}` === window.location.hash);
 window.addEventListener("hashchange", () => {
   if (fromHash() !== -1) select(fromHash());
 });

@@ -134,7 +134,7 @@ export class Links {
   describe(unit) {
     const { paragraphId, span } = parseUnit(unit);
     const para = this.byId.get(paragraphId);
-    const number = `¶${Number(para?.dataset.index ?? 0) + 1}`;
+    const number = `¶${Number(para?.id.slice(1) ?? 0) + 1}`; // id: p<index>
     const whole = span ? this.spans.textOf(paragraphId, span)
       : para?.querySelector(".para-text").textContent ?? "";
     const excerpt = whole.length > EXCERPT ? `${whole.slice(0, EXCERPT)}…` : whole;

@@ -6,6 +6,7 @@
 // code points the server stores, and nothing else does.
 import { request } from "./api.js";
 import { domIndex, graphemeStops, nextStop, selectionIn, snap, toCodePoint, toUtf16, wordStops } from "./offsets.js";
+import { saveState } from "./paragraph.js";
 
 /** A unit's key, as links name it: "p<paragraphId>" or "s<paragraphId>:<start>:<end>:<label>"
  * (a span by what it is, so a link made offline can name a span the server has not stored). */
@@ -136,7 +137,7 @@ export class Spans {
     if (!shown) {
       shown = document.createElement("span");
       shown.className = "span-state";
-      para.querySelector(".save-state").after(shown);
+      saveState(para).after(shown);
     }
     shown.textContent = this.text.spanState.replace("{state}", this.text[state] ?? state);
   }
