@@ -161,6 +161,32 @@ def test_the_parquet_file_loads_in_datasets(runner, project, tmp_path):
     assert ds[0]["annotations"][0]["spans"][0]["text"] == "\U0001F469\u200d\U0001F469\u200d\U0001F467"
 
 
+def test_the_parquet_file_loads_in_pandas(runner, project, tmp_path):
+    pandas = pytest.importorskip("pandas")  # only where installed: no dependency of ours
+    _export(runner, tmp_path / "out.parquet", "--format", "parquet")
+    frame = pandas.read_parquet(tmp_path / "out.parquet")
+    lines = _export_lines(runner, tmp_path)
+    assert len(frame) == len(lines) == 5
+    assert list(frame["text"]) == [line["text"] for line in lines]
+    assert json.loads(frame["meta"][0])["site"] == "例子"
+    assert frame["annotations"][0][0]["spans"][0]["text"] == TEXTS[0][
+        TEXTS[0].index("\U0001F469"):][:5]
+
+
+def test_the_parquet_file_loads_in_duckdb(runner, project, tmp_path):
+    duckdb = pytest.importorskip("duckdb")  # only where installed: no dependency of ours
+    _export(runner, tmp_path / "out.parquet", "--format", "parquet")
+    rows = duckdb.sql(f"SELECT text, meta FROM read_parquet('{tmp_path / 'out.parquet'}')"
+                      ).fetchall()
+    assert [text for text, _ in rows] == [line["text"] for line in _export_lines(runner, tmp_path)]
+    assert json.loads(rows[0][1])["site"] == "例子"
+
+
+def _export_lines(runner, tmp_path) -> list[dict]:
+    _export(runner, tmp_path / "out.jsonl")
+    return [json.loads(line) for line in (tmp_path / "out.jsonl").read_text("utf-8").splitlines()]
+
+
 def test_the_split_export_writes_parquet_with_a_card_that_loads(runner, project, tmp_path):
     datasets = pytest.importorskip("datasets")
     out = tmp_path / "dataset"
