@@ -2,7 +2,8 @@
 request answered at once; a thread of the same server process runs the same atomic import
 (importing.import_sources), writing its progress and outcome to the row. Several processes
 share one database, so the row is the truth: a job whose process stopped (no heartbeat for
-STALE_SECONDS, or its process gone on this host) is marked failed when it is next read."""
+STALE_SECONDS, or its process gone on this host) is marked failed when it is next read
+(`settle`)."""
 from __future__ import annotations
 
 import logging
@@ -49,9 +50,9 @@ def start(app: Flask, session: Session, project: Project, user_id: int | None, u
           name: str, fmt: str, options: dict[str, Any]) -> ImportJob:
     """Keep the upload (a hard link to the request's temporary file, else a copy), record
     its job and hand it to this process's runner; raises TooManyJobs past MAX_WAITING."""
-    waiting = [job for job in session.scalars(
-        select(ImportJob).where(ImportJob.state.in_(UNFINISHED))) if not mark_if_stale(job)]
-    session.commit()  # stale jobs marked failed
+    unfinished = list(session.scalars(select(ImportJob).where(ImportJob.state.in_(UNFINISHED))))
+    waiting = [job for job in unfinished if not is_stale(job)]
+    settle(session, unfinished)
     if len(waiting) >= MAX_WAITING:
         raise TooManyJobs(len(waiting))
     folder = Path(tempfile.gettempdir(), KEEP_DIR)
@@ -71,21 +72,31 @@ def start(app: Flask, session: Session, project: Project, user_id: int | None, u
     return job
 
 
-def mark_if_stale(job: ImportJob) -> bool:
-    """Mark an unfinished job failed if its process stopped: no heartbeat for
-    STALE_SECONDS, or its owner on this host is no running process. The caller commits."""
+def is_stale(job: ImportJob) -> bool:
+    """Whether an unfinished job's process stopped: no heartbeat for STALE_SECONDS, or its
+    owner on this host is no running process."""
     if job.state not in UNFINISHED:
         return False
     host, _, pid = job.owner.rpartition(":")
-    gone = host == HOST and pid.isdigit() and not _alive(int(pid))
-    if not gone and job.heartbeat_at > utcnow() - timedelta(seconds=STALE_SECONDS):
-        return False
-    job.state, job.finished_at = "failed", utcnow()
-    job.error = (f"the server process running this import stopped (last seen "
-                 f"{isoformat(job.heartbeat_at)}); nothing was imported unless its articles "
-                 "are in the project: upload the file again (articles present are skipped)")
-    _remove(job)
-    return True
+    if host == HOST and pid.isdigit() and not _alive(int(pid)):
+        return True
+    return job.heartbeat_at <= utcnow() - timedelta(seconds=STALE_SECONDS)
+
+
+def settle(session: Session, jobs: list[ImportJob]) -> None:
+    """Mark the stale ones of `jobs` failed (committed, in a write transaction)."""
+    stale = [job.id for job in jobs if is_stale(job)]
+    if not stale:
+        return
+    with write_transaction(session):
+        for job in session.scalars(select(ImportJob).where(ImportJob.id.in_(stale))):
+            if is_stale(job):  # still, as read in the write transaction
+                job.state, job.finished_at = "failed", utcnow()
+                job.error = (f"the server process running this import stopped (last seen "
+                             f"{isoformat(job.heartbeat_at)}); nothing of it was stored: "
+                             "upload the file again (articles present are skipped)")
+                _remove(job)
+        session.commit()
 
 
 def _alive(pid: int) -> bool:
@@ -141,8 +152,7 @@ def shown(stored: Any) -> Any:
 
 def fresh(session: Session, job: ImportJob) -> ImportJob:
     """The job as its row stands, a stale one marked failed (committed)."""
-    if mark_if_stale(job):
-        session.commit()
+    settle(session, [job])
     return job
 
 
@@ -152,8 +162,7 @@ def recent(session: Session, project_id: int | None = None, limit: int = 20) -> 
     if project_id is not None:
         query = query.where(ImportJob.project_id == project_id)
     jobs = list(session.scalars(query))
-    if any([mark_if_stale(job) for job in jobs]):
-        session.commit()
+    settle(session, jobs)
     return jobs
 
 
