@@ -150,6 +150,21 @@ def test_the_api_import_answer_counts_the_warc_records_skipped(app, client, tmp_
     assert "warc_skipped" not in jsonl_answer.get_json()
 
 
+def test_a_raw_jsonl_body_imports_in_the_background_and_a_bad_line_reaches_the_job(app, client):
+    make_user(app, "boss", "admin")
+    project = _project(app)
+    body = jsonl(RECORDS) + b"[1]\n"
+    answer = client.post(f"/api/projects/{project}/import?skip_invalid=1", data=body,
+                         headers={**bearer(app, "boss"), "Prefer": "respond-async"},
+                         content_type="application/x-ndjson")
+    assert answer.status_code == 202 and answer.get_json()["file_name"] == "<body>"
+    import_jobs.runner(app).wait()
+    job = client.get(answer.headers["Location"], headers=bearer(app, "boss")).get_json()
+    assert (job["state"], job["added"], job["error_count"]) == ("done", 2, 1)
+    assert job["errors"][0].startswith("<body>:3: ")
+    assert _articles(app, project) == 2
+
+
 def _job(app, project: int, **values) -> int:
     with app.app_context():
         job = ImportJob(project_id=project, file_name="gone.jsonl", format="jsonl",
