@@ -4,7 +4,6 @@ outcome; a job whose process stopped is shown failed."""
 from __future__ import annotations
 
 import io
-import json
 import os
 import subprocess
 import sys

@@ -317,7 +317,7 @@ class Runner:
                                 ImportJob.path == str(path), ImportJob.state == "running")
                                 .values(**values))
                         db.session.commit()
-                except Exception as failure:  # a missed beat; the next one tries again
+                except Exception as failure:  # noqa: BLE001 (a missed beat; the next one tries again)
                     db.session.rollback()
                     log.debug("import heartbeat skipped: %r", failure)
 
