@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from .extensions import db
-from .models import Article, Project, User
+from .models import Article, GoldAttempt, Project, User
 from .progress_report import ProgressReport, progress_option
 from .database import DatabaseBusy, is_locked_error, upgrade_database
 from .services import backup, demo, members
@@ -412,6 +412,59 @@ def members_command(project_name, add, remove, members_only):
                f"{project.name}: open to every user; members (used with --only): {names}")
 
 
+@click.command("calibration")
+@with_appcontext
+@click.option("--project", "project_name", required=True, help="Project name.")
+@click.option("--mark", "mark", multiple=True, metavar="ARTICLE_ID",
+              help="Make the article (its id in the import) a calibration article; it needs "
+                   "gold labels (repeat for several).")
+@click.option("--unmark", "unmark", multiple=True, metavar="ARTICLE_ID",
+              help="Make a calibration article ordinary again (repeat for several).")
+@click.option("--recalibrate/--no-recalibrate", default=None,
+              help="Whether a new guideline version sends every annotator through the "
+                   "calibration articles again. Without either, left as it is.")
+@click.option("--check-rate", type=float, default=None, metavar="RATE",
+              help="The share of served articles that are hidden checks, 0 to 1 (0: none).")
+def calibration_command(project_name, mark, unmark, recalibrate, check_rate):
+    """Choose calibration articles, recalibration and the hidden-check rate; print them and
+    each annotator's done calibration rounds."""
+    from .services import calibration
+    project = db.session.scalar(select(Project).where(Project.name == project_name))
+    if project is None:
+        raise click.ClickException(f"no project named {project_name!r}")
+    if check_rate is not None:
+        problem = calibration.check_rate_problem(check_rate)
+        if problem is not None:
+            raise click.ClickException(problem)
+        project.check_rate = check_rate
+    if recalibrate is not None:
+        project.recalibrate = recalibrate
+    wanted = {*mark, *unmark}
+    pks = dict(db.session.execute(select(Article.article_id, Article.id).where(
+        Article.project_id == project.id, Article.article_id.in_(wanted))).all()) if wanted else {}
+    missing = sorted(wanted - set(pks))
+    if missing:
+        raise click.ClickException(f"no article {', '.join(map(repr, missing))} in {project.name}")
+    try:
+        calibration.set_calibration(db.session, project, [pks[a] for a in mark], True)
+        calibration.set_calibration(db.session, project, [pks[a] for a in unmark], False)
+    except calibration.CalibrationError as error:
+        raise click.ClickException(str(error.args[0])) from None
+    db.session.commit()
+    chosen = db.session.scalars(select(Article.article_id).where(
+        Article.project_id == project.id, Article.calibration).order_by(Article.id)).all()
+    click.echo(f"{project.name}: calibration articles: {', '.join(chosen) or 'none'}; "
+               f"recalibrate after a new guideline version: "
+               f"{'yes' if project.recalibrate else 'no'}; hidden-check rate: {project.check_rate:g}")
+    for username, done in db.session.execute(
+            select(User.username, func.count(GoldAttempt.id))
+            .join(GoldAttempt, GoldAttempt.user_id == User.id)
+            .where(GoldAttempt.project_id == project.id, GoldAttempt.kind == "calibration",
+                   GoldAttempt.done_at.is_not(None))
+            .group_by(User.username).order_by(User.username)):
+        click.echo(f"  {username}: {plural(done, 'calibration round')} done")
+
+
 @click.command("backup")
 @with_appcontext
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
@@ -500,7 +553,8 @@ def _busy_is_a_message(command: click.Command) -> click.Command:
 COMMANDS = tuple(map(_busy_is_a_message, (
     import_command, export_command, create_user_command, create_token_command,
     load_demo_command, backup_command, restore_command, copy_database_command,
-    agreement_command, quality_command, suggest_command, members_command)))
+    agreement_command, quality_command, suggest_command, members_command,
+    calibration_command)))
 
 
 HELP = """annotator: label the paragraphs of scraped web articles (claim, evidence,

@@ -114,9 +114,11 @@ def test_a_new_annotator_calibrates_first_then_sees_feedback(site):
     assert "calibration-banner" in view
     html = page.get(f"/articles/{articles['C1']}/calibration").get_data(as_text=True)
     assert "2 of 3 gold paragraphs agree with gold." in html
-    assert html.count('class="calibration-result differs"') == 1
-    differs = html.split('class="calibration-result differs"')[1].split("</li>")[0]
+    differs = html.split('id="differs-heading"')[1].split("</ol>")[0]  # listed first
+    assert differs.count('class="calibration-result differs"') == 1
     assert "Evidence: facts or figures offered in support. &lt;b&gt;Cite&lt;/b&gt; them." in differs
+    assert "Claim: a position" not in differs  # only what names gold's label
+    assert html.count('class="calibration-result agrees"') == 2  # all of them, folded
     assert XSS not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "Continue: next article" in html and "autofocus" in html  # Enter goes on
     second = page.get(f"/articles/{articles['C2']}/calibration").get_data(as_text=True)
@@ -267,3 +269,36 @@ def test_settings_refuse_bad_input_and_need_csrf(site):
     page = client.get(f"/admin/projects/{project}/calibration").get_data(as_text=True)
     assert re.search(r'name="calibration" value="\d+"', page)
     assert "Article O2" not in page  # only articles with gold are offered
+
+
+def test_the_quality_page_shows_each_source(site):
+    app, project, articles = site["app"], site["project"], site["articles"]
+    _mark(site, "C1")
+    api, nina = app.test_client(), bearer(app, "nina")
+    _next(api, project, nina)
+    _label_and_finish(api, nina, articles["C1"], ["claim", "claim", "other"], app)
+    page = app.test_client()
+    login(page, "nina")
+    html = page.get(f"/projects/{project}/quality").get_data(as_text=True)
+    row = html.split("Calibration rounds</th>")[1].split("</tr>")[0]
+    assert "67%" in row and "2/3" in row
+    assert "Hidden checks</th>" in html and "Adjudicated paragraphs</th>" in html
+
+
+def test_the_calibration_command(site):
+    app, runner = site["app"], site["app"].test_cli_runner()
+    result = runner.invoke(args=["calibration", "--project", "cal", "--mark", "C1", "--mark",
+                                 "C2", "--recalibrate", "--check-rate", "0.05"])
+    assert result.exit_code == 0, result.output
+    assert ("cal: calibration articles: C1, C2; recalibrate after a new guideline version: yes; "
+            "hidden-check rate: 0.05") in result.output
+    for args, message in ((["--check-rate", "1.5"], "must be a number from 0 to 1"),
+                          (["--mark", "O2"], "A calibration article needs gold labels"),
+                          (["--mark", "nope"], "no article 'nope' in cal"),
+                          (["--unmark", "C1", "--check-rate", "-1"], "from 0 to 1")):
+        result = runner.invoke(args=["calibration", "--project", "cal", *args])
+        assert result.exit_code == 1 and message in result.output, (args, result.output)
+    result = runner.invoke(args=["calibration", "--project", "cal", "--unmark", "C2"])
+    assert "calibration articles: C1;" in result.output  # the refused runs changed nothing
+    with app.app_context():
+        assert db.session.get(Project, site["project"]).check_rate == 0.05

@@ -198,7 +198,7 @@ class FeedbackRow:
     text: str
     label: str | None
     gold_label: str
-    excerpt: str
+    excerpt: list[str]
 
     @property
     def agrees(self) -> bool:
@@ -225,25 +225,48 @@ def feedback(session: Session, attempt: GoldAttempt) -> list[FeedbackRow]:
         .join(Paragraph, Paragraph.id == GoldResult.paragraph_id)
         .where(GoldResult.attempt_id == attempt.id).order_by(Paragraph.index)).all()
     return [FeedbackRow(index, text, label, gold,
-                        "" if label == gold else guideline_excerpt(version, gold))
+                        [] if label == gold else guideline_excerpt(version, gold))
             for index, text, label, gold in rows]
 
 
-def guideline_excerpt(version: GuidelineVersion | None, label: str) -> str:
-    """What a guideline version says about a label: its description in the label set, and
-    the guidelines' paragraphs that name it (by key or name), as plain text."""
+def guideline_excerpt(version: GuidelineVersion | None, label: str) -> list[str]:
+    """What a guideline version says about a label, as plain-text passages: its description
+    in the label set, then the guidelines' paragraphs that name it (by key or name); of a
+    table or a list, only the rows or items that name it."""
     if version is None:
-        return ""
+        return []
     entry = next((item for item in version.labels if item.get("key") == label), {})
     names = {label.lower(), (entry.get("name") or "").lower()} - {""}
+    words = {word for name in names for word in re.findall(r"\w+", name) if len(word) > 2}
+
+    def names_it(text: str) -> bool:
+        return bool(words & set(re.findall(r"\w+", text.lower())))
+
     found = [entry["description"]] if entry.get("description") else []
     for block in re.split(r"\n\s*\n", version.guidelines or ""):
-        words = set(re.findall(r"\w+", block.lower()))
-        if names & words or any(len(name) > 3 and name in block.lower() for name in names):
-            found.append(block.strip())
-        if len(found) >= 3:
-            break
-    return "\n\n".join(found)
+        lines = [line.strip() for line in block.strip().splitlines() if line.strip()]
+        if lines and LISTED.match(lines[0]):  # each row or item (with its continuation lines)
+            items: list[list[str]] = []
+            for line in lines:
+                if LISTED.match(line) or not items:
+                    items.append([])
+                items[-1].append(line)
+            found += [_plain(" ".join(item)) for item in items if names_it(" ".join(item))]
+        elif names_it(block):
+            found.append(_plain(" ".join(lines)))
+    return list(dict.fromkeys(found))[:MAX_PASSAGES]
+
+
+LISTED = re.compile(r"(\||[-*+] |\d+[.)] )")  # a table row or a list item
+MAX_PASSAGES = 6
+
+
+def _plain(text: str) -> str:
+    """Markdown's emphasis and table borders taken off (the page shows text, escaped)."""
+    text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
+    if text.startswith("|"):
+        text = " · ".join(cell.strip() for cell in text.strip("|").split("|"))
+    return text
 
 
 def scored_results(session: Session, project: Project) -> list[tuple]:
