@@ -147,6 +147,10 @@ def test_a_new_annotator_calibrates_first_then_sees_feedback(site):
     assert by_name["omar"]["per_source"]["calibration"]["hits"] == 3
     text = app.test_cli_runner().invoke(args=["quality", "--project", "cal"]).output
     assert "Accuracy against gold by source:" in text
+    assert "| nina | n/a | 0.800 [0.376, 0.964] n=5 | n/a |" in text  # 4 of 5, Wilson
+    page.set_cookie("lang", "zh")
+    chinese = page.get(f"/articles/{articles['C1']}/calibration").get_data(as_text=True)
+    assert "你的标签与金标准对照" in chinese and "不一致" in chinese
 
 
 def test_feedback_and_rounds_are_the_annotators_own(site):

@@ -443,6 +443,14 @@ def as_text(result: QualityReport) -> str:
                   *[f"| {a.username} | " + " | ".join(rate(a.per_source[source])
                                                      for source in SOURCES) + " |"
                     for a in result.annotators]]
+    versions = sorted({v for a in result.annotators for v in a.per_version})
+    if len(versions) > 1:
+        lines += ["", "Accuracy against gold by guideline version:", "",
+                  "| annotator | " + " | ".join(f"version {v}" for v in versions) + " |",
+                  "|---" * (len(versions) + 1) + "|",
+                  *[f"| {a.username} | " + " | ".join(
+                      rate(a.per_version.get(v, wilson(0, 0))) for v in versions) + " |"
+                    for a in result.annotators]]
     flagged = [(a.username, flag) for a in result.annotators for flag in a.flags]
     if flagged:
         lines += ["", "Flagged:", *[f"- {name}: {flag}" for name, flag in flagged]]
