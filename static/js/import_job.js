@@ -32,6 +32,7 @@ async function poll(box) {
       location.reload(); // the outcome, rendered by the server
       return;
     }
+    document.getElementById("job-state").textContent = JSON.parse(box.dataset.states)[job.state];
     show(box, job);
   } catch {
     const text = box.querySelector(".job-text");

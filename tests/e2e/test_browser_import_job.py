@@ -37,6 +37,7 @@ def test_a_background_upload_shows_its_job_then_the_counts(admin_page):
     # still running when the page came (60,000 paragraphs take seconds): its progress, then
     # its outcome, which only the page's polling brings (it reloads once the job ends)
     expect(page.locator(".job-text")).to_contain_text("records read")
+    expect(page.locator("#job-state")).to_have_text("running")
     expect(page.get_by_role("status").filter(has_text="3000 articles added")).to_be_visible(
         timeout=120_000)
     expect(page.get_by_role("table")).to_contain_text("background.jsonl")
