@@ -251,10 +251,11 @@ def report(results: dict) -> str:
     rows = [("HTML (decoded / transferred)", lambda r: f"{r['load']['html_bytes'] / 1e6:.2f} / "
              f"{r['load']['transfer_bytes'] / 1e6:.2f} MB"),
             ("DOM elements / nodes", lambda r: f"{r['load']['elements']:,.0f} / {r['load']['nodes']:,.0f}"),
+            ("HTML received (responseEnd)", lambda r: f"{r['load']['response_ms']:.0f} ms"),
             ("DOMContentLoaded", lambda r: f"{r['load']['dom_ms']:.0f} ms"),
             ("interactive (first hotkey handled)", lambda r: f"{r['load']['interactive_ms']:.0f} ms"),
-            ("load: layout / style / script", lambda r: f"{r['load']['layout_ms']:.0f} / "
-             f"{r['load']['style_ms']:.0f} / {r['load']['script_ms']:.0f} ms"),
+            ("load: layout / style / script / all main-thread tasks", lambda r: f"{r['load']['layout_ms']:.0f} / "
+             f"{r['load']['style_ms']:.0f} / {r['load']['script_ms']:.0f} / {r['load']['task_ms']:.0f} ms"),
             ("hotkey to saved p50 / p95", lambda r: f"{r['save']['p50_ms']:.1f} / {r['save']['p95_ms']:.1f} ms"),
             ("per save: layout / style / script", lambda r: f"{r['save']['layout_ms_per_save']:.1f} / "
              f"{r['save']['style_ms_per_save']:.1f} / {r['save']['script_ms_per_save']:.1f} ms")]

@@ -3,6 +3,7 @@ under 1 MB of HTML): a paragraph holds its number and text, and only what it has
 tag and save state, its suggestion, its note)."""
 from __future__ import annotations
 
+import gzip
 import re
 
 import lxml.html
@@ -90,3 +91,19 @@ def test_a_labeled_paragraph_shows_its_tag_state_and_note(app, article):
     assert paras[3].find_class("note") == [] and paras[8].find_class("para-meta") == []
     items = paragraph_markup(rendered(app, pk))
     assert len(items[3].encode()) - escaped_len(texts[3]) <= LABELED_BYTES
+
+
+def test_the_page_is_sent_gzipped_to_a_browser_that_takes_it(app, article):
+    pk, texts = article
+    client = app.test_client()
+    assert login(client, "ann").status_code == 302
+    plain = client.get(f"/articles/{pk}")
+    packed = client.get(f"/articles/{pk}", headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert plain.status_code == packed.status_code == 200
+    assert "Content-Encoding" not in plain.headers and "Accept-Encoding" in plain.vary
+    assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.vary
+    assert len(packed.data) < len(plain.data) / 3
+    page = gzip.decompress(packed.data).decode()
+    assert len(paragraph_markup(page)) == PARAGRAPHS and texts[-1].replace("<", "&lt;")[:20] in page
+    small = client.get("/", headers={"Accept-Encoding": "gzip"})  # under 32 KB: as it is
+    assert small.status_code == 200 and "Content-Encoding" not in small.headers

@@ -82,6 +82,27 @@ def test_a_thousand_paragraph_article(admin_page, live_server, helpers, tmp_path
     assert {p["annotation"]["label"] for p in stored} == {"claim"}
     assert helpers.pending(page) == {}
 
+    # The end of the article, never laid out until near the screen (content-visibility): reached
+    # from the keyboard, labeled, and given a note in a field the page draws only then.
+    last = PARAGRAPHS - 1
+    page.goto(f"/articles/{pk}#p{last - 1}")
+    expect(page.locator(f"#p{last - 1}")).to_have_attribute("aria-selected", "true")
+    page.keyboard.press("j")
+    expect(page.locator(f"#p{last}")).to_have_attribute("aria-selected", "true")
+    expect(page.locator(f"#p{last}")).to_be_in_viewport()
+    page.keyboard.press(hotkey)
+    expect(page.locator(f"#p{last}")).to_have_attribute("data-state", "saved")
+    expect(page.locator(f"#p{last} .label-tag")).to_contain_text("Claim")
+    page.goto(f"/articles/{pk}#p{last}")
+    expect(page.locator("#para-tools")).to_be_in_viewport()
+    page.keyboard.press("e")
+    page.keyboard.type("the last one")
+    page.keyboard.press("Escape")
+    expect(page.locator(f"#p{last}")).to_have_attribute("data-state", "saved")
+    page.reload()
+    expect(page.locator(f"#p{last} .note")).to_have_value("the last one")
+    expect(page.locator(f"#p{last - 1} .note")).to_have_count(0)  # none drawn without a note
+
     print(f"\n{PARAGRAPHS}-paragraph article ({timing['bytes'] / 1024:.0f} KiB HTML): "
           f"HTML received {timing['response']:.0f} ms, DOMContentLoaded {timing['dom']:.0f} ms, "
           f"load {timing['load']:.0f} ms (page.goto wall clock {wall_ms:.0f} ms)")
