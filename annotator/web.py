@@ -85,7 +85,7 @@ def _compressed(response):
             or response.direct_passthrough or "Content-Encoding" in response.headers):
         return response
     response.vary.add("Accept-Encoding")
-    if "gzip" not in request.accept_encodings or response.content_length < COMPRESS_FROM_BYTES:
+    if "gzip" not in request.accept_encodings or (response.content_length or 0) < COMPRESS_FROM_BYTES:
         return response
     response.set_data(gzip.compress(response.get_data(), compresslevel=4))
     response.headers["Content-Encoding"] = "gzip"
