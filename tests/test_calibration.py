@@ -306,3 +306,25 @@ def test_the_calibration_command(site):
     assert "calibration articles: C1;" in result.output  # the refused runs changed nothing
     with app.app_context():
         assert db.session.get(Project, site["project"]).check_rate == 0.05
+
+
+def test_split_export_and_card_leave_calibration_articles_out(site, tmp_path):
+    app, project, articles = site["app"], site["project"], site["articles"]
+    _mark(site, "C1", "C2")
+    api = app.test_client()
+    for name in ("nina", "omar"):
+        headers = bearer(app, name)
+        for _ in range(3):  # C1, C2, then an ordinary article (in the dataset)
+            article = _next(api, project, headers)
+            _label_and_finish(api, headers, article, ["claim", "evidence", "other"], app)
+    out = tmp_path / "dataset"
+    result = app.test_cli_runner().invoke(args=["export", "--project", "cal", "-o", str(out),
+                                                "--split", "train=0.5,test=0.5"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for split in ("train", "test")
+             for line in (out / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {line["article_id"] for line in lines} == {"O1", "O2", "O3", "O4", "O5", "O6"}
+    labeled = [entry["annotator"] for line in lines for entry in line["annotations"]]
+    assert sorted(labeled) == ["nina"] * 3 + ["omar"] * 3  # each one ordinary article
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "Article C1" not in card and "C1 para" not in card
