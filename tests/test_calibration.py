@@ -309,7 +309,7 @@ def test_the_calibration_command(site):
 
 
 def test_split_export_and_card_leave_calibration_articles_out(site, tmp_path):
-    app, project, articles = site["app"], site["project"], site["articles"]
+    app, project = site["app"], site["project"]
     _mark(site, "C1", "C2")
     api = app.test_client()
     for name in ("nina", "omar"):
