@@ -93,7 +93,8 @@ def settings(project_id: int):
                (gold_counts.c.gold > 0) | Article.calibration)
         .order_by(Article.id).limit(500)).all()
     return render_template("calibration/settings.html", project=project, form=form,
-                           articles=articles, rate=request.form.get("check_rate"))
+                           articles=articles, rate=request.form.get("check_rate"),
+                           people=calibration.people(db.session, project))
 
 
 def _apply(project: Project) -> str | None:

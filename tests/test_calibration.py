@@ -172,6 +172,9 @@ def test_feedback_and_rounds_are_the_annotators_own(site):
     boss = app.test_client()
     login(boss, "boss")
     assert "nina against gold" in boss.get(f"{feedback}?user={nina_id}").get_data(as_text=True)
+    overview = boss.get(f"/admin/projects/{project}/calibration").get_data(as_text=True)
+    row = overview.split(f"?user={nina_id}\">nina</a>")[1].split("</tr>")[0]
+    assert re.findall(r'class="num">(\d+)<', row) == ["1", "0"]  # one round, no check
     assert boss.get(f"{feedback}?user=999").status_code == 404
     assert omar_page.get(f"/admin/projects/{project}/calibration").status_code == 403
     # a hidden check has no feedback page: it is unannounced

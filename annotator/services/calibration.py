@@ -310,3 +310,16 @@ def rounds(session: Session, project: Project, user_id: int, *,
         .group_by(GoldAttempt.id, Article.title)
         .order_by(GoldAttempt.started_at.desc(), GoldAttempt.id.desc()))]
 
+
+
+def people(session: Session, project: Project) -> list[tuple[int, str, int, int]]:
+    """Everyone with a round in the project: (user id, username, calibration rounds done,
+    hidden checks done), by name."""
+    done = GoldAttempt.done_at.is_not(None)
+    return [tuple(row) for row in session.execute(
+        select(User.id, User.username,
+               func.sum(case((and_(done, GoldAttempt.kind == CALIBRATION), 1), else_=0)),
+               func.sum(case((and_(done, GoldAttempt.kind == CHECK), 1), else_=0)))
+        .join(GoldAttempt, GoldAttempt.user_id == User.id)
+        .where(GoldAttempt.project_id == project.id)
+        .group_by(User.id, User.username).order_by(User.username))]
