@@ -157,6 +157,7 @@ def metrics(cdp) -> dict[str, float]:
 def load_once(tree: Tree, expect) -> dict:
     """A fresh tab: load the article, pressing "1" until the page handles it; then wait for
     that paragraph's save and read the timings and Chromium's counters."""
+    from playwright.sync_api import Error
     page = tree.context.new_page()
     cdp = tree.context.new_cdp_session(page)
     cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
@@ -167,8 +168,8 @@ def load_once(tree: Tree, expect) -> dict:
         try:
             if page.evaluate("window.__probe && window.__probe.interactive"):
                 break
-        except Exception:  # the new document's context not there yet
-            continue
+        except Error:  # the new document's context not there yet: press again
+            pass
     expect(page.locator("#p0")).to_have_attribute("data-state", "saved", timeout=30_000)
     page.wait_for_function("performance.getEntriesByType('navigation')[0]?.loadEventEnd > 0")
     result = page.evaluate(TIMING)

@@ -43,7 +43,7 @@ def rendered(app, pk: int) -> str:
 def paragraph_markup(html: str) -> list[str]:
     """Each paragraph's <li>…</li>, as sent."""
     inside = html.split('<ol class="paragraphs" id="paragraphs">', 1)[1].split("</ol>", 1)[0]
-    return re.findall(r'<li class="para".*?</li>', inside, re.S)
+    return re.findall(r'<li class="para".*?</li>', inside, re.DOTALL)
 
 
 def escaped_len(text: str) -> int:
