@@ -14,8 +14,8 @@ from helpers import (SETTINGS_FORM, bearer, csrf_token, hidden_csrf_token, impor
 from sqlalchemy import func, select
 
 from annotator.extensions import db
-from annotator.models import Article, GoldAttempt, GoldResult, Paragraph, Project
-from annotator.services import guideline_versions
+from annotator.models import Article, GoldAttempt, GoldResult, GuidelineVersion, Paragraph, Project
+from annotator.services import calibration, guideline_versions
 from annotator.services.agreement_report import agreement_items
 from annotator.services.annotations import set_gold
 from annotator.services.exporting import ExportOptions, export_lines
@@ -331,3 +331,16 @@ def test_split_export_and_card_leave_calibration_articles_out(site, tmp_path):
     assert sorted(labeled) == ["nina"] * 3 + ["omar"] * 3  # each one ordinary article
     card = (out / "README.md").read_text(encoding="utf-8")
     assert "Article C1" not in card and "C1 para" not in card
+
+
+def test_the_excerpt_of_a_table_is_the_label_own_row():
+    """Of the label set's table only gold's own row; list items and paragraphs that name it."""
+    version = GuidelineVersion(number=1, labels=[{"key": "claim", "name": "Claim",
+                                                  "description": "A position."}],
+                               guidelines="| Label | Use it for |\n|---|---|\n"
+                               "| **Claim** | A position argued for. |\n"
+                               "| Evidence | Facts in support of a claim. |\n\n"
+                               "- A quote of a view is a claim.\n- Figures are evidence.\n\n"
+                               "Nothing here names it.")
+    assert calibration.guideline_excerpt(version, "claim") == [
+        "A position.", "Claim · A position argued for.", "- A quote of a view is a claim."]

@@ -232,7 +232,8 @@ def feedback(session: Session, attempt: GoldAttempt) -> list[FeedbackRow]:
 def guideline_excerpt(version: GuidelineVersion | None, label: str) -> list[str]:
     """What a guideline version says about a label, as plain-text passages: its description
     in the label set, then the guidelines' paragraphs that name it (by key or name); of a
-    table or a list, only the rows or items that name it."""
+    list, only the items that name it; of a table, only the rows with a cell that is its name
+    or key (the label set's table has a row per label, each naming the others in passing)."""
     if version is None:
         return []
     entry = next((item for item in version.labels if item.get("key") == label), {})
@@ -240,6 +241,9 @@ def guideline_excerpt(version: GuidelineVersion | None, label: str) -> list[str]
     words = {word for name in names for word in re.findall(r"\w+", name) if len(word) > 2}
 
     def names_it(text: str) -> bool:
+        if text.startswith("|"):
+            cells = {_plain(cell.strip()).lower() for cell in text.strip("|").split("|")}
+            return bool(names & cells)
         return bool(words & set(re.findall(r"\w+", text.lower())))
 
     found = [entry["description"]] if entry.get("description") else []
