@@ -51,6 +51,10 @@ SHAPE_PHRASES = {  # signals.PHRASES
     "in a block named like furniture": _l("in a block named like furniture"),
     "outside the article text readability finds": _l("outside the article text readability finds"),
     "in a list": _l("in a list"), "in a layout table": _l("in a layout table"),
+    # signals.CONTEXT_PHRASES
+    "beside other furniture": _l("beside other furniture"),
+    "after the article's text": _l("after the article's text"),
+    "before the article's text": _l("before the article's text"),
 }
 _LINK_SHARE = re.compile(r"(\d+)% link text")
 _BLOCK_NAMED = re.compile(r"in a block named (.+)")
