@@ -18,6 +18,13 @@ def pytest_configure(config):
         create_worker_database()  # under pytest-xdist, this worker's own database
 
 
+def pytest_collection_modifyitems(items):
+    """Files with a `slow` test first (their order otherwise kept), so that under pytest-xdist
+    the longest ones start at once instead of finishing last on one worker."""
+    heavy = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in heavy)
+
+
 SHIPPED_HASHER = security._hasher
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from sqlalchemy import func, inspect, select
 
 from annotator import create_app
@@ -63,6 +64,7 @@ def _site_pages(sites: int = 3, pages: int = 6) -> list[dict]:
     return records
 
 
+@pytest.mark.slow
 def test_a_large_flask_import_is_scored_by_the_server_as_an_import_scoring_at_once(tmp_path):
     workload = tmp_path / "w.jsonl"
     subprocess.run([sys.executable, "bench/workload.py", "900", str(workload), "25"], cwd=ROOT,

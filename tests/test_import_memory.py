@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.pool import NullPool
 
@@ -58,6 +59,7 @@ def _counts(url: str) -> tuple[int, int]:
     return counts
 
 
+@pytest.mark.slow
 def test_peak_memory_of_an_import_does_not_grow_with_the_file(tmp_path):
     small, large = _workload(tmp_path, 1000), _workload(tmp_path, 4000)  # 25k, 100k paragraphs
     done_small, peak_small, _ = _import(tmp_path, small, "small")

@@ -116,16 +116,17 @@ def test_three_annotators_with_overlap_two_finish_every_article_exactly_twice(tm
 
 
 def test_an_abandoned_article_comes_back_after_the_release_time(tmp_path, server_for):
-    app = _make_app(tmp_path, RELEASE_AFTER_MINUTES=1 / 60)  # one second
-    project_id, tokens = _seed(app, articles=2, overlap=1, users=["ann", "bo"])
-    server = server_for(app)
+    app = _make_app(tmp_path, RELEASE_AFTER_MINUTES=3 / 60)  # three seconds: the steps up
+    project_id, tokens = _seed(app, articles=2, overlap=1, users=["ann", "bo"])  # to the
+    server = server_for(app)  # hold's check can take over one on a loaded machine
     next_for = lambda name: server.call(tokens[name], "POST", f"/api/projects/{project_id}/next")["article_id"]
+    claimed = time.monotonic()
     abandoned = next_for("ann")
     other = next_for("bo")
     assert other != abandoned
     server.call(tokens["bo"], "PUT", f"/api/articles/{other}/done")
     assert next_for("bo") is None  # ann still holds the other article
-    time.sleep(1.3)
+    time.sleep(max(0.0, claimed + 3.3 - time.monotonic()))
     assert next_for("bo") == abandoned
 
 
