@@ -163,14 +163,17 @@ def shape_rows(ours: dict, pages: list[dict]) -> dict:
     """The shape vectors of every paragraph (`{}` where the shape does not score: running
     text, the headline), the site rules' confidences, and the training rows: the vector,
     gold and site fold of each gold paragraph the shape scores."""
-    out: dict = {"vectors": [], "rules": [], "rows": [], "golds": [], "folds": []}
+    out: dict = {"vectors": [], "rules": [], "skips": [], "bodies": [], "rows": [],
+                 "golds": [], "folds": []}
     for page in pages:
         mine = ours.get(page["id"], [])
         seen = [signals.Seen(text, features) for text, features, *_ in mine]
-        skip = [running or headline for running, (*_, headline)
-                in zip(signals.running_text(seen), mine)]
+        body = signals.running_text(seen)
+        skip = [running or headline for running, (*_, headline) in zip(body, mine)]
+        out["bodies"].append(body)
         vectors = signals.vectors(seen, skip)
         out["vectors"].append(vectors)
+        out["skips"].append(skip)
         out["rules"].append([rule_confidence(reason) for _, _, _, reason, _ in mine])
         where = aligned([p["text"] for p in page["paragraphs"]], [text for text, *_ in mine])
         for gold, index in zip(page["paragraphs"], where):
@@ -182,15 +185,20 @@ def shape_rows(ours: dict, pages: list[dict]) -> dict:
     return out
 
 
-def fitted(data: dict, indices) -> tuple:
+def fitted(data: dict, indices, weights: list[float] | None = None) -> tuple:
     """A logistic regression on the rows at `indices`, boilerplate weighing SHOWN / (1 -
     SHOWN) (4): a suggestion is shown at SHOWN, and the weighted model reaches it where the
-    plain one reaches 0.5. Returns the model and the weights as signals.py keeps them."""
+    plain one reaches 0.5; each row weighs `weights` too if given (scaled to a mean of 1).
+    Returns the model and the weights as signals.py keeps them."""
     from sklearn.linear_model import LogisticRegression
-    model = LogisticRegression(C=1.0, max_iter=3000,
-                               class_weight={True: SHOWN / (1 - SHOWN), False: 1.0})
-    model.fit(_matrix(data, [data["rows"][i] for i in indices]),
-              [data["golds"][i] for i in indices])
+    indices = list(indices)
+    golds = [data["golds"][i] for i in indices]
+    rows = [weights[i] if weights else 1.0 for i in indices]
+    scale = len(rows) / sum(rows)
+    model = LogisticRegression(C=1.0, max_iter=3000)
+    model.fit(_matrix(data, [data["rows"][i] for i in indices]), golds, sample_weight=[
+        weight * scale * (SHOWN / (1 - SHOWN) if gold else 1.0)
+        for weight, gold in zip(rows, golds)])
     weights = {"bias": round(float(model.intercept_[0]), 3)}
     weights.update({name: round(float(w), 3) for name, w in zip(data["names"], model.coef_[0])})
     return model, weights
@@ -204,26 +212,78 @@ def fit(ours: dict, pages: list[dict], variant: str, data: Path, workdir: Path) 
     """Fit the shape weights on these pages; score the cold scorer 2-fold by site with them;
     print the weights."""
     rows = shape_rows(ours, pages)
+    shape = out_of_fold(rows, pages)
+    print(f"\n{variant}: cold suggestions, shape weights fitted on the other half of the sites"
+          " (2-fold)" + (", first stage only" if variant == "html" else ""))
+    print(score(data, _cold_preds(ours, pages, rows, shape), workdir / f"{variant}-cv.jsonl"))
+    print(f"\n{variant.upper()}_WEIGHTS = {fitted(rows, range(len(rows['rows'])))[1]}")
+    if variant == "html":
+        context = context_rows(ours, pages, rows, shape)
+        second = [[0.0] * len(vectors) for vectors in rows["vectors"]]
+        for fold in (0, 1):
+            model, _ = fitted(context, [i for i, g in enumerate(context["folds"]) if g != fold],
+                              context["weights"])
+            for n, page in enumerate(pages):
+                if site_fold(page) == fold and context["vectors"][n]:
+                    second[n] = model.predict_proba(_matrix(context, context["vectors"][n]))[:, 1]
+        print(f"\n{variant}: cold suggestions with the second stage (context), both stages "
+              "fitted on the other half of the sites (2-fold)")
+        print(score(data, _cold_preds(ours, pages, rows, second),
+                    workdir / f"{variant}-cv2.jsonl"))
+        weights = fitted(context, range(len(context["rows"])), context["weights"])[1]
+        print(f"\nCONTEXT_WEIGHTS = {weights}")
+
+
+def out_of_fold(rows: dict, pages: list[dict]) -> list[list[float]]:
+    """The shape's P(boilerplate) of every paragraph it scores (0 elsewhere), with weights
+    fitted on the other half of the sites (shape_rows of `pages`)."""
     shape = [[0.0] * len(vectors) for vectors in rows["vectors"]]
     for fold in (0, 1):
-        model, _ = fitted(rows, [i for i, g in enumerate(rows["folds"]) if g != fold])
+        train = [i for i, g in enumerate(rows["folds"]) if g != fold]
+        if not train:
+            continue
+        model, _ = fitted(rows, train)
         held = [(n, i) for n, page in enumerate(pages) if site_fold(page) == fold
                 for i, vector in enumerate(rows["vectors"][n]) if vector]
         if held:
             for (n, i), p in zip(held, model.predict_proba(
                     _matrix(rows, [rows["vectors"][n][i] for n, i in held]))[:, 1]):
                 shape[n][i] = float(p)
+    return shape
+
+
+def _cold_preds(ours: dict, pages: list[dict], rows: dict, shape: list) -> list[dict]:
+    """Per page, each gold paragraph's cold confidence as score_article combines them: the
+    stronger of the site rules and the shape's verdict when it is 0.5 or more."""
     preds = []
-    for number, page in enumerate(pages):  # as score_article combines: the stronger
+    for number, page in enumerate(pages):
         mine = ours.get(page["id"], [])
         where = aligned([p["text"] for p in page["paragraphs"]], [text for text, *_ in mine])
-        cold = [max(rule, p if p >= 0.5 else 0.0)
-                for rule, p in zip(rows["rules"][number], shape[number])]
+        cold = [max(rule, p if p >= 0.5 and vector else 0.0) for rule, p, vector
+                in zip(rows["rules"][number], shape[number], rows["vectors"][number])]
         preds.append({"id": page["id"], "pred": [cold[i] if i >= 0 else 0.0 for i in where]})
-    print(f"\n{variant}: cold suggestions, shape weights fitted on the other half of the sites"
-          " (2-fold)")
-    print(score(data, preds, workdir / f"{variant}-cv.jsonl"))
-    print(f"\n{variant.upper()}_WEIGHTS = {fitted(rows, range(len(rows['rows'])))[1]}")
+    return preds
+
+
+def context_rows(ours: dict, pages: list[dict], rows: dict, shape: list) -> dict:
+    """The second stage's training rows: signals.context_vectors of each paragraph the shape
+    scores, from the first stage's out-of-fold verdicts (`shape`), with its gold and site
+    fold; each page weighs the same in all (a page of 700 comments would otherwise decide)."""
+    out: dict = {"vectors": [], "rows": [], "golds": [], "folds": [], "weights": []}
+    for number, page in enumerate(pages):
+        mine = ours.get(page["id"], [])
+        vectors = signals.context_vectors(shape[number], rows["skips"][number],
+                                          rows["bodies"][number])
+        out["vectors"].append(vectors)
+        where = aligned([p["text"] for p in page["paragraphs"]], [text for text, *_ in mine])
+        for gold, index in zip(page["paragraphs"], where):
+            if index >= 0 and rows["vectors"][number][index]:
+                out["rows"].append(vectors[index])
+                out["golds"].append(gold["gold"] == "boilerplate")
+                out["folds"].append(site_fold(page))
+                out["weights"].append(1 / len(page["paragraphs"]))
+    out["names"] = sorted({name for row in out["rows"] for name in row})
+    return out
 
 
 def main() -> None:

@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from sqlalchemy import func, select  # noqa: E402
 import suggest_real_pages  # noqa: E402
-from suggest_real_pages import (aligned, fitted, records, shape_rows, site_fold,  # noqa: E402
-                                stored)
+from suggest_real_pages import (aligned, context_rows, fitted, out_of_fold,  # noqa: E402
+                                records, shape_rows, site_fold, stored)
 
 from annotator import create_app  # noqa: E402
 from annotator.extensions import db  # noqa: E402
@@ -124,8 +124,12 @@ def _per_fold(examples, variant: str, weights: dict, folds: dict[int, int]):
     return per_article
 
 
-def _set_weights(variant: str, weights: dict[str, float]) -> None:
-    setattr(signals, "HTML_WEIGHTS" if variant == "html" else "TEXT_WEIGHTS", weights)
+def _set_weights(variant: str, weights: tuple[dict, dict | None]) -> None:
+    """Use these cold weights: the shape's, and for HTML the second stage's (context)."""
+    shape, context = weights
+    setattr(signals, "HTML_WEIGHTS" if variant == "html" else "TEXT_WEIGHTS", shape)
+    if context is not None:
+        signals.CONTEXT_WEIGHTS = context
 
 
 def cold_weights(data: Path, variant: str, pages: list[dict], given: set[str],
@@ -142,13 +146,24 @@ def cold_weights(data: Path, variant: str, pages: list[dict], given: set[str],
             import_sources(db.session, "pages", [Source("pages.jsonl", body.encode(), "jsonl")],
                            skip_invalid=True, score_now=True)
     ours = stored(app)
-    rows = shape_rows(ours, [page for page in pages if page["id"] in given])
-    weights = {"given": fitted(rows, range(len(rows["rows"])))[1]}
+    html = variant == "html"
+
+    def context(chosen: list[dict], rows: dict, part: int | None):
+        """The second stage fitted (as --fit does) on the pages of `chosen` outside site
+        fold `part`, from the shape's verdicts with weights of the other site fold."""
+        if not html:
+            return None
+        rows_ = context_rows(ours, chosen, rows, out_of_fold(rows, chosen))
+        return fitted(rows_, [i for i, fold in enumerate(rows_["folds"]) if fold != part],
+                      rows_["weights"])[1]
+    chosen = [page for page in pages if page["id"] in given]
+    rows = shape_rows(ours, chosen)
+    weights = {"given": (fitted(rows, range(len(rows["rows"])))[1], context(chosen, rows, None))}
     if cold == "fold":
         rows = shape_rows(ours, pages)
         for part in (0, 1):
-            weights[part] = fitted(rows, [i for i, fold in enumerate(rows["folds"])
-                                          if fold != part])[1]
+            weights[part] = (fitted(rows, [i for i, fold in enumerate(rows["folds"])
+                                           if fold != part])[1], context(pages, rows, part))
     return weights
 
 

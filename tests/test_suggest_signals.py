@@ -12,8 +12,9 @@ from annotator.models import Article, Paragraph, Suggestion
 from annotator.services.formats.html import html_page
 from annotator.services.importing import Source, import_sources
 from annotator.services.suggestions import store_suggestions
-from annotator.suggest.signals import (Seen, Titles, own_headline, repetition_confidence,
-                                       score_article, vectors)
+from annotator.suggest.signals import (Seen, Titles, context_vectors, own_headline,
+                                       repetition_confidence, running_text, score_article,
+                                       shape_probability, vectors)
 from annotator.suggest.structure import mark_extracted
 
 from helpers import import_articles
@@ -296,3 +297,44 @@ def test_html_features_stay_beside_their_paragraphs_when_blank_ones_are_dropped(
     assert [text for text, _ in rows] == ["First paragraph of the article.", "Home"]
     assert rows[0][1]["in"] == ["article"] and rows[1][1]["in"] == ["footer"]
     assert rows[1][1]["link"] == 1.0
+
+
+def test_context_inputs_are_the_neighbours_verdicts_and_the_place_against_the_running_text():
+    """The second stage sees the first stage's verdict of up to 2 paragraphs each side
+    (running text and the headline count 0) and whether the paragraph lies before or after
+    the article's longest run of running text."""
+    first = [0.9, 0.1, 0.2, 0.3, 0.7, 0.8, 0.2, 0.6]
+    skip = [False, True, True, True, False, False, True, False]  # 1-3: the longest run
+    got = context_vectors(first, skip)
+    assert [v["before_run"] for v in got] == [1.0] + [0.0] * 7
+    assert [v["after_run"] for v in got] == [0.0] * 4 + [1.0] * 4
+    assert got[0]["near"] == 0.0  # its two neighbours are running text
+    assert abs(got[5]["near"] - (0.0 + 0.7 + 0.0 + 0.6) / 4) < 1e-9
+    assert abs(got[7]["near"] - (0.8 + 0.0) / 2) < 1e-9
+    assert got[4]["own"] > 0 > got[6]["own"] == context_vectors([0.0], [False])[0]["own"]
+    assert all(v["before_run"] == v["after_run"] == 0.0
+               for v in context_vectors([0.5, 0.5], [False, False]))  # no running text
+
+
+def test_a_comment_thread_after_the_story_is_raised_by_its_place_and_the_same_lines_inside_not():
+    """Short reader comments below a story that readability keeps as article text, whose
+    shape alone leaves them in doubt, are raised by their place (beside other furniture,
+    after the article's text); the same lines between the story's paragraphs are not
+    suggested."""
+    rng = random.Random(13)
+    story = {"path": "div>div>p", "in": [], "words": ["entry", "body"], "link": 0.0,
+             "extracted": 1.0}
+    lines = ["Great piece, thanks", "I disagree with this", "Well said Steve", "Me too",
+             "Not convinced at all", "Who wrote this"]
+    bodies = [Seen(body_paragraph(rng, False), story) for _ in range(6)]
+    after = bodies + [Seen(line, story) for line in lines]
+    inside = bodies[:3] + [Seen(line, story) for line in lines[:2]] + bodies[3:]
+    first = [shape_probability(vector, False)[0] if vector else 0.0
+             for vector in vectors(after, running_text(after))]
+    assert all(0.3 < p < 0.8 for p in first[6:]), first  # the shape alone: in doubt
+    suggested = score_article(after, "")
+    assert suggested[:6] == [None] * 6
+    for p, got in zip(first[7:], suggested[7:]):  # the first has no furniture before it
+        assert got is not None and got[1] > p, (p, got)
+        assert "beside other furniture" in got[2] and "after the article's text" in got[2], got
+    assert score_article(inside, "") == [None] * len(inside)

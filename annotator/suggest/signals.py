@@ -7,7 +7,9 @@ Two kinds of evidence, combined by taking the stronger:
 - the shape of the paragraph and its page (length, punctuation, list markers, links,
   dates, position, and for HTML imports what the parser saw: suggest/structure.py), as
   generic features weighed by a logistic regression whose weights are fitted by
-  `bench/suggest_real_pages.py --fit` and pasted below (see bench/README.md).
+  `bench/suggest_real_pages.py --fit` and pasted below (see bench/README.md); for HTML a
+  second, also fitted, stage weighs that verdict beside its neighbours' and where the
+  paragraph sits against the article's longest run of running text (`context_probabilities`).
 """
 from __future__ import annotations
 
@@ -309,12 +311,81 @@ def shape_probability(vector: dict[str, float],
                          if push > 0.3 and name in PHRASES]
 
 
+# the second stage (HTML): the shape's verdict (log-odds) beside the mean verdict of up to
+# CONTEXT_NEAR paragraphs each side (running text and the headline count 0) and whether the
+# paragraph lies after or before the article's longest run of running text (comment threads,
+# link lists and promos below or above the story). Fitted by `--fit` on verdicts of weights
+# fitted on the other half of the sites, each page weighing the same (bench/README.md).
+CONTEXT_NEAR = 2
+CONTEXT_WEIGHTS: dict[str, float] = {"bias": -1.754, "after_run": 0.983, "before_run": 0.673,
+                                     "near": 2.614, "own": 0.581}
+CONTEXT_PHRASES = {"near": "beside other furniture", "after_run": "after the article's text",
+                   "before_run": "before the article's text"}
+
+
+def _longest_run(flags: Sequence[bool]) -> tuple[int, int]:
+    """First and last index of the longest run of true flags (the first such), (-1, -1)."""
+    best, start = (-1, -1), None
+    for index, flag in enumerate([*flags, False]):
+        if flag and start is None:
+            start = index
+        elif not flag and start is not None:
+            if index - start > best[1] - best[0] + 1 or best[0] < 0:
+                best = (start, index - 1)
+            start = None
+    return best
+
+
+def context_vectors(first: Sequence[float], skip: Sequence[bool],
+                    body: Sequence[bool] | None = None) -> list[dict[str, float]]:
+    """The second stage's inputs for each paragraph, from the first stage's P(boilerplate)
+    of every paragraph (`first`), which the shape does not score (`skip`: running text, the
+    headline) and which are running text (`body`, running_text's; `skip` if not given: the
+    headline is not part of the run, a run of one headline would pass for the story)."""
+    shown = [0.0 if flag else p for p, flag in zip(first, skip)]
+    start, end = _longest_run(skip if body is None else body)
+    out = []
+    for index, p in enumerate(shown):
+        near = (shown[max(0, index - CONTEXT_NEAR):index]
+                + shown[index + 1:index + 1 + CONTEXT_NEAR])
+        p = min(max(p, 1e-4), 1 - 1e-4)
+        out.append({"own": math.log(p / (1 - p)),
+                    "near": sum(near) / len(near) if near else 0.0,
+                    "after_run": float(start >= 0 and index > end),
+                    "before_run": float(start >= 0 and index < start)})
+    return out
+
+
+def context_probabilities(first: Sequence[float], skip: Sequence[bool],
+                          body: Sequence[bool] | None = None,
+                          ) -> list[tuple[float, list[tuple[float, str]]]]:
+    """The second stage's P(boilerplate) of each paragraph (context_vectors' arguments) and
+    its context pushes (weight times value, name) above 0.3, strongest first."""
+    out = []
+    for vector in context_vectors(first, skip, body):
+        pushes = [(CONTEXT_WEIGHTS.get(name, 0.0) * value, name)
+                  for name, value in vector.items()]
+        score = CONTEXT_WEIGHTS["bias"] + sum(push for push, _ in pushes)
+        out.append((1 / (1 + math.exp(-max(-30.0, min(30.0, score)))),
+                    sorted(((push, name) for push, name in pushes
+                            if push > 0.3 and name in CONTEXT_PHRASES), reverse=True)))
+    return out
+
+
+def shape_pushes(vector: dict[str, float]) -> list[tuple[float, str]]:
+    """The features that pushed a paragraph's shape towards boilerplate (push, name), the
+    strongest first, those above 0.3 with a phrase."""
+    weights = HTML_WEIGHTS if vector.get("html") else TEXT_WEIGHTS
+    return sorted(((weights.get(name, 0.0) * value, name) for name, value in vector.items()
+                   if name in PHRASES and weights.get(name, 0.0) * value > 0.3), reverse=True)
+
+
 _NAMED = {"near_furniture_word", "named_furniture"}  # said as furniture_words is
 
 
 def _shape_reason(names: list[str], structure: dict[str, Any] | None) -> str:
     names = list(dict.fromkeys("furniture_words" if name in _NAMED else name for name in names))
-    phrases = [PHRASES[name] for name in names]
+    phrases = [PHRASES.get(name) or CONTEXT_PHRASES[name] for name in names]
     if "link" in names and structure:
         phrases[names.index("link")] = f"{round(100 * float(structure['link']))}% link text"
     if "furniture_words" in names and structure:
@@ -351,7 +422,12 @@ def score_article(article: Sequence[Seen], site: str,
     where = site or "this project"
     out: list[Suggestion | None] = []
     running = running_text(article) if running is None else running
-    for seen, vector in zip(article, vectors(article, running)):
+    shapes = vectors(article, running)
+    first = [shape_probability(vector, False)[0] if vector else 0.0 for vector in shapes]
+    html = any(vector.get("html") for vector in shapes)
+    second = (context_probabilities(first, running, running_text(article)) if html
+              else repeat((0.0, [])))
+    for seen, vector, p, (p2, context) in zip(article, shapes, first, second):
         candidates: list[Suggestion] = []
         if seen.repeats >= 2:
             candidates.append((BOILERPLATE, repetition_confidence(seen.repeats),
@@ -360,8 +436,10 @@ def score_article(article: Sequence[Seen], site: str,
             candidates.append((BOILERPLATE, TEASER_CONFIDENCE,
                                f"title of another article: {_shown(seen.teaser)}"))
         # a site rule's reason wins: the shape's is only wanted without one
-        probability, names = shape_probability(vector, not candidates) if vector else (0.0, [])
+        probability = (p2 if vector.get("html") else p) if vector else 0.0
         if probability >= 0.5:
+            names = [] if candidates else [name for _, name in sorted(
+                shape_pushes(vector) + context, reverse=True)[:3]]
             candidates.append((BOILERPLATE, round(probability, 3),
                                _shape_reason(names, seen.features)))
         # the strongest confidence; the reason of a site rule when one applies (it says more)

@@ -132,13 +132,19 @@ def _examples(rows: list, repeats: dict[tuple[str, str], int]) -> list[Example]:
             end += 1
         article = rows[start:end]
         copies = [repeats.get((row.site, row.text_key), 1) for row in article]
-        shapes = signals.vectors([signals.Seen(row.text, row.features, count - 1)
-                                  for row, count in zip(article, copies)])
-        for row, count, shape in zip(article, copies, shapes):
+        seen = [signals.Seen(row.text, row.features, count - 1)
+                for row, count in zip(article, copies)]
+        shapes = signals.vectors(seen)
+        first = [signals.shape_probability(shape, False)[0] for shape in shapes]
+        if any(row.features for row in article):  # HTML: the second stage, as the import's
+            running = signals.running_text(seen)
+            first = [p if body else second for p, body, (second, _) in zip(
+                first, running, signals.context_probabilities(first, running))]
+        for row, count, shape, p in zip(article, copies, shapes, first):
             own = paragraph_signals(row.index, row.paragraph_count, row.text, count,
                                     row.features)
             # the cold scorer's verdict (log-odds): what carries over to a site never labeled
-            cold = min(max(signals.shape_probability(shape, False)[0], 1e-6), 1 - 1e-6)
+            cold = min(max(p, 1e-6), 1 - 1e-6)
             examples.append(Example(row.text, {**own, "cold": math.log(cold / (1 - cold)),
                                                **{f"shape.{name}": value
                                                   for name, value in shape.items()}}))
