@@ -37,7 +37,7 @@ DEFAULT_LABEL_TEXTS = {
 # The app's own suggestion reasons (suggest/signals.py, suggest/training.py) are stored in
 # English, as a model's reasons sent through the API are: shown translated when they have one
 # of these forms (`reason_text`), else as they are.
-SHAPE_PHRASES = {  # signals.PHRASES
+SHAPE_PHRASES = {  # signals.PHRASES and signals.CONTEXT_PHRASES
     "short line": _l("short line"), "no sentence punctuation": _l("no sentence punctuation"),
     "list item": _l("list item"), "a label and a colon first": _l("a label and a colon first"),
     "holds a link address": _l("holds a link address"), "a date line": _l("a date line"),

@@ -20,6 +20,7 @@ from annotator.services.agreement_report import agreement_items
 from annotator.services.annotations import set_gold
 from annotator.services.exporting import ExportOptions, export_lines
 from annotator.services.quality import project_quality
+from annotator.suggest import training
 
 XSS = "<script>alert(1)</script>"
 GUIDELINES = ("Claim: a position the author argues for.\n\n"
@@ -139,6 +140,7 @@ def test_a_new_annotator_calibrates_first_then_sees_feedback(site):
     _label_and_finish(api, omar, articles["C1"], ["claim", "evidence", "other"], app)
     with app.app_context():
         assert agreement_items(db.session, db.session.get(Project, project)) == []
+        assert training.human_label_count(db.session, project) == 0  # nor trains the model
     result = app.test_cli_runner().invoke(args=["agreement", "--project", "cal", "--json",
                                                 "--resamples", "0"])
     assert result.exit_code == 0 and json.loads(result.output)["n_items"] == 0

@@ -29,7 +29,7 @@ from annotator.services import import_jobs
 from annotator.services.import_jobs import stored
 from annotator.services.importing import Source, get_or_create_project, import_sources
 from annotator.services.users import create_token, create_user
-from annotator.suggest.signals import PHRASES
+from annotator.suggest.signals import CONTEXT_PHRASES, PHRASES
 
 from helpers import PASSWORD, article_pks, hidden_csrf_token, import_articles, project_id
 
@@ -310,7 +310,7 @@ def test_default_labels_are_shown_in_the_ui_language(app):
 def test_the_apps_own_suggestion_reasons_are_shown_translated(app):
     """Stored in English (the API returns them so); shown in the UI's language, each form the
     app writes, and a model's own reason as it came."""
-    assert set(SHAPE_PHRASES) == set(PHRASES.values())
+    assert set(SHAPE_PHRASES) == set(PHRASES.values()) | set(CONTEXT_PHRASES.values())
     reasons = ["page shape", "page shape: short line, outside the article's text",
                "page shape: 85% link text, in a block named nav menu",
                "same text on 4 pages of example.com", "same text on 3 pages of this project",

@@ -93,11 +93,13 @@ def release_lease(session: Session, project_id: int) -> None:
 # -- reading the project --------------------------------------------------------------------
 
 def human_label_count(session: Session, project_id: int) -> int:
-    """Annotations typed by people (accepted suggestions left out) in the project."""
+    """Annotations typed by people (accepted suggestions and calibration rounds left out) in
+    the project."""
     return session.scalar(
         select(func.count(Annotation.id)).join(Paragraph, Paragraph.id == Annotation.paragraph_id)
         .join(Article, Article.id == Paragraph.article_id)
-        .where(Article.project_id == project_id, Annotation.source == "human")) or 0
+        .where(Article.project_id == project_id, Annotation.source == "human",
+               ~Article.calibration)) or 0
 
 
 def label_total(session: Session, project_id: int) -> int:
@@ -177,7 +179,8 @@ def training_data(session: Session, project_id: int, progress: ProgressCallback 
             select(Annotation.paragraph_id, Paragraph.article_id, Annotation.label)
             .join(Paragraph, Paragraph.id == Annotation.paragraph_id)
             .join(Article, Article.id == Paragraph.article_id)
-            .where(Article.project_id == project_id, Annotation.source == "human")):
+            .where(Article.project_id == project_id, Annotation.source == "human",
+                   ~Article.calibration)):  # calibration labels are kept out of the data
         votes[paragraph_id].append(label)
         articles.add(article_id)
     gold = {}
