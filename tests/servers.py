@@ -2,6 +2,7 @@
 gunicorn.conf.py), started on a free port as its own process group and killed whole."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -71,3 +72,14 @@ class Server:
         except ProcessLookupError:
             pass
         self.process.wait(timeout=10)
+
+
+def bearer_api(server, token: str, method: str, path: str, body: dict | None = None):
+    """Call a running server's JSON API as a script does: a bearer token, no cookie, no CSRF
+    token; the answer's JSON (None for an empty body)."""
+    request = urllib.request.Request(
+        server.url + path, method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"null")

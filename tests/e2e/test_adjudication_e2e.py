@@ -3,7 +3,8 @@ keyboard only, and the export gives the gold labels back (`label_source: "gold"`
 from __future__ import annotations
 
 import json
-import urllib.request
+
+from servers import bearer_api
 
 try:
     from playwright.sync_api import expect
@@ -15,16 +16,6 @@ DISAGREE = (5, 6, 7, 8)  # paragraph indexes of EN that two annotators label dif
 OTHER_LABEL = {"claim": "other", "evidence": "claim", "other": "evidence", "boilerplate": "other"}
 
 
-def _api(server, token: str, method: str, path: str, body: dict | None = None):
-    """Call the JSON API as a script does: a bearer token, no cookie, no CSRF token."""
-    request = urllib.request.Request(
-        server.url + path, method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read() or b"null")
-
-
 def _make_disagreements(server, demo) -> tuple[int, dict[int, int]]:
     """Two annotators (made with the CLI) label EN's paragraphs 0-9 through the API, agreeing
     except on DISAGREE; returns the project id and EN's paragraph ids by index."""
@@ -33,18 +24,18 @@ def _make_disagreements(server, demo) -> tuple[int, dict[int, int]]:
     for name in ("ann1", "ann2"):
         server.cli("create-user", name, "--password-stdin", input="annotator password\n")
         tokens[name] = server.cli("create-token", name).strip().split()[-1]
-    project = next(p for p in _api(server, tokens["ann1"], "GET", "/api/projects")
+    project = next(p for p in bearer_api(server, tokens["ann1"], "GET", "/api/projects")
                    if p["name"] == "demo")
-    items = _api(server, tokens["ann1"], "GET",
+    items = bearer_api(server, tokens["ann1"], "GET",
                  f"/api/projects/{project['id']}/articles?limit=1000")["items"]
     article = next(item["id"] for item in items if item["article_id"] == EN)
     paragraphs = {p["index"]: p["id"] for p in
-                  _api(server, tokens["ann1"], "GET", f"/api/articles/{article}")["paragraphs"]}
+                  bearer_api(server, tokens["ann1"], "GET", f"/api/articles/{article}")["paragraphs"]}
     for index in range(10):
         first = answers[index]
         second = OTHER_LABEL[first] if index in DISAGREE else first
         for name, label in (("ann1", first), ("ann2", second)):
-            _api(server, tokens[name], "PUT", f"/api/paragraphs/{paragraphs[index]}/annotation",
+            bearer_api(server, tokens[name], "PUT", f"/api/paragraphs/{paragraphs[index]}/annotation",
                  {"label": label, "note": f"{name} thinks {label}"})
     return project["id"], paragraphs
 

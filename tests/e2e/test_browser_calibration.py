@@ -3,9 +3,9 @@ they label it from the keyboard, Shift+Enter marks it done and opens the feedbac
 against gold, the guidelines on each label they missed); Enter goes on to ordinary work."""
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
+
+from servers import bearer_api
 
 try:
     from playwright.sync_api import expect
@@ -16,24 +16,15 @@ EN = "demo-en-cycling-lanes"
 WRONG = {6: "other", 8: "boilerplate"}  # two paragraphs the newcomer gets wrong
 
 
-def _api(server, token: str, method: str, path: str, body: dict | None = None):
-    request = urllib.request.Request(
-        server.url + path, method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read() or b"null")
-
-
 def test_a_newcomer_calibrates_and_reads_the_feedback_by_keyboard(admin_page, live_server, demo,
                                                                   helpers):
     page, server = admin_page, live_server
     answers = demo["key"][EN]
     token = server.cli("create-token", "admin").strip().split()[-1]
     article = helpers.article_pk(page, "demo", EN)
-    paragraphs = _api(server, token, "GET", f"/api/articles/{article}")["paragraphs"]
+    paragraphs = bearer_api(server, token, "GET", f"/api/articles/{article}")["paragraphs"]
     for paragraph in paragraphs:  # the admin's gold: the answer key
-        _api(server, token, "PUT", f"/api/paragraphs/{paragraph['id']}/gold",
+        bearer_api(server, token, "PUT", f"/api/paragraphs/{paragraph['id']}/gold",
              {"label": answers[paragraph["index"]]})
     assert "calibration articles: " + EN in server.cli("calibration", "--project", "demo",
                                                        "--mark", EN)

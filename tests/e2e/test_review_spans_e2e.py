@@ -4,9 +4,9 @@ keyboard, its link comes along, a reload shows the gold, and the database holds 
 annotator's exact code-point offsets."""
 from __future__ import annotations
 
-import json
 import sqlite3
-import urllib.request
+
+from servers import bearer_api
 
 try:
     from playwright.sync_api import expect
@@ -15,15 +15,6 @@ except ImportError:  # conftest skips these tests (or, under CI, fails them)
 
 ZH = "demo-zh-battery-recycling"
 CLAIM, EVIDENCE = 5, 7  # paragraph indexes: labeled claim and evidence by both annotators
-
-
-def _api(server, token: str, method: str, path: str, body: dict | None = None):
-    request = urllib.request.Request(
-        server.url + path, method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read() or b"null")
 
 
 def _span(text: str, part: str, label: str) -> dict:
@@ -39,13 +30,13 @@ def _two_annotators(server, demo) -> dict:
     for name in ("ann1", "ann2"):
         server.cli("create-user", name, "--password-stdin", input="annotator password\n")
         tokens[name] = server.cli("create-token", name).strip().split()[-1]
-    project = next(p for p in _api(server, tokens["ann1"], "GET", "/api/projects")
+    project = next(p for p in bearer_api(server, tokens["ann1"], "GET", "/api/projects")
                    if p["name"] == "demo")
-    items = _api(server, tokens["ann1"], "GET",
+    items = bearer_api(server, tokens["ann1"], "GET",
                  f"/api/projects/{project['id']}/articles?limit=1000")["items"]
     article = next(item["id"] for item in items if item["article_id"] == ZH)
     ids = {p["index"]: p["id"] for p in
-           _api(server, tokens["ann1"], "GET", f"/api/articles/{article}")["paragraphs"]}
+           bearer_api(server, tokens["ann1"], "GET", f"/api/articles/{article}")["paragraphs"]}
     spans = {
         "ann1": {CLAIM: [_span(texts[CLAIM], "必须尽快建立覆盖生产、销售、报废全过程的溯源与责任体系", "claim")],
                  EVIDENCE: [_span(texts[EVIDENCE], "2025年全国退役动力电池约为四十二万吨", "evidence")]},
@@ -55,11 +46,11 @@ def _two_annotators(server, demo) -> dict:
     stored = {}
     for name, token in tokens.items():
         for index, label in ((CLAIM, "claim"), (EVIDENCE, "evidence")):
-            _api(server, token, "PUT", f"/api/paragraphs/{ids[index]}/annotation", {"label": label})
+            bearer_api(server, token, "PUT", f"/api/paragraphs/{ids[index]}/annotation", {"label": label})
         for index, wanted in spans[name].items():
-            stored[(name, index)] = _api(server, token, "PUT", f"/api/paragraphs/{ids[index]}/spans",
+            stored[(name, index)] = bearer_api(server, token, "PUT", f"/api/paragraphs/{ids[index]}/spans",
                                          {"spans": wanted})["spans"]
-    _api(server, tokens["ann1"], "PUT", f"/api/articles/{article}/links", {"links": [
+    bearer_api(server, tokens["ann1"], "PUT", f"/api/articles/{article}/links", {"links": [
         {"from": {"span_id": stored[("ann1", EVIDENCE)][0]["id"]},
          "to": {"span_id": stored[("ann1", CLAIM)][0]["id"]}, "relation": "supports"}]})
     return {"project": project["id"], "ids": ids, "spans": spans, "texts": texts}
