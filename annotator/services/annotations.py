@@ -248,6 +248,14 @@ def clear_annotations(session: Session, article_id: int, paragraph_ids: Iterable
                       user_id: int) -> list[int]:
     """Remove a user's labels from those paragraphs of an article in one transaction (each
     kept in the history); returns the ids of the paragraphs that had one."""
+    cleared = remove_annotations(session, article_id, paragraph_ids, user_id)
+    session.commit()
+    return cleared
+
+
+def remove_annotations(session: Session, article_id: int, paragraph_ids: Iterable[int],
+                       user_id: int) -> list[int]:
+    """`clear_annotations` inside the caller's transaction (not committed here)."""
     annotations = session.scalars(
         select(Annotation).join(Paragraph, Paragraph.id == Annotation.paragraph_id)
         .where(Paragraph.article_id == article_id, Annotation.user_id == user_id,
@@ -261,7 +269,6 @@ def clear_annotations(session: Session, article_id: int, paragraph_ids: Iterable
     for annotation in annotations:
         _count(session.connection(), annotation.paragraph_id, user_id, annotation.label,
                annotation.created_at.date(), -1)
-    session.commit()
     return [annotation.paragraph_id for annotation in annotations]
 
 

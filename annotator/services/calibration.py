@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from ..models import (Annotation, Article, Assignment, Gold, GoldAttempt, GoldResult,
                       GuidelineVersion, Paragraph, Project, User, utcnow)
-from .annotations import clear_annotations
+from .annotations import remove_annotations
 from .messages import N_
 
 CALIBRATION, CHECK = "calibration", "check"
@@ -127,9 +127,10 @@ def check_due(session: Session, project: Project, user_id: int) -> int | None:
 
 def begin(session: Session, project: Project, article_id: int, user_id: int,
           kind: str) -> GoldAttempt:
-    """Start the user's round on a gold article the queue just gave them (committed). A
-    calibration round under a version they already did it under goes on; a round under a
-    newer one starts from their labels on it cleared and the article reopened."""
+    """Start the user's round on a gold article the queue is giving them, in the claim's
+    write transaction (the caller commits). A calibration round under a version they already
+    did it under goes on; a round under a newer one starts from their labels on it cleared
+    and the article reopened."""
     version = project.guideline_version
     attempt = session.scalar(select(GoldAttempt).where(
         GoldAttempt.user_id == user_id, GoldAttempt.article_id == article_id,
@@ -140,7 +141,7 @@ def begin(session: Session, project: Project, article_id: int, user_id: int,
             GoldAttempt.user_id == user_id, GoldAttempt.article_id == article_id,
             GoldAttempt.kind == CALIBRATION).limit(1)) is not None:
         paragraphs = session.scalars(select(Paragraph.id).where(Paragraph.article_id == article_id))
-        clear_annotations(session, article_id, list(paragraphs), user_id)
+        remove_annotations(session, article_id, list(paragraphs), user_id)
         reopened = session.execute(
             update(Assignment).where(Assignment.article_id == article_id,
                                      Assignment.user_id == user_id,
@@ -152,7 +153,6 @@ def begin(session: Session, project: Project, article_id: int, user_id: int,
     attempt = GoldAttempt(project_id=project.id, user_id=user_id, article_id=article_id,
                           kind=kind, guideline_version=version)
     session.add(attempt)
-    session.commit()
     return attempt
 
 

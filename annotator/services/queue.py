@@ -169,12 +169,10 @@ def claim_next(session: Session, project: Project, user_id: int,
         found = _next(session, project, user_id, hold)
         if found is not None:
             touch(session, found[0], user_id)
+            if found[1] is not None:  # a calibration round or a hidden check starts with it
+                calibration.begin(session, project, found[0], user_id, found[1])
         session.commit()
-    if found is None:
-        return None
-    if found[1] is not None:
-        calibration.begin(session, project, found[0], user_id, found[1])
-    return found[0]
+    return found and found[0]
 
 
 def _touch_statement(insert_into, labeled: bool):
