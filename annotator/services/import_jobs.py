@@ -249,7 +249,7 @@ class Runner:
                                     encoding=options.get("encoding") or None,
                                     split=options.get("split") or "line",
                                     skip_invalid=bool(options.get("skip_invalid")),
-                                    progress=self._progress)
+                                    in_server=True, progress=self._progress)
             error = None if report.stored else report.failure()
         except DatabaseBusy as busy:
             session.rollback()
@@ -269,10 +269,6 @@ class Runner:
     def _finish(self, session: Session, job_id: int, report: ImportReport,
                 error: str | None) -> None:
         job = session.get(ImportJob, job_id)
-        if report.stored:
-            from ..suggest.training import background, background_wanted
-            if report.pending and background_wanted(self.app):  # its scorer writes them now
-                background(self.app).pending_added()
         for attempt in range(30):  # the outcome must reach the row: retry a busy database
             try:
                 with write_transaction(session):

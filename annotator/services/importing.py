@@ -131,14 +131,16 @@ def sources_from_paths(paths: Iterable[Path], fmt: str = "auto") -> tuple[list[S
 def import_sources(session: Session, project_name: str, sources: Sequence[Source], *,
                    encoding: str | None = None, split: str = "line",
                    skip_invalid: bool = False, errors: Sequence[str] = (),
-                   score_now: bool | None = None,
+                   score_now: bool | None = None, in_server: bool | None = None,
                    progress: ProgressCallback = no_progress) -> ImportReport:
     """Parse and check every record (spooled to a temporary file, no transaction open), then
     store the new ones in one transaction (or nothing on error), reporting both stages to
     `progress`. Their cold suggestions are written right after (`score_now`; by default
     when the import has fewer than
     SCORE_AT_IMPORT paragraphs), else left pending: the server's background thread, the
-    article's first view and `flask suggest` write them (suggest.signals)."""
+    article's first view and `flask suggest` write them (suggest.signals). `in_server`: this
+    process is a server whose background scorer takes the pending ones (default: in a
+    request; a background import job says so itself)."""
     session.commit()  # end the caller's reads: no transaction stays open while files are parsed
     report = ImportReport(errors=list(errors), path_errors=len(errors))
     keep = float("inf") if score_now else SCORE_AT_IMPORT if score_now is None else 0
@@ -155,21 +157,23 @@ def import_sources(session: Session, project_name: str, sources: Sequence[Source
             except BaseException:
                 session.rollback()
                 raise
-    return after_store(session, report, project_id, suggest, imported)
+    return after_store(session, report, project_id, suggest, imported, in_server)
 
 
 def after_store(session: Session, report: ImportReport, project_id: int, suggest: bool,
-                imported: list[Imported] | None) -> ImportReport:
+                imported: list[Imported] | None, in_server: bool | None = None) -> ImportReport:
     """What follows a committed import: cold suggestions for what `_store` kept (else left
-    pending), fresh planner statistics, and a web import's pending articles announced to this
-    server's background scorer."""
+    pending), fresh planner statistics, and, in a server (`in_server`, by default: in a
+    request), the pending articles announced to its background scorer."""
     report.stored = True
     if suggest and imported is not None:
         report.suggested = _suggest(session, project_id, imported)
     elif suggest:
         report.pending = report.added
     refresh_statistics(session.get_bind())  # the project may be many times larger now
-    if report.pending and has_request_context():  # a web import: this server scores them now
+    if in_server is None:
+        in_server = has_request_context()
+    if report.pending and in_server:  # this server's background scorer writes them now
         from ..suggest.training import background, background_wanted
         if background_wanted(current_app):
             background(current_app).pending_added()
