@@ -27,6 +27,7 @@ from .services.formats import format_for_name
 from .services.dataset import UNKNOWN_LICENSE, dataset_zip, parse_split
 from .services.exporting import ExportError, ExportOptions, export_lines
 from .services.importing import Source, get_or_create_project, import_sources, project_name_problem
+from .services.messages import from_json
 from .services.parquet_export import write_parquet
 from .services.users import create_token, create_user
 from .web import attachment, error_page, file_name
@@ -346,7 +347,7 @@ def import_job(job_id: int):
     job = import_jobs.fresh(db.session, db.get_or_404(ImportJob, job_id))
     return render_template("admin/import_job.html", job=job, project=db.session.get(
         Project, job.project_id), summary=_job_summary(job) if job.state == "done" else [],
-        errors=[import_jobs.shown(line) for line in job.errors or []],
+        errors=[from_json(line) for line in job.errors or []],
         jobs=import_jobs.recent(db.session, job.project_id), job_states=_job_states())
 
 

@@ -26,7 +26,7 @@ from annotator.models import DEFAULT_LABELS, DEFAULT_RELATIONS, DEFAULT_SPAN_LAB
 from annotator.services import queue
 from annotator.services.annotations import save_annotation, set_gold
 from annotator.services import import_jobs
-from annotator.services.import_jobs import stored
+from annotator.services.messages import to_json
 from annotator.services.importing import Source, get_or_create_project, import_sources
 from annotator.services.users import create_token, create_user
 from annotator.suggest.signals import CONTEXT_PHRASES, PHRASES
@@ -150,7 +150,7 @@ def site(app):
                     (empty, "warc", {"state": "done", "added": 2, "paragraphs": 3,
                                      "warc_skipped": {"not_html": 1, "duplicate": 1}}),
                     (empty, "jsonl", {"state": "failed", "error": refused.failure(),
-                                      "errors": [stored(line) for line in refused.errors],
+                                      "errors": [to_json(line) for line in refused.errors],
                                       "error_count": 1}),
                     (empty, "jsonl", {"state": "failed", "error": "the server process stopped"}),
                     (empty, "jsonl", {"state": "running", "owner": import_jobs.owner()}))]

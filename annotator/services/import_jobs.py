@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from ..database import DatabaseBusy, write_transaction
 from ..models import ImportJob, Project, isoformat, utcnow
 from .importing import ImportReport, Source, import_sources
-from .messages import Text
+from .messages import from_json, to_json
 
 HEARTBEAT_SECONDS = 2.0  # how often a running job's row gets its progress and a heartbeat
 STALE_SECONDS = 600  # no heartbeat this long: the job's process stopped (or is stuck)
@@ -123,31 +123,11 @@ def job_json(job: ImportJob) -> dict[str, Any]:
             "records_read": job.records_read, "bytes_read": job.bytes_read,
             "bytes_total": job.bytes_total, "added": job.added, "skipped": job.skipped,
             "paragraphs": job.paragraphs, "warc_skipped": job.warc_skipped or {},
-            "error": job.error, "errors": [str(shown(line)) for line in job.errors or []],
+            "error": job.error, "errors": [str(from_json(line)) for line in job.errors or []],
             "error_count": job.error_count,
             "created_at": isoformat(job.created_at), "started_at": isoformat(job.started_at),
             "heartbeat_at": isoformat(job.heartbeat_at),
             "finished_at": isoformat(job.finished_at)}
-
-
-def stored(text: Any) -> Any:
-    """A message as a job row keeps it: a services.messages.Text as its template and values
-    (to be shown in the reader's language), anything else as its string."""
-    if isinstance(text, Text):
-        return {"template": text.template, "plural": text.plural,
-                "values": {name: value if isinstance(value, int) else stored(value)
-                           for name, value in text.values.items()},
-                "web": stored(text.web) if text.web is not None else None}
-    return str(text)
-
-
-def shown(stored: Any) -> Any:
-    """A message kept by _stored, as a Text again (or the string)."""
-    if not isinstance(stored, dict):
-        return stored
-    text = Text(stored["template"], {name: shown(value) for name, value in stored["values"].items()},
-                stored["plural"])
-    return text.on_web(shown(stored["web"])) if stored.get("web") else text
 
 
 def fresh(session: Session, job: ImportJob) -> ImportJob:
@@ -280,7 +260,7 @@ class Runner:
                     job.paragraphs, job.warc_skipped = report.paragraphs, report.warc_skipped
                     job.records_read = self.progress.get("records_read", job.records_read)
                     job.bytes_read = job.bytes_total
-                    job.errors = [stored(line) for line in report.errors[:MAX_ERRORS]]
+                    job.errors = [to_json(line) for line in report.errors[:MAX_ERRORS]]
                     job.error_count = len(report.errors)
                     _remove(job)
                     session.commit()

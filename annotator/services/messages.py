@@ -51,3 +51,23 @@ def joined(*parts: str, separator: Text = SEMICOLON) -> Text:
     """Messages joined in one (each part, and the separator, translated on its own)."""
     return Text("%(separator)s".join(f"%(part{i})s" for i in range(len(parts))),
                 {"separator": separator, **{f"part{i}": part for i, part in enumerate(parts)}})
+
+
+def to_json(text: Any) -> Any:
+    """A message as a JSON column keeps it: a Text as its template and values (to be shown
+    in the reader's language later), anything else as its string."""
+    if isinstance(text, Text):
+        return {"template": text.template, "plural": text.plural,
+                "values": {name: value if isinstance(value, int) else to_json(value)
+                           for name, value in text.values.items()},
+                "web": to_json(text.web) if text.web is not None else None}
+    return str(text)
+
+
+def from_json(kept: Any) -> Any:
+    """A message kept by `to_json`, as a Text again (or the string)."""
+    if not isinstance(kept, dict):
+        return kept
+    values = {name: from_json(value) for name, value in kept["values"].items()}
+    text = Text(kept["template"], values, kept["plural"])
+    return text.on_web(from_json(kept["web"])) if kept.get("web") else text
