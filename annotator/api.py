@@ -428,11 +428,11 @@ def import_articles(project_id: int):
 
 
 def _warc_counts(fmt: str, skipped: dict[str, int]) -> dict:
-    """A WARC import's records not imported, by why (formats.warc.SKIPPED); none for others."""
+    """A WARC import's records not imported, by why; none for other formats."""
     if fmt != "warc":
         return {}
-    return {"warc_skipped": {why: skipped.get(why, 0)
-                             for why in ("not_html", "not_200", "duplicate", "not_response")}}
+    from .services.formats.warc import SKIPPED  # loaded already: the import read a WARC
+    return {"warc_skipped": {why: skipped.get(why, 0) for why in SKIPPED}}
 
 
 @bp.get("/import-jobs/<int:job_id>")
