@@ -245,14 +245,12 @@ def suggested_labels(session: Session, project: Project) -> dict[int, str]:
         .where(Article.project_id == project.id, Paragraph.annotation_count > 0)).all())
 
 
-def project_quality(session: Session, project: Project, *, gold: Mapping[int, str] | None = None,
-                    extra: Iterable[Row] = ()) -> QualityReport:
-    """Every annotator's figures: gold defaults to the adjudicated labels; `extra` adds
-    labels kept elsewhere (scored against gold, like the others)."""
+def project_quality(session: Session, project: Project) -> QualityReport:
+    """Every annotator's figures, against the adjudicated labels and the rounds' results."""
     from .calibration import scored_results
-    rows = annotation_rows(session, project) + list(extra)
+    rows = annotation_rows(session, project)
     tests = [Test(*result) for result in scored_results(session, project)]
-    gold = gold_labels(session, project) if gold is None else gold
+    gold = gold_labels(session, project)
     users = {row.user_id for row in rows} | {test.user_id for test in tests}
     names = dict(session.execute(select(User.id, User.username)
                                  .where(User.id.in_(users))).all()) if users else {}
