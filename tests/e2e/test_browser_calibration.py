@@ -63,6 +63,16 @@ def test_a_newcomer_calibrates_and_reads_the_feedback_by_keyboard(admin_page, li
     expect(continue_button).to_be_focused()
     helpers.ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(helpers.ARTIFACTS / "calibration-feedback.png"), full_page=True)
+    feedback_url = page.url
+    page.context.add_cookies([{"name": "lang", "value": "zh", "url": server.url}])
+    page.reload()  # the same feedback in Chinese: headings, verdicts and label names
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(page.locator("h1")).to_contain_text("你的标签与金标准对照")
+    expect(differs.first).to_contain_text("主张")
+    page.screenshot(path=str(helpers.ARTIFACTS / "calibration-feedback-zh.png"), full_page=True)
+    page.context.add_cookies([{"name": "lang", "value": "en", "url": server.url}])
+    page.goto(feedback_url)
+    page.get_by_role("button", name="Continue: next article").focus()
     page.keyboard.press("Enter")  # on to ordinary work: the first article that needs someone
     page.wait_for_url(re.compile(r"/articles/\d+$"))
     assert not page.url.endswith(f"/articles/{article}")
