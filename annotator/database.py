@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from flask import Flask, current_app, request
-from sqlalchemy import Date, event, inspect, make_url
+from sqlalchemy import Date, event, inspect, make_url, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.compiler import compiles
@@ -415,6 +415,23 @@ class MigrationCommands(click.Group):
         return commands.make_context(info_name, args, parent=parent, **extra)
 
 
+def create_schema() -> bool:
+    """A database without tables gets the models' schema at once, stamped with the newest
+    revision, in one transaction: what replaying the migrations gives (tests/test_migrations.py)
+    in a tenth of the time, without importing Alembic. False, doing nothing, when the database
+    has tables."""
+    with db.engine.begin() as connection:
+        if inspect(connection).get_table_names():
+            return False
+        db.metadata.create_all(connection)
+        connection.exec_driver_sql(  # as Alembic creates it
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+            "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))")
+        connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:head)"),
+                           {"head": head_revision()})
+    return True
+
+
 def upgrade_database() -> None:
     """Create or migrate the database to the newest schema; one process at a time."""
     if database_is_current():
@@ -422,5 +439,5 @@ def upgrade_database() -> None:
     lock_path = Path(current_app.instance_path) / "migrate.lock"
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not database_is_current():
+        if not database_is_current() and not create_schema():
             migrate_to()

@@ -4,20 +4,66 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 
 from annotator import create_app
-from annotator.database import migrate_to
+from annotator.database import create_schema, database_is_current, migrate_to
 from annotator.extensions import db
 from annotator.models import DEFAULT_SPAN_LABELS, Annotation, Gold, GuidelineVersion, Project
 from testdb import database_url
 
 
-def test_migrating_from_scratch_gives_the_models_schema(app):
-    with app.app_context(), db.engine.connect() as connection:
+def schema_of(connection) -> dict:
+    """Every table's columns (types, nullability, server defaults), keys, constraints and
+    indexes, as the database reports them; column order left out (added columns come last)."""
+    found = inspect(connection)
+    described = {}
+    for table in found.get_table_names():
+        described[table] = {
+            "columns": sorted((column["name"], str(column["type"]), column["nullable"],
+                               str(column["default"])) for column in found.get_columns(table)),
+            "primary key": found.get_pk_constraint(table),
+            "foreign keys": sorted(map(repr, found.get_foreign_keys(table))),
+            "unique": sorted(map(repr, found.get_unique_constraints(table))),
+            "checks": sorted(map(repr, found.get_check_constraints(table))),
+            "indexes": sorted(map(repr, found.get_indexes(table)))}
+    return described
+
+
+def migrated_app(tmp_path, name: str = "test.db"):
+    """An app on a new database, migrated from scratch by replaying every migration."""
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "AUTO_MIGRATE": False,
+                      "SQLALCHEMY_DATABASE_URI": database_url(tmp_path, name)})
+    with app.app_context():
+        migrate_to()
+    return app
+
+
+def test_migrating_from_scratch_gives_the_models_schema(tmp_path):
+    with migrated_app(tmp_path).app_context(), db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, db.metadata)
     assert differences == []
+
+
+def test_a_new_database_gets_the_migrated_schema_at_once(tmp_path):
+    """A database without tables is created from the models and stamped (create_schema):
+    the same tables, columns, defaults, keys and indexes as replaying the migrations, at the
+    newest revision, so later migrations apply to it as to any other."""
+    with migrated_app(tmp_path, "migrated.db").app_context(), db.engine.connect() as connection:
+        migrated = schema_of(connection)
+        migrated_version = connection.exec_driver_sql(
+            "SELECT version_num FROM alembic_version").all()
+        db.engine.dispose()
+    app = create_app({"TESTING": True, "SECRET_KEY": "test",
+                      "SQLALCHEMY_DATABASE_URI": database_url(tmp_path, "created.db")})
+    with app.app_context(), db.engine.connect() as connection:
+        assert database_is_current()
+        assert not create_schema()  # it has tables now: left alone
+        assert connection.exec_driver_sql(
+            "SELECT version_num FROM alembic_version").all() == migrated_version
+        created = schema_of(connection)
+    assert "paragraph" in created and created == migrated
 
 
 def test_the_spans_migration_gives_stored_projects_the_default_sets(tmp_path):
