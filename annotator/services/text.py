@@ -40,8 +40,11 @@ SPLITTERS = {"line": split_lines, "blank": split_blank}
 
 
 def paragraphs_of(texts: list[str]) -> list[str]:
-    """Normalise given paragraphs and drop the empty ones."""
-    return [text for text in map(normalise, texts) if text]
+    """Normalise given paragraphs and drop the empty ones (with neither a BOM nor a CR in
+    any, normalising is stripping, done without a call per paragraph)."""
+    joined = "".join(texts)
+    clean = "\r" not in joined and "\ufeff" not in joined
+    return [text for text in map(str.strip if clean else normalise, texts) if text]
 
 
 # NFKC of the full-width ASCII forms and the ideographic space, the compatibility characters

@@ -6,6 +6,7 @@ import json
 import math
 import re
 from collections.abc import Iterator
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -135,7 +136,7 @@ def _jsonl_record(source: str, line: str, split: str, budget: Budget) -> Record:
     body = obj[bodies[0]]
     structure = None
     if bodies[0] == "paragraphs":
-        if not isinstance(body, list) or not all(isinstance(item, str) for item in body):
+        if not isinstance(body, list) or not all(map(isinstance, body, repeat(str))):
             raise Invalid(N_('"paragraphs" must be a list of strings'))
         paragraphs = body
     elif not isinstance(body, str):

@@ -86,8 +86,7 @@ def checked(record: Record) -> Record:
         record.features = [seen for _, seen in kept]
     if not record.paragraphs:
         raise Invalid(N_("no paragraphs"))
-    for text in (record.title, *record.paragraphs):
-        check_storable(text)
+    check_storable("".join([record.title, *record.paragraphs]))  # all at once: one message
     return record
 
 
