@@ -332,19 +332,19 @@ def _store(session: Session, project_name: str, batches: Iterable[list[Spooled]]
         new = _new_records(connection, project.id, batch, report)
         if not new:
             continue
+        sites = [site_of(record.meta, record.url) for _, record in new]
         stored = {article_id: pk for pk, article_id in connection.execute(add_new, [{
             "project_id": project.id, "article_id": article_id, "title": record.title,
             "url": record.url, "meta": record.meta, "content_hash": record.digest,
-            "site": site_of(record.meta, record.url),
-            "paragraph_count": len(record.paragraphs), "created_at": now,
+            "site": site, "paragraph_count": len(record.paragraphs), "created_at": now,
             "source_file": record.source_file, "source_line": record.source_line,
-        } for article_id, record in new])}
+        } for (article_id, record), site in zip(new, sites)])}
         report.added += len(stored)
         report.skipped += len(new) - len(stored)
         batch_imported = [
-            Imported(stored[article_id], site_of(record.meta, record.url), record.title,
-                     record.paragraphs, record.keys, record.features)
-            for article_id, record in new if article_id in stored]
+            Imported(stored[article_id], site, record.title, record.paragraphs, record.keys,
+                     record.features)
+            for (article_id, record), site in zip(new, sites) if article_id in stored]
         rows = [(article.pk, index, text, key,
                  json.dumps(features[index]) if features else None)
                 for article in batch_imported
