@@ -35,7 +35,11 @@ ROOT = Path(__file__).resolve().parent.parent  # the repository root
 # imports them once before it forks (gunicorn.conf.py), so its workers share them.
 DEFERRED_MODULES = ("annotator.services.agreement_report", "annotator.services.span_agreement",
                     "annotator.services.dashboard", "annotator.charts",
-                    "annotator.services.quality")
+                    "annotator.services.quality",
+                    # the suggestions' model (suggest/model.py): a worker's first retraining
+                    # imported them itself, a second of CPU in each worker
+                    "sklearn.feature_extraction.text", "sklearn.linear_model",
+                    "sklearn.preprocessing")
 
 
 def import_deferred_modules() -> None:

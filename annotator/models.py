@@ -435,6 +435,25 @@ class SuggestionModel(db.Model):
     """Training in progress until then (one trainer at a time across processes)."""
 
 
+class PropagationQueue(db.Model):
+    """Human labels saved on repeated paragraphs, in the order the server processes noted
+    them, waiting for the one process that propagates them to the copies (suggest/training.py):
+    each process adds its own, the holder of the "propagation" lease reads and removes them."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    paragraph_id: Mapped[int] = mapped_column(ForeignKey("paragraph.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(32))
+
+
+class BackgroundLease(db.Model):
+    """Work that one server process does for all (`name`, e.g. "propagation"): who holds it
+    (host:pid:thread) and until when; a holder that stops renewing it loses it then."""
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255), default="")
+    until: Mapped[datetime | None]
+
+
 class Assignment(db.Model):
     """An annotator's hold on an article: started, and finished once marked done."""
 

@@ -9,14 +9,20 @@
 - `propagate`: a label given to a repeated paragraph becomes the suggestion of its copies on
   the site's other articles (a burst of saves on the same text propagates once).
 - `saved`: the hook on the save path. It only notes the save in memory; a daemon thread of
-  this process propagates, and every CHECK_EVERY_SAVES saves (or CHECK_EVERY_SECONDS) checks
-  whether a project's human labels grew enough to retrain, at the pace `too_soon` allows.
+  this process hands the human saves to the propagation queue (one short write for the saves
+  of PROPAGATE_GATHER), and one thread of all the processes, the holder of the "propagation"
+  background lease, propagates what the queue holds, every PROPAGATE_EVERY seconds at most
+  and no sooner than PROPAGATE_PACE times its last round's CPU after it. Every
+  CHECK_EVERY_SAVES saves (or CHECK_EVERY_SECONDS) the thread checks whether a project's
+  human labels grew enough to retrain, at the pace `too_soon` allows; a training yields
+  RETRAIN_PACE times its CPU between batches while saves are arriving.
 """
 from __future__ import annotations
 
 import logging
 import math
 import os
+import socket
 import threading
 import time
 from collections import defaultdict
@@ -25,13 +31,14 @@ from functools import partial
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import DateTime, Float, Integer, String, and_, bindparam, func, or_, select, update
+from sqlalchemy import (DateTime, Float, Integer, String, and_, bindparam, delete, func, insert,
+                        or_, select, update)
 from sqlalchemy.orm import Session
 
 from ..database import Prepared, dialect_insert, for_backend, write_transaction
 from ..extensions import db
-from ..models import (Annotation, Article, Gold, LabelCount, Paragraph, Project, Suggestion,
-                      SuggestionModel, utcnow)
+from ..models import (Annotation, Article, BackgroundLease, Gold, LabelCount, Paragraph, Project,
+                      PropagationQueue, Suggestion, SuggestionModel, utcnow)
 from ..progress_report import ProgressCallback, no_progress
 from ..services.suggestions import APP_MODELS, MAX_REASON_CHARS
 from .model import (Example, ProjectModel, TooFewLabels, cross_validate, fit_matrix,
@@ -50,6 +57,18 @@ RETRAIN_PACE = 10.0
 PROPAGATED_CONFIDENCE = 0.97
 STORE_CHUNK = 500  # rows per upsert statement
 MAX_COPIES = 5000  # copies of one paragraph given its label at once
+# propagation: each process queues its human saves of PROPAGATE_GATHER seconds in one write;
+# the lease holder propagates the queue every PROPAGATE_EVERY seconds at most, and leaves at
+# least PROPAGATE_PACE times a round's CPU before the next (a burst of saves on boilerplate
+# rewrites its copies a few times, not on every save), in write transactions of about
+# PROPAGATE_HOLD seconds (saves wait for the writer's lock no longer than that)
+PROPAGATE_GATHER = 0.2
+PROPAGATE_EVERY = 0.5
+PROPAGATE_PACE = 10.0
+PROPAGATE_HOLD = 0.005
+PROPAGATION_LEASE = timedelta(seconds=10)
+QUEUE_ROUND = 20000  # queued saves propagated in one round at most
+SAVES_ARRIVING = 1.0  # a save noted this recently: the process is busy saving
 
 log = logging.getLogger(__name__)
 
@@ -368,6 +387,9 @@ def propagate(session: Session, saves: list[tuple[int, str]]) -> int:
     groups: dict[tuple, tuple[Any, list[tuple[int, str]]]] = {}
     ids = list(dict.fromkeys(paragraph_id for paragraph_id, _ in saves))
     found = {}
+    copy = Paragraph.__table__.alias("copy")
+    repeated = (select(copy.c.id).where(copy.c.text_key == Paragraph.text_key,
+                                        copy.c.id != Paragraph.id).exists())
     for start in range(0, len(ids), STORE_CHUNK):
         found.update((row.id, row) for row in session.execute(
             select(Paragraph.id, Paragraph.text_key, Paragraph.article_id, Article.site,
@@ -375,21 +397,28 @@ def propagate(session: Session, saves: list[tuple[int, str]]) -> int:
             .join(Article, Article.id == Paragraph.article_id)
             .join(Project, Project.id == Article.project_id)
             .where(Paragraph.id.in_(ids[start:start + STORE_CHUNK]),
-                   Paragraph.text_key.is_not(None), Project.suggestions_enabled)))
+                   Paragraph.text_key.is_not(None), Project.suggestions_enabled,
+                   repeated)))  # a text found once has no copies to propagate to
     session.rollback()
     for paragraph_id, label in saves:
         row = found.get(paragraph_id)
         if row is not None:
             groups.setdefault((row.project_id, row.site, row.text_key), (row, []))[1].append(
                 (row.article_id, label))
-    stored = 0
+    steps = []
     for text, made in groups.values():
         last_article, label = made[-1]
-        stored += _propagate_label(session, text, label, last_article, same_article=False)
+        steps.append((text, label, last_article, False))
         elsewhere = [saved for article, saved in made if article != last_article]
         if elsewhere:  # the copies in the last save's article had the last label of another
-            stored += _propagate_label(session, text, elsewhere[-1], last_article,
-                                       same_article=True)
+            steps.append((text, elsewhere[-1], last_article, True))
+    stored = 0
+    while steps:  # a write transaction holds the lock for about PROPAGATE_HOLD at most
+        with write_transaction(session):
+            began = time.perf_counter()
+            while steps and time.perf_counter() - began < PROPAGATE_HOLD:
+                stored += _propagate_label(session, *steps.pop(0))
+            session.commit()
     return stored
 
 
@@ -422,16 +451,77 @@ _PROPAGATIONS = {same: Prepared(partial(_propagation, same_article=same)) for sa
 def _propagate_label(session: Session, text, label: str, article_id: int,
                      same_article: bool) -> int:
     """Suggest `label` for the copies of `text` (a saved paragraph's row) in the article
-    (`same_article`) or in its site's other articles, that still need a label."""
+    (`same_article`) or in its site's other articles, that still need a label (in the
+    caller's write transaction)."""
     where = f"another page of {text.site}" if text.site else "another page of this project"
+    return len(_PROPAGATIONS[same_article].run(session.connection(), {
+        "text_key": text.text_key, "project": text.project_id, "site": text.site,
+        "article": article_id, "overlap": text.overlap, "label": label,
+        "confidence": PROPAGATED_CONFIDENCE, "model": "signals", "now": utcnow(),
+        "reason": f"labeled {label} on {where}"[:MAX_REASON_CHARS]}).fetchall())
+
+
+# -- the propagation queue and its one writer ------------------------------------------------
+
+def queue_and_lead(session: Session, saves: list[tuple[int, str]], holder: str) -> bool:
+    """Add the saves (paragraph id, label, in order) to the propagation queue and take or
+    renew the "propagation" lease for `holder` if it is free, run out or its own: one write
+    transaction. Returns whether `holder` holds it."""
+    now = utcnow()
     with write_transaction(session):
-        stored = len(_PROPAGATIONS[same_article].run(session.connection(), {
-            "text_key": text.text_key, "project": text.project_id, "site": text.site,
-            "article": article_id, "overlap": text.overlap, "label": label,
-            "confidence": PROPAGATED_CONFIDENCE, "model": "signals", "now": utcnow(),
-            "reason": f"labeled {label} on {where}"[:MAX_REASON_CHARS]}).fetchall())
+        if saves:
+            latest = dict(saves)  # a paragraph saved again: its last label, at its last place
+            ordered = list({paragraph: None for paragraph, _ in reversed(saves)})[::-1]
+            session.execute(insert(PropagationQueue), [
+                {"paragraph_id": paragraph, "label": latest[paragraph]} for paragraph in ordered])
+        session.execute(dialect_insert(session)(BackgroundLease)
+                        .values(name="propagation", holder="", until=None)
+                        .on_conflict_do_nothing(index_elements=[BackgroundLease.name]))
+        held = session.execute(
+            update(BackgroundLease)
+            .where(BackgroundLease.name == "propagation",
+                   or_(BackgroundLease.holder == holder, BackgroundLease.until.is_(None),
+                       BackgroundLease.until < now))
+            .values(holder=holder, until=now + PROPAGATION_LEASE)).rowcount
         session.commit()
-    return stored
+    return held == 1
+
+
+def propagate_queued(session: Session) -> tuple[int, int]:
+    """Propagate the queue's saves (QUEUE_ROUND at most, oldest first) and remove them once
+    done (a holder that dies midway leaves them to the next, and propagating twice writes
+    nothing new). Returns (saves taken, suggestions written)."""
+    rows = session.execute(select(PropagationQueue.id, PropagationQueue.paragraph_id,
+                                  PropagationQueue.label)
+                           .order_by(PropagationQueue.id).limit(QUEUE_ROUND)).all()
+    session.rollback()
+    if not rows:
+        return 0, 0
+    stored = propagate(session, [(row.paragraph_id, row.label) for row in rows])
+    ids = [row.id for row in rows]  # not a range: on PostgreSQL a lower id may commit later
+    with write_transaction(session):
+        for start in range(0, len(ids), STORE_CHUNK):
+            session.execute(delete(PropagationQueue)
+                            .where(PropagationQueue.id.in_(ids[start:start + STORE_CHUNK])))
+        session.commit()
+    return len(rows), stored
+
+
+def release_propagation(session: Session, holder: str) -> None:
+    """Give the "propagation" lease up, if `holder` has it."""
+    session.rollback()
+    with write_transaction(session):
+        session.execute(update(BackgroundLease)
+                        .where(BackgroundLease.name == "propagation",
+                               BackgroundLease.holder == holder)
+                        .values(holder="", until=None))
+        session.commit()
+
+
+def queue_empty(session: Session) -> bool:
+    empty = session.scalar(select(PropagationQueue.id).limit(1)) is None
+    session.rollback()
+    return empty
 
 
 # -- the background thread ------------------------------------------------------------------
@@ -495,19 +585,25 @@ def too_soon(trained_at, metrics: dict[str, Any] | None) -> bool:
 
 
 class Background:
-    """One daemon thread per process: propagates saved labels as they come, writes the cold
-    suggestions of articles a large import left pending (at its start, when an import of
-    this process wakes it, and every CHECK_EVERY_SECONDS), checks now and then whether a
-    project should be retrained, and trains it in a thread of its own."""
+    """One daemon thread per process: queues the human saves for propagation and, while it
+    holds the "propagation" lease (one thread of all the processes), propagates the queue;
+    writes the cold suggestions of articles a large import left pending (at its start, when an
+    import of this process wakes it, and every CHECK_EVERY_SECONDS); checks now and then
+    whether a project should be retrained, and trains it in a thread of its own."""
 
     def __init__(self, app: Flask):
         self.app, self.pid = app, os.getpid()
+        self.holder = f"{socket.gethostname()}:{self.pid}:{id(self):x}"
         self.lock, self.wake = threading.Lock(), threading.Event()
         self.to_propagate: list[tuple[int, str]] = []
+        self.first_noted = 0.0  # when the oldest save of to_propagate came
+        self.last_noted = -SAVES_ARRIVING  # when the last save came
         self.recent: set[int] = set()  # paragraphs saved since the last check (a sample)
         self.saves, self.last_check = 0, time.monotonic()
         self.last_pending: float | None = None  # when pending articles were last looked for
         self.look_pending = True  # look at once (at the start, after an import)
+        self.leading = False  # this thread holds the propagation lease
+        self.renew_at = self.next_round = self.queue_seen = 0.0
         self.busy = False
         self.stopped = False
         self.training: set[int] = set()
@@ -524,12 +620,21 @@ class Background:
 
     def note(self, paragraph_id: int, label: str, human: bool) -> None:
         with self.lock:
+            first = human and not self.to_propagate
+            if first:
+                self.first_noted = time.monotonic()
             if human:
                 self.to_propagate.append((paragraph_id, label))
             self.saves += 1
+            self.last_noted = time.monotonic()
             if len(self.recent) < 1000:
                 self.recent.add(paragraph_id)
-        self.wake.set()
+        if first or self.saves == CHECK_EVERY_SAVES:  # else the thread knows when to look
+            self.wake.set()
+
+    def saving(self) -> bool:
+        """Whether saves are arriving in this process (one in the last SAVES_ARRIVING s)."""
+        return time.monotonic() - self.last_noted < SAVES_ARRIVING
 
     def idle(self) -> bool:
         with self.lock:
@@ -542,13 +647,20 @@ class Background:
         self.wake.set()
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Wait until nothing is queued, running or training (for tests and benches)."""
+        """Wait until nothing is noted, queued for propagation (by any process), running or
+        training (for tests and benches)."""
         deadline = time.monotonic() + timeout
-        while not self.idle():
+        while True:
+            if self.idle():
+                with self.app.app_context():
+                    try:
+                        if queue_empty(db.session):
+                            return True
+                    finally:
+                        db.session.remove()
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.01)
-        return True
 
     def _run(self) -> None:
         while True:
@@ -556,27 +668,40 @@ class Background:
                 if self.stopped:
                     return
                 self.wake.clear()
-                jobs, self.to_propagate = self.to_propagate, []
+                now = time.monotonic()
+                jobs: list[tuple[int, str]] = []
+                if self.to_propagate and now - self.first_noted >= PROPAGATE_GATHER:
+                    jobs, self.to_propagate = self.to_propagate, []
                 due = self.saves >= CHECK_EVERY_SAVES or (
-                    self.saves and time.monotonic() - self.last_check >= CHECK_EVERY_SECONDS)
+                    self.saves and now - self.last_check >= CHECK_EVERY_SECONDS)
                 recent = self.recent if due else set()
                 if due:
-                    self.recent, self.saves, self.last_check = set(), 0, time.monotonic()
+                    self.recent, self.saves, self.last_check = set(), 0, now
                 pending = self.look_pending or (
-                    time.monotonic() - (self.last_pending or 0) >= CHECK_EVERY_SECONDS)
+                    now - (self.last_pending or 0) >= CHECK_EVERY_SECONDS)
                 if pending:
-                    self.look_pending, self.last_pending = False, time.monotonic()
-                self.busy = bool(jobs or recent or pending)
+                    self.look_pending, self.last_pending = False, now
+                lead = self.leading and now >= min(self.next_round, self.renew_at)
+                self.busy = bool(jobs or recent or pending or lead)
             if self.busy:
                 self._work(jobs, recent, pending)
-            self.wake.wait(CHECK_EVERY_SECONDS)
+            self.wake.wait(self._timeout())
+
+    def _timeout(self) -> float:
+        """Until the next thing to do: gathered saves to queue, the leader's next round."""
+        with self.lock:
+            now, wait = time.monotonic(), CHECK_EVERY_SECONDS
+            if self.to_propagate:
+                wait = min(wait, self.first_noted + PROPAGATE_GATHER - now)
+            if self.leading:
+                wait = min(wait, self.next_round - now, self.renew_at - now)
+            return max(wait, 0.0)
 
     def _work(self, jobs: list[tuple[int, str]], recent: set[int], pending: bool) -> None:
         try:
             with self.app.app_context():
                 try:
-                    if jobs:
-                        propagate(db.session, jobs)
+                    self._propagation(db.session, jobs, pending)
                     if pending:
                         self._score_pending(db.session)
                     if recent:
@@ -588,6 +713,36 @@ class Background:
         finally:
             with self.lock:
                 self.busy = False
+
+    def _propagation(self, session: Session, jobs: list[tuple[int, str]], look: bool) -> None:
+        """Queue the gathered saves (and take the lease if free); as the leader, renew it and
+        propagate the queue when its round is due, and let the lease go once the queue has
+        stayed empty for half of it. On a periodic look (`look`), take a lease whose holder
+        stopped while saves wait."""
+        now = time.monotonic()
+        if jobs or (self.leading and now >= self.renew_at) or (
+                look and not self.leading and not queue_empty(session)):
+            taken = queue_and_lead(session, jobs, self.holder)
+            if taken and not self.leading:
+                self.queue_seen = now
+            self.leading = taken
+            self.renew_at = now + PROPAGATION_LEASE.total_seconds() / 2
+        if not self.leading or now < self.next_round:
+            return
+        started = time.thread_time()
+        taken, written = propagate_queued(session)
+        now = time.monotonic()
+        if taken:
+            spent = time.thread_time() - started
+            self.queue_seen = now
+            self.next_round = now + max(PROPAGATE_EVERY, PROPAGATE_PACE * spent)
+            log.debug("suggestions: %s saves propagated, %s suggestions written in %.3f s",
+                      taken, written, spent)
+        else:
+            self.next_round = now + PROPAGATE_EVERY
+            if now - self.queue_seen >= PROPAGATION_LEASE.total_seconds() / 2:
+                release_propagation(session, self.holder)
+                self.leading = False
 
     def _score_pending(self, session: Session) -> None:
         """Write the cold suggestions of every project's pending articles, each project under
@@ -632,13 +787,27 @@ class Background:
                                  name=f"annotator-train-{project_id}").start()
         session.rollback()
 
+    def _paced(self) -> ProgressCallback:
+        """A training's progress callback (called between its batches) that yields
+        RETRAIN_PACE times the CPU the batch before took while saves are arriving: a burst
+        of saves keeps its CPU, and the model comes after it."""
+        last = time.thread_time()
+
+        def pace(_stage: str, _done: int, _total: int) -> None:
+            nonlocal last
+            if self.saving() and not self.stopped:
+                time.sleep(RETRAIN_PACE * (time.thread_time() - last))
+            last = time.thread_time()
+
+        return pace
+
     def _train(self, project_id: int) -> None:
         try:
             with self.app.app_context():
                 try:
                     project = db.session.get(Project, project_id)
                     if project is not None:
-                        metrics = train_project(db.session, project)
+                        metrics = train_project(db.session, project, self._paced())
                         log.info("suggestions: trained project %s: %s", project_id, metrics)
                 except (LeaseHeld, TooFewLabels) as reason:
                     log.info("suggestions: project %s not trained: %s", project_id, reason)
