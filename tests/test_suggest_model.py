@@ -13,9 +13,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from annotator import create_app
 from annotator.extensions import db
-from annotator.models import (Annotation, Paragraph, Project, Suggestion, SuggestionModel,
-                              utcnow)
+from annotator.models import (Annotation, BackgroundLease, Paragraph, Project, PropagationQueue,
+                              Suggestion, SuggestionModel, utcnow)
 from annotator.services.annotations import save_annotation, set_gold
 from annotator.suggest import training
 from annotator.suggest.model import Example, ProjectModel, fit, majority_label, prelabel_threshold
@@ -439,3 +440,88 @@ def test_a_burst_of_saves_propagates_as_the_saves_one_by_one_would(app):
         assert db.session.get(Suggestion, together[6]).updated_at == before
         assert training.propagate(db.session, [(together[3], "other")]) == 8  # a change is
     assert _suggested(app, [together[6]])[0][0] == "other"  # written to every other copy
+
+
+def _propagated(app, paragraph_ids: list[int]) -> set[str]:
+    return {label for label, _ in _suggested(app, paragraph_ids)}
+
+
+def test_one_thread_of_all_the_server_processes_propagates_every_processs_saves(app,
+                                                                               monkeypatch):
+    """Two server processes' background threads (two apps on one database, each with its
+    own): each queues its own saves, the one holding the propagation lease propagates them
+    all, within seconds; 8 clients saving through both lose and block none; a stopped holder
+    gives the lease up and the other takes it."""
+    app.config["SUGGEST_IN_BACKGROUND"] = True
+    monkeypatch.setattr(training, "RETRAIN_AFTER", 10**6)  # no model's suggestion in the way
+    other = create_app({"TESTING": True, "SECRET_KEY": "test", "SUGGEST_IN_BACKGROUND": True,
+                        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]})
+    records, _ = generated(24)
+    for record in records:  # a footer of its own on each of the three sites, 8 copies each
+        record["paragraphs"].append(f"Follow {record['url'].split('/')[2]} on its own app")
+    footers = _footer_project(app, "p", records)
+    make_user(app, "ann")
+    headers = bearer(app, "ann")
+    first, second = training.background(app), training.background(other)
+    try:
+        began = time.monotonic()  # a save in each process: the first queues and leads
+        assert app.test_client().put(f"/api/paragraphs/{footers[0]}/annotation",
+                                     json={"label": "boilerplate"}, headers=headers).status_code == 200
+        assert other.test_client().put(f"/api/paragraphs/{footers[1]}/annotation",
+                                       json={"label": "other"}, headers=headers).status_code == 200
+        assert first.wait_idle() and second.wait_idle()
+        assert time.monotonic() - began < 5  # "at once": seconds, not minutes
+        assert first.leading and not second.leading
+        with app.app_context():
+            assert db.session.get(BackgroundLease, "propagation").holder == first.holder
+        assert _suggested(app, footers[3::3]) == [
+            ("boilerplate", "labeled boilerplate on another page of site0.example.com")] * 7
+        assert _suggested(app, footers[4::3]) == [
+            ("other", "labeled other on another page of site1.example.com")] * 7
+
+        users = [f"saver{number}" for number in range(8)]
+        for name in users:
+            make_user(app, name)
+        tokens = {name: bearer(app, name) for name in users}
+        wanted = {0: "claim", 1: "boilerplate", 2: "evidence"}  # each site's footer label
+        body = [pk for article in article_pks(app, "p")[12:] for pk in
+                paragraph_pks(app, article)[:-1]]
+        statuses: list[int] = []
+
+        def saver(number: int) -> None:
+            client = (app if number % 2 else other).test_client()
+            for index, paragraph in enumerate(body[number::8]):
+                statuses.append(client.put(f"/api/paragraphs/{paragraph}/annotation",
+                                           json={"label": "other"},
+                                           headers=tokens[users[number]]).status_code)
+                footer = footers[(index + number) % 12]  # the first 12 articles' footers
+                statuses.append(client.put(
+                    f"/api/paragraphs/{footer}/annotation",
+                    json={"label": wanted[((index + number) % 12) % 3]},
+                    headers=tokens[users[number]]).status_code)
+
+        threads = [threading.Thread(target=saver, args=(number,)) for number in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert statuses == [200] * len(statuses) and len(statuses) > 2 * len(body) - 16
+        assert first.wait_idle() and second.wait_idle()
+        with app.app_context():
+            assert db.session.scalar(select(func.count(Annotation.id)).where(
+                Annotation.paragraph_id.in_(body))) == len(body)
+            assert db.session.scalar(select(func.count(PropagationQueue.id))) == 0
+        for site, label in wanted.items():  # the copies nobody labeled, on articles 12..23
+            assert _propagated(app, footers[12 + site::3]) == {label}
+
+        training.stop_background(app)  # the holder stops: the other process takes over
+        with app.app_context():
+            assert db.session.get(BackgroundLease, "propagation").until is None
+        assert other.test_client().put(f"/api/paragraphs/{footers[12]}/annotation",
+                                       json={"label": "other"}, headers=headers).status_code == 200
+        assert second.wait_idle() and second.leading
+        assert _propagated(app, footers[15::3]) == {"other"}
+    finally:
+        training.stop_background(other)
+        with other.app_context():
+            db.engine.dispose()

@@ -666,7 +666,7 @@ class Background:
         while True:
             with self.lock:
                 if self.stopped:
-                    return
+                    break
                 self.wake.clear()
                 now = time.monotonic()
                 jobs: list[tuple[int, str]] = []
@@ -686,6 +686,15 @@ class Background:
             if self.busy:
                 self._work(jobs, recent, pending)
             self.wake.wait(self._timeout())
+        if self.leading:  # stopped: the next process to queue a save takes the lease at once
+            try:
+                with self.app.app_context():
+                    try:
+                        release_propagation(db.session, self.holder)
+                    finally:
+                        db.session.remove()
+            except Exception:
+                log.exception("suggestions: giving the propagation lease up failed")
 
     def _timeout(self) -> float:
         """Until the next thing to do: gathered saves to queue, the leader's next round."""
