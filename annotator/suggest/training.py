@@ -62,7 +62,7 @@ MAX_COPIES = 5000  # copies of one paragraph given its label at once
 # least PROPAGATE_PACE times a round's CPU before the next (a burst of saves on boilerplate
 # rewrites its copies a few times, not on every save), in write transactions of about
 # PROPAGATE_HOLD seconds (saves wait for the writer's lock no longer than that)
-PROPAGATE_GATHER = 0.2
+PROPAGATE_GATHER = 0.5
 PROPAGATE_EVERY = 0.5
 PROPAGATE_PACE = 10.0
 PROPAGATE_HOLD = 0.005
@@ -463,26 +463,39 @@ def _propagate_label(session: Session, text, label: str, article_id: int,
 
 # -- the propagation queue and its one writer ------------------------------------------------
 
-def queue_and_lead(session: Session, saves: list[tuple[int, str]], holder: str) -> bool:
+_QUEUE = insert(PropagationQueue.__table__)
+
+
+def _lease_row(insert_into):
+    """The "propagation" lease's row, if missing."""
+    return insert_into(BackgroundLease.__table__).values(
+        name="propagation", holder="", until=None).on_conflict_do_nothing(index_elements=["name"])
+
+
+_TAKE = (update(BackgroundLease.__table__)
+         .where(BackgroundLease.name == "propagation",
+                or_(BackgroundLease.holder == bindparam("holder"),
+                    BackgroundLease.until.is_(None), BackgroundLease.until < bindparam("now")))
+         .values(holder=bindparam("holder"), until=bindparam("until")))
+
+
+def queue_and_lead(session: Session, saves: list[tuple[int, str]], holder: str,
+                   first: bool = True) -> bool:
     """Add the saves (paragraph id, label, in order) to the propagation queue and take or
-    renew the "propagation" lease for `holder` if it is free, run out or its own: one write
-    transaction. Returns whether `holder` holds it."""
+    renew the "propagation" lease for `holder` if it is free, run out or its own (`first`:
+    create its row if missing): one write transaction. Returns whether `holder` holds it."""
     now = utcnow()
     with write_transaction(session):
+        connection = session.connection()
         if saves:
             latest = dict(saves)  # a paragraph saved again: its last label, at its last place
             ordered = list({paragraph: None for paragraph, _ in reversed(saves)})[::-1]
-            session.execute(insert(PropagationQueue), [
-                {"paragraph_id": paragraph, "label": latest[paragraph]} for paragraph in ordered])
-        session.execute(dialect_insert(session)(BackgroundLease)
-                        .values(name="propagation", holder="", until=None)
-                        .on_conflict_do_nothing(index_elements=[BackgroundLease.name]))
-        held = session.execute(
-            update(BackgroundLease)
-            .where(BackgroundLease.name == "propagation",
-                   or_(BackgroundLease.holder == holder, BackgroundLease.until.is_(None),
-                       BackgroundLease.until < now))
-            .values(holder=holder, until=now + PROPAGATION_LEASE)).rowcount
+            connection.execute(_QUEUE, [{"paragraph_id": paragraph, "label": latest[paragraph]}
+                                        for paragraph in ordered])
+        if first:
+            connection.execute(for_backend(connection, _lease_row))
+        held = connection.execute(_TAKE, {"holder": holder, "now": now,
+                                          "until": now + PROPAGATION_LEASE}).rowcount
         session.commit()
     return held == 1
 
@@ -603,6 +616,7 @@ class Background:
         self.last_pending: float | None = None  # when pending articles were last looked for
         self.look_pending = True  # look at once (at the start, after an import)
         self.leading = False  # this thread holds the propagation lease
+        self.lease_row = False  # the lease's row is known to exist
         self.renew_at = self.next_round = self.queue_seen = 0.0
         self.busy = False
         self.stopped = False
@@ -731,7 +745,8 @@ class Background:
         now = time.monotonic()
         if jobs or (self.leading and now >= self.renew_at) or (
                 look and not self.leading and not queue_empty(session)):
-            taken = queue_and_lead(session, jobs, self.holder)
+            taken = queue_and_lead(session, jobs, self.holder, first=not self.lease_row)
+            self.lease_row = True
             if taken and not self.leading:
                 self.queue_seen = now
             self.leading = taken
