@@ -48,9 +48,24 @@ def import_deferred_modules() -> None:
         importlib.import_module(name)
 
 
+class App(Flask):
+    """Flask, asking once per function whether it is a coroutine: Flask asks on every call
+    of a hook or view, a dozen times a request (a twentieth of a label save's Python calls)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._sync: dict = {}  # function -> what Flask's ensure_sync gives for it
+
+    def ensure_sync(self, func):
+        found = self._sync.get(func)
+        if found is None:
+            found = self._sync[func] = super().ensure_sync(func)
+        return found
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app; tests pass their own config and skip the environment."""
-    app = Flask(__name__, instance_path=str(ROOT / "instance"),
+    app = App(__name__, instance_path=str(ROOT / "instance"),
                 template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     app.config.from_object(config.Defaults)
     if test_config is None:
@@ -61,6 +76,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     database.sqlite_engine_options(app)
     register_extensions(app)
     database.configure_sqlite(app)
+    database.init_requests(app)
     inputs.init_app(app)  # before any route: its id converter bounds every <int:...>
     register_blueprints(app)
     web.init_app(app)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import BadRequest
 
 from .auth import admin_required, login_required, reviewer_required
-from .database import reads_first, write_transaction
+from .database import committed, direct, reads_first, request_connection, write_transaction
 from .extensions import db
 from .inputs import (MAX_ID, int_arg, json_body, label_field, note_field, source_field,
                      upload_path)
@@ -21,7 +21,8 @@ from .web import attachment
 from .services import import_jobs, members, queue, spans
 from .services.annotations import (KEEP, LabelError, ParagraphMissing, Saved, clear_annotation,
                                    clear_annotations, clear_gold, hold_label_set,
-                                   paragraph_for_label, save_annotation, set_gold)
+                                   paragraph_for_label, save_annotation, set_gold,
+                                   store_annotation)
 from .services.exporting import ExportError, ExportOptions, export_lines
 from .services.importing import Source, import_sources
 from .services.formats import format_for_name
@@ -126,24 +127,25 @@ def mark_done(article_id: int):
 
 
 @bp.put("/paragraphs/<int:paragraph_id>/annotation")
-@reads_first
+@direct
 @login_required
 def put_annotation(paragraph_id: int):
-    """Set the caller's label; a body without "note" keeps the note already written."""
+    """Set the caller's label; a body without "note" keeps the note already written. The
+    hot path: on the request's own connection, committed before the answer."""
     body = json_body()
     label, note, source = label_field(body), note_field(body, KEEP), source_field(body)
     user_id = current_user.id
-    with write_transaction(db.session):  # the write lock only from here to the commit
-        hold_label_set(db.session)  # the label is checked against the set this save sees
+    with committed(request_connection()) as connection:  # the write lock only in here
+        hold_label_set(connection)  # the label is checked against the set this save sees
         try:
-            article_id = paragraph_for_label(db.session, paragraph_id, label)
+            article_id = paragraph_for_label(connection, paragraph_id, label)
         except ParagraphMissing:
             abort(404, f"no paragraph {paragraph_id}")
         except LabelError as error:
             abort(400, str(error))
-        queue.keep_alive(db.session, article_id, user_id)
-        annotation = save_annotation(db.session, paragraph_id, user_id, label, note,
-                                     checked=True, source=source)
+        queue.keep_alive(connection, article_id, user_id)
+        annotation = store_annotation(connection, paragraph_id, user_id, label, note,
+                                      source=source)
     training.saved(paragraph_id, annotation.label, annotation.source)
     return jsonify(saved_json(annotation))
 
@@ -212,11 +214,11 @@ def post_annotations(article_id: int):
                item_field(index, source_field, item)) for index, item in enumerate(items)]
     project_id, user_id = article.project_id, current_user.id
     with write_transaction(db.session):
-        hold_label_set(db.session)  # the labels are checked against the set this save sees
+        hold_label_set(db.session.connection())  # the labels are checked against the set this save sees
         keys = db.session.get(Project, project_id).label_keys()
         saves = [(paragraph_id, project_label(keys, index, label), note, source)
                  for index, (paragraph_id, (label, note, source)) in enumerate(zip(ids, fields))]
-        queue.keep_alive(db.session, article_id, user_id)
+        queue.keep_alive(db.session.connection(), article_id, user_id)
         stored = [save_annotation(db.session, paragraph_id, user_id, label, note, checked=True,
                                   source=source, commit=False)
                   for paragraph_id, label, note, source in saves]
@@ -336,7 +338,7 @@ def _replace(parse, replace, owner: spans.Owner, target: int) -> None:
         except spans.SpanError as error:
             abort(400, str(error))
         if not owner.gold:
-            queue.keep_alive(db.session, article_id, owner.user_id)
+            queue.keep_alive(db.session.connection(), article_id, owner.user_id)
         db.session.commit()
 
 

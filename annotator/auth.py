@@ -13,7 +13,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import UserMixin, current_user, login_user, logout_user
 from sqlalchemy import bindparam, select
 
-from .database import Prepared, reads_first
+from .database import Prepared, reads_first, request_connection
 from .extensions import csrf, db, login_manager
 from .forms import LoginForm, SetupForm
 from .models import ApiToken, User
@@ -30,9 +30,9 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+def bearer_token(of=request) -> str | None:
+    """The bearer token the request (`of`, else the current one) sends, or None."""
+    scheme, _, token = of.headers.get("Authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else None
 
 
@@ -41,7 +41,7 @@ class Sessions(SecureCookieSessionInterface):
     its token alone, it gets an empty read-only session (no cookie read, checked or set)."""
 
     def open_session(self, app, request):
-        if request.path.startswith("/api/") and bearer_token() is not None:
+        if request.path.startswith("/api/") and bearer_token(request) is not None:
             return self.make_null_session(app)
         return super().open_session(app, request)
 
@@ -84,7 +84,12 @@ def load_user_from_token(_request) -> TokenUser | None:
     token = bearer_token()
     if not token or not request.path.startswith("/api/"):
         return None
-    rows = _USER_OF_TOKEN.run(db.session.connection(),
+    return _token_user(token)
+
+
+def _token_user(token: str) -> TokenUser | None:
+    """The active user of an API token, or None."""
+    rows = _USER_OF_TOKEN.run(request_connection(),
                               {"token_hash": hash_token(token)}).fetchall()
     if not rows or not rows[0][3]:  # no such token, or its user is deactivated
         return None
@@ -109,9 +114,10 @@ def role_required(check):
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
-            if not current_user.is_authenticated:
+            user = current_user._get_current_object()  # once: each use of the proxy looks it up
+            if not user.is_authenticated:
                 return login_manager.unauthorized()
-            if not check(current_user):
+            if not check(user):
                 abort(403)
             return view(*args, **kwargs)
         return wrapped
@@ -125,31 +131,37 @@ reviewer_required = role_required(lambda user: user.can_adjudicate)
 
 @bp.before_app_request
 def protect_and_set_up():
-    """CSRF for every cookie-authenticated state change; a fresh install goes to setup."""
-    if wants_json() and bearer_token() is not None and "_login_user" not in g:
-        # the token's user, or anonymous: Flask-Login's session and cookie checks (a
-        # session identifier hashed per request) have nothing to do for a token request
-        g._login_user = load_user_from_token(request) or login_manager.anonymous_user()
-    if wants_json() and not current_user.is_authenticated:
-        abort(401)  # the API checks authentication first: before CSRF, routing, OPTIONS
-    if bearer_token() is None and request.method not in ("GET", "HEAD", "OPTIONS"):
+    """Sign-in (a token request's user from its token at once: Flask-Login's session and
+    cookie checks, a session identifier hashed per request, have nothing to do for it); the
+    API's 401 for a caller not signed in, before CSRF, routing or OPTIONS; CSRF for every
+    cookie-authenticated state change; a fresh install sent to setup; then the membership
+    check. One hook for all of it: every request runs it."""
+    api, token = request.path.startswith("/api/"), bearer_token()
+    user = None
+    if api:
+        if token is not None and "_login_user" not in g:
+            g._login_user = _token_user(token) or login_manager.anonymous_user()
+        user = current_user._get_current_object()  # once: each use of the proxy looks it up
+        if not user.is_authenticated:
+            abort(401)
+    if token is None and request.method not in ("GET", "HEAD", "OPTIONS"):
         csrf.protect()  # a bearer token authenticates alone, without a cookie to forge
-    if request.endpoint in ("auth.setup", "static") or _has_users():
-        return None
-    return redirect(url_for("auth.setup"))
+    if request.endpoint not in ("auth.setup", "static") and not _has_users():
+        return redirect(url_for("auth.setup"))
+    check_membership(user or current_user._get_current_object())
+    return None
 
 
-@bp.before_app_request
-def check_membership():
+def check_membership(user) -> None:
     """403 for a route that names a project, article or paragraph (routing arguments) of a
     members-only project the signed-in caller is not a member of: one place for every
     page and API route, run after authentication and before the view."""
-    user = current_user._get_current_object()  # once: each use of the proxy looks it up
     if not user.is_authenticated or user.is_admin or not request.view_args:
         return
     for argument in members.ARGUMENTS:
         value = request.view_args.get(argument)
-        if value is not None and not members.may_reach(db.session, user, argument, value):
+        if value is not None and not members.may_reach(request_connection(), user, argument,
+                                                       value):
             abort(403, N_("You are not a member of this project: ask an admin to add you."))
 
 

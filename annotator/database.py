@@ -32,6 +32,8 @@ WRITE_INTENT: ContextVar[bool] = ContextVar("write_intent", default=False)
 # SQLite, a reads_first request: its reads run outside a transaction, each query on its own,
 # and its write_transaction begins on the same connection (see write_transaction)
 READS_ALONE: ContextVar[bool] = ContextVar("reads_alone", default=False)
+# A `direct` view's own connection (see request_connection): True until it is checked out
+OWN_CONNECTION: ContextVar[Connection | bool] = ContextVar("own_connection", default=False)
 RETRY_AFTER_SECONDS = 2  # what a writer turned away is told to wait
 _PROCESS_WRITE_LOCKS: dict[str, threading.Lock] = {}  # lock file -> this process's queue
 os.register_at_fork(after_in_child=_PROCESS_WRITE_LOCKS.clear)  # no lock held across a fork
@@ -169,18 +171,35 @@ def configure_sqlite(app: Flask) -> None:
         elif not READS_ALONE.get():
             dbapi_connection.execute("BEGIN")
 
+
+def init_requests(app: Flask) -> None:
+    """Before a state-changing request, how its transactions begin: on SQLite WRITE_INTENT,
+    or READS_ALONE for a reads_first view (its first transaction is its write one); a direct
+    view's own connection on both backends. After it, back to the defaults, that connection
+    returned to the pool (rolled back if it did not commit)."""
+
+    with app.app_context():
+        sqlite = db.engine.dialect.name == "sqlite"  # the two flags are for its _begin
+
     @app.before_request
     def _writes_begin_immediate() -> None:
         if request.method not in ("GET", "HEAD", "OPTIONS"):
-            if getattr(app.view_functions.get(request.endpoint), "reads_first", False):
-                READS_ALONE.set(True)
+            view = app.view_functions.get(request.endpoint)
+            if getattr(view, "reads_first", False):
+                READS_ALONE.set(sqlite)
+                OWN_CONNECTION.set(getattr(view, "direct", False))
             else:
-                WRITE_INTENT.set(True)
+                WRITE_INTENT.set(sqlite)
 
     @app.teardown_request
     def _reset_write_intent(_error=None) -> None:
         WRITE_INTENT.set(False)
         READS_ALONE.set(False)
+        connection = OWN_CONNECTION.get()
+        if connection is not False:
+            OWN_CONNECTION.set(False)
+            if connection is not True:
+                connection.close()
 
 
 def _begin_immediate(dbapi_connection) -> None:
@@ -217,6 +236,41 @@ def reads_first(view):
     first query, so writers hold the lock only while they write."""
     view.reads_first = True
     return view
+
+
+def direct(view):
+    """Mark the hot path's view (the label save) that runs without the ORM session: the
+    caller's authentication, the membership check and the view's own statements
+    (`Prepared`) run on one connection from the pool (`request_connection`), its writes in
+    `committed`. It reads first (reads_first): on SQLite its one transaction is the write."""
+    view.direct = True
+    return reads_first(view)
+
+
+def request_connection() -> Connection:
+    """The connection this request's prebuilt statements run on: a `direct` view's own
+    (checked out at the first use, returned when the request ends), else the session's."""
+    connection = OWN_CONNECTION.get()
+    if connection is False:
+        return db.session.connection()
+    if connection is True:
+        connection = db.engine.connect()
+        OWN_CONNECTION.set(connection)
+    return connection
+
+
+@contextmanager
+def committed(connection: Connection) -> Iterator[Connection]:
+    """A write transaction on a direct view's connection: it holds the write lock from its
+    start (SQLite: BEGIN IMMEDIATE, after the reads that ran on their own) and is committed
+    when the block ends, before the view answers; rolled back if the block raises."""
+    token = WRITE_INTENT.set(True)
+    try:
+        transaction = connection.begin()
+    finally:
+        WRITE_INTENT.reset(token)
+    with transaction:
+        yield connection
 
 
 @contextmanager

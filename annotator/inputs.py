@@ -22,6 +22,7 @@ MAX_LABEL_CHARS = 64  # keys are [a-z0-9_-]{1,32}; longer is never one, and is n
 # The routes that take files: up to MAX_UPLOAD_MB; every other body up to MAX_BODY_KB.
 UPLOAD_ENDPOINTS = frozenset({"api.import_articles", "admin.import_articles"})
 UPLOAD_CHUNK = 1 << 20  # bytes of a raw upload read at a time
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 class IdConverter(IntegerConverter):
@@ -123,8 +124,9 @@ def init_app(app: Flask) -> None:
 def _refuse_unstorable_fields() -> None:
     """400 for a NUL in a query parameter or form field, before any view runs: PostgreSQL can
     neither store nor compare one (a 500 otherwise), and no field has a use for it."""
-    for query, fields in ((True, request.args), (False, request.form)):
-        for name, value in fields.items(multi=True):
+    for query, fields in ((True, request.query_string and request.args),
+                          (False, request.mimetype in FORM_TYPES and request.form)):
+        for name, value in (fields.items(multi=True) if fields else ()):
             problem = storable_text_problem(name) or storable_text_problem(value)
             if problem and query:
                 abort(400, N_("the query parameter %(name)s %(problem)s", name=repr(name),

@@ -16,7 +16,7 @@ from werkzeug.wsgi import LimitedStream
 
 from .database import RETRY_AFTER_SECONDS, WRITE_INTENT, DatabaseBusy, is_locked_error
 from .extensions import db
-from .inputs import UPLOAD_ENDPOINTS, too_large_message
+from .inputs import FORM_TYPES, UPLOAD_ENDPOINTS, too_large_message
 from .services.messages import Text
 
 CONTENT_SECURITY_POLICY = "; ".join([
@@ -25,7 +25,6 @@ CONTENT_SECURITY_POLICY = "; ".join([
 ])
 HSTS = "max-age=31536000"  # with ANNOTATOR_HTTPS: a year of HTTPS only, this host alone
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def init_app(app: Flask) -> None:
@@ -49,7 +48,8 @@ def read_body_first() -> None:
     to fit."""
     if request.method in SAFE_METHODS:
         return
-    if request.endpoint in UPLOAD_ENDPOINTS and request.mimetype not in FORM_TYPES:
+    form = request.mimetype in FORM_TYPES
+    if request.endpoint in UPLOAD_ENDPOINTS and not form:
         # A raw upload (up to MAX_UPLOAD_MB) is only read for a signed-in caller, whose
         # sign-in check, a read, is ended before the body is read.
         if not current_user.is_authenticated:
@@ -57,20 +57,29 @@ def read_body_first() -> None:
         db.session.commit()
         request.body_file()
     else:
-        request.get_data(parse_form_data=True)
+        request.get_data(parse_form_data=form)
     stream = request.stream  # werkzeug stops a chunked body at the limit, silently:
     if (request.content_length is None and isinstance(stream, LimitedStream)
             and stream.is_exhausted and request.environ["wsgi.input"].read(1)):
         raise RequestEntityTooLarge()  # one byte more is there, so the body is over it
 
 
+SECURITY_HEADERS = (("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+                    ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"),
+                    ("X-Frame-Options", "DENY"))
+
+
 def _security_headers(response):
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("X-Frame-Options", "DENY")
+    """Each of SECURITY_HEADERS (and HSTS with ANNOTATOR_HTTPS) unless the view set its own:
+    one look at the response's headers, not one search per header."""
+    headers = response.headers
+    own = {key.lower() for key in headers.keys()}
+    wanted = SECURITY_HEADERS
     if current_app.config["HTTPS"]:
-        response.headers.setdefault("Strict-Transport-Security", HSTS)
+        wanted += (("Strict-Transport-Security", HSTS),)
+    for key, value in wanted:
+        if key.lower() not in own:
+            headers.add(key, value)
     return response
 
 

@@ -116,12 +116,11 @@ def _count(connection: Connection, paragraph_id: int, user_id: int, label: str, 
     _count_label(connection, paragraph_id, user_id, label, day, step)
 
 
-def hold_label_set(session: Session) -> None:
+def hold_label_set(connection: Connection) -> None:
     """Call in a write transaction before checking the labels it writes: the project's label
     set cannot change until it commits, so no save writes a key a settings change just
     removed. SQLite's write lock already serializes every writer; on PostgreSQL this takes
     ROW EXCLUSIVE on annotation, which `change_label_set` waits for and makes wait."""
-    connection = session.connection()
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("LOCK TABLE annotation IN ROW EXCLUSIVE MODE")
 
@@ -134,10 +133,10 @@ def change_label_set(session: Session) -> None:
         connection.exec_driver_sql("LOCK TABLE annotation IN SHARE ROW EXCLUSIVE MODE")
 
 
-def paragraph_for_label(session: Session, paragraph_id: int, label: str) -> int:
+def paragraph_for_label(connection: Connection, paragraph_id: int, label: str) -> int:
     """Check in one query that the paragraph exists and the label is in its project;
     returns the paragraph's article id."""
-    rows = _PARAGRAPH_AND_LABEL.run(session.connection(),
+    rows = _PARAGRAPH_AND_LABEL.run(connection,
                                     {"paragraph_id": paragraph_id, "label": label}).fetchall()
     if not rows:
         raise ParagraphMissing(f"no paragraph {paragraph_id}")
@@ -177,25 +176,36 @@ class Saved:
 def save_annotation(session: Session, paragraph_id: int, user_id: int, label: str,
                     note: str | None | object = KEEP, *, changed_by: int | None = None,
                     checked: bool = False, source: str = "human", commit: bool = True) -> Saved:
-    """Set a user's label (and note) on a paragraph, keeping the earlier value in the history.
-    `source` is "suggestion" for an accepted suggestion; the same label saved again is
-    "human" if either save was (a person confirmed it). Safe when the same user saves the
-    same paragraph from two places at once. `commit=False` leaves the commit to the caller
-    (several saves in one transaction)."""
+    """Set a user's label (and note) on a paragraph, keeping the earlier value in the history
+    (`store_annotation` on the session's connection). `commit=False` leaves the commit to
+    the caller (several saves in one transaction)."""
     session.flush()  # the statements below run on the connection, without autoflush
+    connection = session.connection()
     if not checked:
-        paragraph_for_label(session, paragraph_id, label)
+        paragraph_for_label(connection, paragraph_id, label)
+    saved = store_annotation(connection, paragraph_id, user_id, label, note,
+                             changed_by=changed_by, source=source)
+    if commit:
+        session.commit()
+    return saved
+
+
+def store_annotation(connection: Connection, paragraph_id: int, user_id: int, label: str,
+                     note: str | None | object = KEEP, *, changed_by: int | None = None,
+                     source: str = "human") -> Saved:
+    """Set a user's label (and note) on a checked paragraph (paragraph_for_label) in the
+    connection's write transaction, keeping the earlier value in the history and the counters
+    right; the caller commits. `source` is "suggestion" for an accepted suggestion; the same
+    label saved again is "human" if either save was (a person confirmed it). Safe when the
+    same user saves the same paragraph from two places at once."""
     now = utcnow()
     key = {"paragraph_id": paragraph_id, "user_id": user_id}
-    connection = session.connection()
     new_note = None if note is KEEP else note
     inserted = _NEW_ANNOTATION.run(connection, {
         **key, "label": label, "note": new_note, "source": source, "created_at": now,
         "updated_at": now, "version_of": paragraph_id})  # most saves label a paragraph anew: one statement, no read first
     if inserted.fetchall():
         _count(connection, paragraph_id, user_id, label, now.date(), 1)
-        if commit:
-            session.commit()
         return Saved(paragraph_id, label, new_note, now, source)
     row = connection.execute(_CURRENT_ROW, key).first()  # there is one: change it
     new_note = row.note if note is KEEP else note
@@ -217,8 +227,6 @@ def save_annotation(session: Session, paragraph_id: int, user_id: int, label: st
                 _count_label(connection, paragraph_id, user_id, key, row.created_at.date(),
                              step)
         updated_at = now
-    if commit:
-        session.commit()
     return Saved(paragraph_id, label, new_note, updated_at, source)
 
 
@@ -274,8 +282,8 @@ def remove_annotations(session: Session, article_id: int, paragraph_ids: Iterabl
 
 def set_gold(session: Session, paragraph: Paragraph, label: str, user_id: int) -> Gold:
     """Set the adjudicated label of a paragraph."""
-    hold_label_set(session)
-    paragraph_for_label(session, paragraph.id, label)
+    hold_label_set(session.connection())
+    paragraph_for_label(session.connection(), paragraph.id, label)
     now = utcnow()
     version = (select(Project.guideline_version).join(Article, Article.project_id == Project.id)
                .where(Article.id == paragraph.article_id).scalar_subquery())

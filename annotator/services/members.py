@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import Integer, bindparam, delete, exists, or_, select, true
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ..database import Prepared, dialect_insert
@@ -55,18 +56,17 @@ _MAY_REACH = {
 ARGUMENTS = tuple(_PROJECT_OF)
 
 
-def may_reach(session: Session, user: User, argument: str, value: int) -> bool:
+def may_reach(connection: Connection, user: User, argument: str, value: int) -> bool:
     """Whether the user works on the project of `argument` (one of ARGUMENTS) = value, in one
     query; True when there is no such object (the view answers 404)."""
     if user.is_admin:
         return True
-    rows = _MAY_REACH[argument].run(session.connection(),
-                                    {"uid": user.id, "value": value}).fetchall()
+    rows = _MAY_REACH[argument].run(connection, {"uid": user.id, "value": value}).fetchall()
     return not rows or bool(rows[0][0])
 
 
 def may_work_on(session: Session, user: User, project: Project) -> bool:
-    return may_reach(session, user, "project_id", project.id)
+    return may_reach(session.connection(), user, "project_id", project.id)
 
 
 def member_ids(session: Session, project: Project) -> set[int]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ..database import Prepared, write_transaction
@@ -195,21 +196,26 @@ def touch(session: Session, article_id: int, user_id: int, *, labeled: bool = Fa
     """Start (or keep alive) the user's hold on an article; `labeled` (a label saved in it)
     turns a short claim into a hold for the release time. One prebuilt statement, so
     concurrent saves on the same article never collide."""
+    _touch(session.connection(), article_id, user_id, labeled)
+
+
+def _touch(connection: Connection, article_id: int, user_id: int, labeled: bool) -> None:
     (_TOUCH_LABELED if labeled else _TOUCH_CLAIMED).run(
-        session.connection(), {"article_pk": article_id, "uid": user_id, "now": utcnow()})
+        connection, {"article_pk": article_id, "uid": user_id, "now": utcnow()})
 
 
 _recent_touches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 KEEP_ALIVE_EVERY = 60.0  # seconds; far shorter than any release time
 
 
-def keep_alive(session: Session, article_id: int, user_id: int) -> None:
-    """`touch` for every label save, but at most once a minute per article and user in this
-    process (the first save included): the hold only has to outlive the release time."""
-    seen = _recent_touches.setdefault(session.get_bind(), {})
+def keep_alive(connection: Connection, article_id: int, user_id: int) -> None:
+    """`touch` for every label save, in its write transaction, but at most once a minute per
+    article and user in this process (the first save included): the hold only has to
+    outlive the release time."""
+    seen = _recent_touches.setdefault(connection.engine, {})
     now = time.monotonic()
     if now - seen.get((article_id, user_id), -KEEP_ALIVE_EVERY) >= KEEP_ALIVE_EVERY:
-        touch(session, article_id, user_id, labeled=True)
+        _touch(connection, article_id, user_id, labeled=True)
         seen[(article_id, user_id)] = now
 
 
