@@ -8,6 +8,7 @@ from flask import (Blueprint, Response, abort, current_app, redirect, render_tem
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
+from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
@@ -101,6 +102,25 @@ def paragraph_items(paragraphs: list[ParagraphView], mine: dict[int, MyLabel],
     return Markup("".join(items))
 
 
+def later_paragraphs(paragraphs: list[ParagraphView], mine: dict[int, MyLabel],
+                     suggestions: dict[int, dict]) -> Markup:
+    """The paragraphs a long article sends as data rather than HTML, as JSON for a
+    <script type="application/json">: each [id, index, text] and, if it has them, its label,
+    source, note and suggestion ([label, confidence, reason]). paragraph.js draws each into the
+    <li> paragraph_items would have made; parsing this is a fraction of parsing their HTML."""
+    records = []
+    for paragraph in paragraphs:
+        record: list = [paragraph.id, paragraph.index, paragraph.text]
+        mark, suggestion = mine.get(paragraph.id), suggestions.get(paragraph.id)
+        if mark or suggestion:
+            record += [mark.label, mark.source, mark.note or None] if mark else [None, None, None]
+            if suggestion:
+                record.append([suggestion["label"], f"{suggestion['confidence']:.2f}",
+                               reason_text(suggestion["reason"])])
+        records.append(record)
+    return htmlsafe_json_dumps(records, ensure_ascii=False, separators=(",", ":"))
+
+
 @bp.get("/")
 @login_required
 def projects():
@@ -188,19 +208,26 @@ def article(article_id: int):
         Assignment.article_id == article.id, Assignment.user_id == current_user.id))
     mine_only = spans.Owner(current_user.id)
     last_version = guideline_versions.last_label_version(db.session, project.id, current_user.id)
-    suggestions = suggestion_views(shown, project)
+    my_spans = spans.article_spans(db.session, article.id, mine_only)
+    my_links = spans.article_links(db.session, article.id, mine_only)
+    # A long article: the first screens as HTML, the rest as data (drawn at idle, or at once
+    # when a key needs them); with spans or links, all as HTML (their code reads the DOM).
+    first = len(paragraphs) if my_spans or my_links else current_app.config["ARTICLE_HTML_PARAGRAPHS"]
+    drawn = paragraphs[:first]
     return render_template(
         "annotate/article.html", project=project, article=article, paragraphs=paragraphs,
-        mine=mine, suggestions=suggestions,
-        items=paragraph_items(paragraphs, mine, suggestions, project),
+        mine=mine, suggestions=shown,
+        items=paragraph_items(drawn, mine, suggestion_views(
+            {p.id: shown[p.id] for p in drawn if p.id in shown}, project), project),
+        later=later_paragraphs(paragraphs[first:], mine, shown) if len(paragraphs) > first else None,
         previous_id=previous_id, next_id=next_id,
         finished=assignment is not None and assignment.finished_at is not None,
-        counted=counted_texts(), spans=spans.article_spans(db.session, article.id, mine_only),
+        counted=counted_texts(), spans=my_spans,
         span_labels=[{"key": label.key, "name": label_text(label.name), "hotkey": label.hotkey,
                       "color": label.color} for label in project.span_labels],
         relations=[{"key": relation.key, "name": label_text(relation.name),
                     "hotkey": relation.hotkey} for relation in project.relations],
-        links=spans.article_links(db.session, article.id, mine_only),
+        links=my_links,
         guidelines=project.guidelines_markup,
         changed_since=last_version if last_version and last_version < project.guideline_version
         else None)

@@ -20,6 +20,8 @@ class Defaults:
     BACKGROUND_IMPORT_MB = 8  # a web upload this large is imported in the background
     MAX_BODY_KB = 1024  # every request body but an import upload (label saves, forms): 413 beyond
     MAX_NOTE_CHARS = 4000  # a paragraph note, in characters (each change is kept in history)
+    ARTICLE_HTML_PARAGRAPHS = 200  # the article page's paragraphs sent as HTML; a longer
+    # article's others are sent as data and drawn by the page (static/js/paragraph.js)
     WTF_CSRF_CHECK_DEFAULT = False  # checked in a before_request, skipped for bearer tokens
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True

@@ -5,7 +5,7 @@
 import { SaveQueue, request } from "./api.js";
 import { shortcutKey, unshifted, viaInputMethod } from "./keys.js";
 import { Links } from "./links.js";
-import { labelTag, noteField, noteText, saveState, setNote } from "./paragraph.js";
+import { Later, fillTag, labelTag, noteField, noteText, saveState, setNote } from "./paragraph.js";
 import { Spans, paragraphUnit } from "./spans.js";
 
 const page = JSON.parse(document.getElementById("page-data").textContent);
@@ -22,6 +22,17 @@ const paragraphs = [...document.querySelectorAll(".para")];
 const byId = new Map(paragraphs.map((p) => [p.dataset.paragraphId, p]));
 const labelByHotkey = new Map(page.hotkeys.map((key, i) => [key, page.labels[i]]));
 const labelInfo = new Map(page.labels.map((key, i) => [key, { hotkey: page.hotkeys[i], name: page.names[i] }]));
+// A long article's paragraphs after the first screens: drawn at idle, or at once up to the one
+// a key needs; each then in `paragraphs` and `byId` like the others.
+const later = new Later(document.getElementById("paragraphs"),
+  { labels: labelInfo, saved: text.saved, suggested: text.suggested }, (drawn) => {
+    for (const para of drawn) {
+      paragraphs.push(para);
+      byId.set(para.dataset.paragraphId, para);
+    }
+  });
+const total = () => paragraphs.length + later.size;
+const countLabeled = () => paragraphs.filter((p) => p.dataset.label).length + later.labeled();
 const toolbar = document.getElementById("para-tools");
 const articleState = document.getElementById("article-state");
 const imeHint = document.getElementById("ime-hint");
@@ -78,6 +89,7 @@ const links = new Links(page, queue, spans, byId, { currentUnit, say });
 
 // Changes kept from an earlier visit show as pending until the server confirms them.
 for (const [paragraphId, entry] of queue.entries()) {
+  if (!entry.kind || entry.kind === "spans") later.drawFor(paragraphId.replace(/^spans-/, ""));
   if (entry.kind === "spans") spans.restore(paragraphId.slice("spans-".length), entry);
   if (entry.kind) continue;
   const para = byId.get(paragraphId);
@@ -112,23 +124,10 @@ function showStopped(why, waiting) {
 
 // --- labels ------------------------------------------------------------------------
 
-/** The tag a paragraph shows for its label: hotkey and name (a removed label: its key). */
-function fillTag(tag, label) {
-  tag.dataset.label = label ?? "";
-  const info = labelInfo.get(label);
-  if (!label) tag.replaceChildren();
-  else if (!info) tag.replaceChildren(label);
-  else {
-    const kbd = document.createElement("kbd");
-    kbd.textContent = info.hotkey;
-    tag.replaceChildren(kbd, ` ${info.name}`);
-  }
-}
-
 function showLabel(para, label, source = "human") {
   para.dataset.label = label ?? "";
   para.dataset.source = label ? source : "";
-  fillTag(labelTag(para), label);
+  fillTag(labelTag(para), label, labelInfo);
   if (para === paragraphs[current]) pressButtons(label);
 }
 
@@ -139,7 +138,7 @@ function pressButtons(label) {
 }
 
 function updateProgress() {
-  const labeled = paragraphs.filter((p) => p.dataset.label).length;
+  const labeled = countLabeled();
   labeledCount.textContent = labeled;
   progress.setAttribute("aria-valuenow", labeled);
   progress.querySelector("progress").value = labeled;
@@ -147,9 +146,9 @@ function updateProgress() {
 }
 
 /** "Finished." once marked done, else "All labeled: Shift+Enter to finish." when it is. */
-function showArticleState(labeled = paragraphs.filter((p) => p.dataset.label).length) {
+function showArticleState(labeled = countLabeled()) {
   const finished = doneButton.getAttribute("aria-pressed") === "true";
-  const kind = finished ? "done" : labeled === paragraphs.length ? "labeled" : "";
+  const kind = finished ? "done" : labeled === total() ? "labeled" : "";
   if (articleState.dataset.kind === kind) return;
   articleState.dataset.kind = kind;
   articleState.textContent = kind === "done" ? text.finished : kind === "labeled" ? text.allLabeled : "";
@@ -220,6 +219,7 @@ function acceptCurrent() {
 }
 
 function acceptAll() {
+  later.drawAll();
   const open = paragraphs.filter(suggested);
   if (open.length === 0) {
     say(text.noSuggestions, "info");
@@ -254,6 +254,11 @@ function say(message, kind) {
 
 function nextUnlabeled(from) {
   for (let i = from + 1; i < paragraphs.length; i++) if (!paragraphs[i].dataset.label) return i;
+  const undrawn = later.firstUnlabeled();
+  if (undrawn !== -1) {
+    later.drawTo(undrawn);
+    return undrawn;
+  }
   for (let i = 0; i < from; i++) if (!paragraphs[i].dataset.label) return i;
   return -1;
 }
@@ -261,7 +266,8 @@ function nextUnlabeled(from) {
 // --- moving ------------------------------------------------------------------------
 
 function select(index, extend = false) {
-  if (index < 0 || index >= paragraphs.length) return;
+  if (index < 0 || index >= total()) return;
+  later.drawTo(index);
   if (extend && rangeAnchor === null && current >= 0) rangeAnchor = current;
   if (!extend) clearRange();
   if (index !== current) spans.leave();
@@ -317,10 +323,10 @@ function openNote(para) {
 
 /** Shift+Enter and the button: mark done, asking first while paragraphs are unlabeled. */
 function askDone() {
-  const unlabeled = paragraphs.filter((p) => !p.dataset.label).length;
+  const unlabeled = total() - countLabeled();
   if (unlabeled === 0) return markDone();
-  document.getElementById("confirm-done-text").textContent = counted("unlabeledLeft", paragraphs.length,
-    { count: unlabeled, total: paragraphs.length });
+  document.getElementById("confirm-done-text").textContent = counted("unlabeledLeft", total(),
+    { count: unlabeled, total: total() });
   confirmDone.returnValue = "";
   confirmDone.showModal();
   document.getElementById("confirm-done-yes").focus();
@@ -405,7 +411,10 @@ document.addEventListener("keydown", (event) => {
   const toEnd = event.shiftKey ? labelByHotkey.get(unshifted(event)) : undefined;
   const label = toEnd ? undefined : labelByHotkey.get(key);
   let handled = true;
-  if (toEnd) labelRange(toEnd, rangeAnchor !== null ? rangeBounds() : [current, paragraphs.length - 1]);
+  if (toEnd) {
+    later.drawAll();
+    labelRange(toEnd, rangeAnchor !== null ? rangeBounds() : [current, paragraphs.length - 1]);
+  }
   else if (label) labelAndAdvance(label);
   else if (key === "Enter" && event.shiftKey) askDone();
   else if (event.shiftKey && (key === "ArrowDown" || key === "J")) select(current + 1, true);
@@ -427,7 +436,10 @@ document.addEventListener("keydown", (event) => {
   }
   else if (key === "e") openNote(paragraphs[current]);
   else if (key === "s" && current >= 0) spans.enter(paragraphs[current]);
-  else if (key === "l") links.open();
+  else if (key === "l") {
+    later.drawAll(); // the picker lists the article's claims
+    links.open();
+  }
   else if (key === "n") go(page.nextUrl);
   else if (key === "p") go(page.previousUrl);
   else if (key === "g") toggleGuidelines();
@@ -500,8 +512,12 @@ document.getElementById("mark-done").addEventListener("click", toggleDone);
 document.getElementById("accept-all")?.addEventListener("click", acceptAll);
 
 // Start where the reader left off: the paragraph in the URL, else the first unlabeled one;
-// a later #p<index> (a link, the address bar) selects that paragraph.
-const fromHash = () => paragraphs.findIndex((p) => `#${p.id}` === window.location.hash);
+// a later #p<index> (a link, the address bar) selects that paragraph (drawn first if need be).
+const fromHash = () => {
+  const index = /^#p(\d+)$/.exec(window.location.hash)?.[1];
+  if (index !== undefined) later.drawTo(Number(index));
+  return paragraphs.findIndex((p) => `#${p.id}` === window.location.hash);
+};
 window.addEventListener("hashchange", () => {
   if (fromHash() !== -1) select(fromHash());
 });

@@ -43,3 +43,134 @@ export function setNote(para, value) {
   field.value = value;
   if (value) field.hidden = false;
 }
+
+/** The tag a paragraph shows for its label: hotkey and name (a removed label: its key).
+ * labels: label key -> {hotkey, name}. */
+export function fillTag(tag, label, labels) {
+  tag.dataset.label = label ?? "";
+  const info = labels.get(label);
+  if (!label) tag.replaceChildren();
+  else if (!info) tag.replaceChildren(label);
+  else {
+    const kbd = document.createElement("kbd");
+    kbd.textContent = info.hotkey;
+    tag.replaceChildren(kbd, ` ${info.name}`);
+  }
+}
+
+function element(tag, className, text = "") {
+  const made = document.createElement(tag);
+  if (className) made.className = className;
+  made.textContent = text;
+  return made;
+}
+
+/**
+ * A paragraph sent as data (annotate.later_paragraphs: [id, index, text, label, source, note,
+ * suggestion]) drawn into the very <li> annotate.paragraph_items makes, text as text only.
+ * view: {labels (key -> {hotkey, name}), saved, suggested (the page's words)}.
+ */
+export function draw([id, index, text, label = null, source = null, note = null, suggestion = null], view) {
+  const para = element("li", "para");
+  para.id = `p${index}`;
+  para.dataset.paragraphId = id;
+  para.dataset.label = label ?? "";
+  para.dataset.state = label ? "saved" : "";
+  if (label) para.dataset.source = source;
+  if (suggestion) para.dataset.suggestion = suggestion[0];
+  const number = element("span", "para-index", String(index + 1));
+  number.setAttribute("aria-hidden", "true");
+  const body = element("div", "para-body");
+  if (label || suggestion) {
+    const line = element("span", "para-meta");
+    const tag = element("span", "label-tag");
+    fillTag(tag, label, view.labels);
+    line.append(tag);
+    if (suggestion) {
+      const [key, confidence, reason] = suggestion;
+      const chip = element("span", "suggestion");
+      chip.dataset.label = key;
+      chip.title = `${reason} (${confidence})`;
+      const words = element("span", "suggestion-chip",
+        `${view.suggested} ${view.labels.get(key)?.name ?? key} ${confidence} `);
+      words.append(element("kbd", null, "a"));
+      const why = element("span", "suggestion-reason", reason);
+      why.hidden = true;
+      chip.append(words, " ", why);
+      line.append(chip);
+    }
+    line.append(element("span", "save-state", label ? view.saved : ""));
+    body.append(line);
+  }
+  const words = element("div", "para-text", text);
+  words.dir = "auto";
+  body.append(words);
+  para.append(number, body);
+  if (note) {
+    const field = document.getElementById("note-template").content.firstElementChild.cloneNode();
+    field.textContent = note;
+    para.append(field);
+  }
+  return para;
+}
+
+/**
+ * The paragraphs a long article sent as data (#later-paragraphs), drawn in order at the end of
+ * the list: a few at a time while the page is idle, or at once up to the one a key needs.
+ * onDrawn(paras): called with each batch once it is in the list.
+ */
+export class Later {
+  constructor(list, view, onDrawn) {
+    const data = document.getElementById("later-paragraphs");
+    this.records = data ? JSON.parse(data.textContent) : [];
+    this.next = 0; // the first record not drawn
+    this.list = list;
+    this.view = view;
+    this.onDrawn = onDrawn;
+    this.start = list.children.length; // the article index of records[0]
+    this.ids = new Map(this.records.map((record, i) => [String(record[0]), i]));
+    if (this.next < this.records.length) this.#idle();
+  }
+
+  /** How many paragraphs wait to be drawn; and how many of those are labeled. */
+  get size() { return this.records.length - this.next; }
+
+  labeled() {
+    let count = 0;
+    for (let i = this.next; i < this.records.length; i++) if (this.records[i][3]) count++;
+    return count;
+  }
+
+  /** The position (in the article) of the first unlabeled paragraph not drawn yet, or -1. */
+  firstUnlabeled() {
+    for (let i = this.next; i < this.records.length; i++) if (!this.records[i][3]) return this.start + i;
+    return -1;
+  }
+
+  /** Draw every paragraph up to the article's position `index`. */
+  drawTo(index) {
+    const upTo = Math.min(index - this.start + 1, this.records.length);
+    if (upTo <= this.next) return;
+    const batch = this.records.slice(this.next, upTo).map((record) => draw(record, this.view));
+    this.next = upTo;
+    this.list.append(...batch);
+    this.onDrawn(batch);
+  }
+
+  drawAll() { this.drawTo(this.start + this.records.length - 1); }
+
+  /** Draw up to the paragraph with this id, if it is one of these (the queue's kept changes). */
+  drawFor(paragraphId) {
+    const i = this.ids.get(String(paragraphId));
+    if (i !== undefined) this.drawTo(this.start + i);
+  }
+
+  #idle() {
+    const step = (deadline) => {
+      do this.drawTo(this.start + this.next + 49);
+      while (this.size > 0 && deadline.timeRemaining() > 5);
+      if (this.size > 0) requestIdleCallback(step, { timeout: 200 });
+    };
+    requestIdleCallback(step, { timeout: 200 });
+  }
+}

@@ -109,3 +109,98 @@ def test_a_thousand_paragraph_article(admin_page, live_server, helpers, tmp_path
     print(f"hotkey -> data-state=saved over {LABELS} labels: median "
           f"{statistics.median(latencies):.1f} ms, min {min(latencies):.1f} ms, "
           f"max {max(latencies):.1f} ms")
+
+
+LONG = 1000  # paragraphs; the page sends the first ARTICLE_HTML_PARAGRAPHS (200) as HTML
+HEAD = ["首页 | 新闻 | 科技 | news.example.cn", "当前位置：首页 > 正文"]
+TAIL = ["上一篇：城市更新的下一步", "相关阅读：数据中心能耗调查", "发表评论 · 0 条评论",
+        "© 2026 news.example.cn 版权所有，未经授权禁止转载"]
+
+
+def site_articles(tmp_path):
+    """A long article and a short one of the same site sharing its furniture (so the import
+    suggests boilerplate at both ends, the tail's far past the first screens); one paragraph
+    past them holds markup, which must show as text."""
+    body = [f"第{i}段：回收率逐年上升 paragraph {i} of the body." for i in range(LONG - len(HEAD) - len(TAIL))]
+    body[300 - len(HEAD)] = "<b>not bold</b> &amp; <script>alert(1)</script>"
+    records = [{"id": "long-1", "title": "Long", "url": "https://news.example.cn/a/1",
+                "meta": {"site": "news.example.cn"}, "paragraphs": HEAD + body + TAIL},
+               {"id": "short-1", "title": "Short", "url": "https://news.example.cn/a/2",
+                "meta": {"site": "news.example.cn"}, "paragraphs": HEAD + ["正文一段。", "正文二段。"] + TAIL}]
+    path = tmp_path / "site.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def test_a_long_article_past_its_first_screens(admin_page, live_server, helpers, tmp_path):
+    """The paragraphs sent as data work as the others: keyboard moves and labels, notes,
+    accept-all, a range to the end, the progress; once drawn, their DOM is the one the server
+    draws as HTML (the same page with every paragraph as HTML, compared whole)."""
+    page = admin_page
+    live_server.cli("import", str(site_articles(tmp_path)), "--project", "site")
+    pk = helpers.article_pk(page, "site", "long-1")
+    keys = helpers.labels(page, "site")
+    page.goto(f"/articles/{pk}")
+    assert page.locator("#later-paragraphs").count() == 1
+    expect(page.locator(".para")).to_have_count(LONG)  # the rest drawn while the page idles
+    assert page.locator("#p300 .para-text").text_content() == "<b>not bold</b> &amp; <script>alert(1)</script>"
+    assert page.locator("#p300 b, #p300 script").count() == 0
+    suggested = page.eval_on_selector_all(".para[data-suggestion]", "ps => ps.map((p) => p.id)")
+    assert f"p{LONG - 1}" in suggested and "p0" in suggested, suggested
+
+    # Across the boundary by keyboard, and a label and a note deep in the article.
+    page.goto(f"/articles/{pk}#p199")
+    expect(page.locator("#p199")).to_have_attribute("aria-selected", "true")
+    page.keyboard.press("j")
+    expect(page.locator("#p200")).to_have_attribute("aria-selected", "true")
+    page.keyboard.press(keys["claim"])
+    expect(page.locator("#p200")).to_have_attribute("data-state", "saved")
+    page.goto(f"/articles/{pk}#p750")  # a link into the part sent as data, on a fresh load
+    page.reload()
+    expect(page.locator("#p750")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#p750")).to_be_in_viewport()
+    page.keyboard.press(keys["claim"])
+    expect(page.locator("#p750")).to_have_attribute("data-state", "saved")
+    expect(page.locator("#p751")).to_have_attribute("aria-selected", "true")
+    page.keyboard.press("k")
+    page.keyboard.press("e")
+    page.keyboard.type("deep <i>note</i>")
+    page.keyboard.press("Escape")
+    expect(page.locator("#p750")).to_have_attribute("data-state", "saved")
+
+    # Accept-all on a fresh load takes the suggestions of the part not drawn yet too.
+    open_ = [p for p in suggested if p not in ("p200", "p750")]
+    page.goto(f"/articles/{pk}")
+    page.keyboard.press("Shift+A")
+    expect(page.locator("#save-banner")).to_contain_text(f"Accepted {len(open_)} suggestions")
+    expect(page.locator(f"#p{LONG - 1}")).to_have_attribute("data-state", "saved")
+    stored = {p["index"]: p["annotation"] for p in helpers.api_article(page, pk)["paragraphs"]}
+    assert {i for i, a in stored.items() if a and a["source"] == "suggestion"} == {
+        int(p[1:]) for p in open_}
+    assert stored[200]["label"] == "claim" and stored[750]["note"] == "deep <i>note</i>"
+
+    # A range from paragraph 100 to the end, right after a load: every paragraph of it.
+    page.goto(f"/articles/{pk}#p100")
+    page.reload()
+    expect(page.locator("#p100")).to_have_attribute("aria-selected", "true")
+    page.keyboard.press(f"Shift+{keys['evidence']}")
+    expect(page.locator(f"#p{LONG - 1}")).to_have_attribute("data-state", "saved")
+    stored = {p["index"]: p["annotation"] for p in helpers.api_article(page, pk)["paragraphs"]}
+    assert all(stored[i] and stored[i]["label"] == "evidence" for i in range(100, LONG))
+    labeled = sum(1 for a in stored.values() if a)
+    expect(page.locator("#labeled-count")).to_have_text(str(labeled))
+    assert helpers.pending(page) == {}
+
+    # The same page with every paragraph as HTML: the same list, element for element.
+    page.goto(f"/articles/{pk}#p750")
+    page.reload()  # a new hash alone would not load the page again
+    expect(page.locator(".para")).to_have_count(LONG)
+    drawn = page.inner_html("#paragraphs")
+    page.screenshot(path=str(helpers.ARTIFACTS / "long-article-drawn.png"))  # sets style=""
+    live_server.stop()
+    live_server.env["ANNOTATOR_ARTICLE_HTML_PARAGRAPHS"] = str(LONG)
+    live_server.start()
+    page.reload()
+    assert page.locator("#later-paragraphs").count() == 0
+    expect(page.locator("#p750")).to_have_attribute("aria-selected", "true")
+    assert page.inner_html("#paragraphs") == drawn
