@@ -212,14 +212,15 @@ def article(article_id: int):
     my_links = spans.article_links(db.session, article.id, mine_only)
     # A long article: the first screens as HTML, the rest as data (drawn at idle, or at once
     # when a key needs them); with spans or links, all as HTML (their code reads the DOM).
-    first = len(paragraphs) if my_spans or my_links else current_app.config["ARTICLE_HTML_PARAGRAPHS"]
-    drawn = paragraphs[:first]
+    first = (len(paragraphs) if my_spans or my_links
+             else current_app.config["ARTICLE_HTML_PARAGRAPHS"])
+    drawn, undrawn = paragraphs[:first], paragraphs[first:]
     return render_template(
         "annotate/article.html", project=project, article=article, paragraphs=paragraphs,
         mine=mine, suggestions=shown,
         items=paragraph_items(drawn, mine, suggestion_views(
             {p.id: shown[p.id] for p in drawn if p.id in shown}, project), project),
-        later=later_paragraphs(paragraphs[first:], mine, shown) if len(paragraphs) > first else None,
+        later=later_paragraphs(undrawn, mine, shown) if undrawn else None,
         previous_id=previous_id, next_id=next_id,
         finished=assignment is not None and assignment.finished_at is not None,
         counted=counted_texts(), spans=my_spans,

@@ -214,7 +214,7 @@ def post_annotations(article_id: int):
                item_field(index, source_field, item)) for index, item in enumerate(items)]
     project_id, user_id = article.project_id, current_user.id
     with write_transaction(db.session):
-        hold_label_set(db.session.connection())  # the labels are checked against the set this save sees
+        hold_label_set(db.session.connection())  # the labels are checked against this set
         keys = db.session.get(Project, project_id).label_keys()
         saves = [(paragraph_id, project_label(keys, index, label), note, source)
                  for index, (paragraph_id, (label, note, source)) in enumerate(zip(ids, fields))]

@@ -412,12 +412,13 @@ def propagate(session: Session, saves: list[tuple[int, str]]) -> int:
         elsewhere = [saved for article, saved in made if article != last_article]
         if elsewhere:  # the copies in the last save's article had the last label of another
             steps.append((text, elsewhere[-1], last_article, True))
-    stored = 0
-    while steps:  # a write transaction holds the lock for about PROPAGATE_HOLD at most
+    stored, done = 0, 0
+    while done < len(steps):  # a write transaction holds the lock for about PROPAGATE_HOLD
         with write_transaction(session):
             began = time.perf_counter()
-            while steps and time.perf_counter() - began < PROPAGATE_HOLD:
-                stored += _propagate_label(session, *steps.pop(0))
+            while done < len(steps) and time.perf_counter() - began < PROPAGATE_HOLD:
+                stored += _propagate_label(session, *steps[done])
+                done += 1
             session.commit()
     return stored
 
