@@ -4,6 +4,7 @@ tag and save state, its suggestion, its note)."""
 from __future__ import annotations
 
 import gzip
+import json
 import re
 
 import lxml.html
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import delete
 
 from annotator.extensions import db
-from annotator.models import Annotation, Suggestion, User
+from annotator.models import Annotation, Span, Suggestion, User
 
 from helpers import article_pks, import_articles, login, make_user, paragraph_pks
 
@@ -110,3 +111,61 @@ def test_the_page_is_sent_gzipped_to_a_browser_that_takes_it(app, article):
     # A query string could reflect an attacker's guesses next to the CSRF token (BREACH).
     queried = client.get(f"/articles/{pk}?from=queue", headers={"Accept-Encoding": "gzip"})
     assert queried.status_code == 200 and "Content-Encoding" not in queried.headers
+
+
+LONG = 120  # paragraphs, with ARTICLE_HTML_PARAGRAPHS = FIRST
+FIRST = 50
+HOSTILE = "</script><script>alert(1)</script> <!-- <script> \u2028 &amp;"
+
+
+@pytest.fixture
+def long_article(app):
+    app.config["ARTICLE_HTML_PARAGRAPHS"] = FIRST
+    make_user(app, "ann")
+    texts = [f"段落 {i} paragraph {i}" for i in range(LONG)]
+    texts[90] = HOSTILE
+    import_articles(app, "p", [{"id": "long", "title": "Long", "paragraphs": texts}])
+    pk = article_pks(app, "p")[0]
+    ids = paragraph_pks(app, pk)
+    with app.app_context():
+        db.session.execute(delete(Suggestion))
+        db.session.add(Suggestion(paragraph_id=ids[100], label="boilerplate", confidence=0.875,
+                                  reason="same text on 3 pages of x.example", model="signals"))
+        db.session.commit()
+    label(app, pk, {10: None, 80: "late <note>"})
+    return pk, texts, ids
+
+
+def test_a_long_article_sends_its_first_paragraphs_as_html_and_the_rest_as_data(app, long_article):
+    pk, texts, ids = long_article
+    html = rendered(app, pk)
+    assert len(paragraph_markup(html)) == FIRST
+    tree = lxml.html.fromstring(html)
+    assert [p.get("id") for p in tree.find_class("para")] == [f"p{i}" for i in range(FIRST)]
+    assert tree.get_element_by_id("p10").get("data-label") == "claim"
+    (data,) = tree.xpath('//script[@id="later-paragraphs"]')
+    assert data.get("type") == "application/json"
+    records = json.loads(data.text)
+    assert [record[:3] for record in records] == [
+        [ids[i], i, texts[i]] for i in range(FIRST, LONG)]
+    by_index = {record[1]: record for record in records}
+    assert by_index[80][3:] == ["claim", "human", "late <note>"]
+    assert by_index[100][3:6] == [None, None, None] and by_index[100][6] == [
+        "boilerplate", "0.88", "same text on 3 pages of x.example"]
+    assert all(len(record) == 3 for i, record in by_index.items() if i not in (80, 100))
+    # The article text cannot end the script element: "</script>" and "<!--" sent escaped.
+    raw = html.split('id="later-paragraphs">', 1)[1].split("</script>", 1)[0]
+    assert "<" not in raw and HOSTILE not in raw and json.loads(raw) == records
+    assert len(tree.xpath("//script[not(@src)]")) == 2  # page-data and later-paragraphs only
+
+
+def test_an_article_with_spans_or_links_is_sent_all_as_html(app, long_article):
+    pk, texts, ids = long_article
+    with app.app_context():
+        user = db.session.query(User).filter_by(username="ann").one()
+        db.session.add(Span(paragraph_id=ids[5], user_id=user.id, start=0, end=2, label="claim"))
+        db.session.commit()
+    html = rendered(app, pk)
+    assert len(paragraph_markup(html)) == LONG
+    assert 'id="later-paragraphs"' not in html
+    assert lxml.html.fromstring(html).get_element_by_id("p90").find_class("para-text")[0].text == HOSTILE
