@@ -1,6 +1,7 @@
 """Pages annotators use: the project list, a project's overview, the article view, the queue."""
 from __future__ import annotations
 
+import hashlib
 from typing import NamedTuple
 
 from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
@@ -22,6 +23,7 @@ from .rendering import render_markdown
 from .services import guideline_versions, members, queue, spans
 from .services.progress import project_progress
 from .services.suggestions import paragraphs_with_suggestions
+from .web import cache_for_a_year
 
 bp = Blueprint("annotate", __name__)
 
@@ -277,11 +279,34 @@ def guideline_diff(project_id: int):
 @bp.get("/projects/<int:project_id>/labels.css")
 @login_required
 def label_css(project_id: int):
-    """Label colours as a stylesheet, so the page needs no inline styles under the CSP."""
+    """Label colours as a stylesheet, so the page needs no inline styles under the CSP. Under
+    the URL label_css_url builds (its `v` the hash of this very text), cached a year; else
+    revalidated (ETag)."""
     project = db.get_or_404(Project, project_id)
-    css = render_template("annotate/labels.css", labels=project.labels,
-                          span_labels=project.span_labels)
-    return Response(css, mimetype="text/css")
+    css = label_css_text(project)
+    response = Response(css, mimetype="text/css")
+    if request.args.get("v") == _digest(css):
+        cache_for_a_year(response, public=False)
+        return response
+    response.cache_control.no_cache = True
+    response.set_etag(_digest(css))
+    return response.make_conditional(request)
+
+
+def label_css_text(project: Project) -> str:
+    return render_template("annotate/labels.css", labels=project.labels,
+                           span_labels=project.span_labels)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@bp.app_template_global()
+def label_css_url(project: Project) -> str:
+    """The project's labels.css, versioned by its content: a page loads it from the browser's
+    cache until a label's colour changes."""
+    return url_for("annotate.label_css", project_id=project.id, v=_digest(label_css_text(project)))
 
 
 def counted_texts() -> dict[str, dict[str, str]]:

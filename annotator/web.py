@@ -3,7 +3,9 @@ and error pages (HTML, or JSON under /api), a busy database included (503)."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import re
+from pathlib import Path
 from urllib.parse import quote
 
 from flask import Flask, current_app, jsonify, make_response, render_template, request
@@ -30,6 +32,7 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 def init_app(app: Flask) -> None:
     # First of all before_request functions: before sign-in or CSRF checks run a query.
     app.before_request_funcs.setdefault(None, []).insert(0, read_body_first)
+    versioned_static(app)
     app.after_request(_security_headers)
     app.after_request(_compressed)
     app.jinja_env.tests["match_color"] = lambda value: bool(re.fullmatch(r"#[0-9a-fA-F]{6}", value or ""))
@@ -62,6 +65,51 @@ def read_body_first() -> None:
     if (request.content_length is None and isinstance(stream, LimitedStream)
             and stream.is_exhausted and request.environ["wsgi.input"].read(1)):
         raise RequestEntityTooLarge()  # one byte more is there, so the body is over it
+
+
+STATIC_MAX_AGE = 365 * 24 * 3600  # a versioned static file: cached a year, never revalidated
+
+
+def versioned_static(app: Flask) -> None:
+    """Static files also under /static/v/<version>/, the version a hash of the whole static
+    tree taken at start, and url_for("static") building those URLs: a browser keeps them a year
+    without asking again (no 304 round trip per file per page), and a changed file is a new
+    URL. The version is in the path, so an ES module's relative imports stay versioned too.
+    /static/<file> keeps working, revalidated as before. In debug mode, plain URLs (a file
+    edited while the server runs must show at the next load)."""
+    folder = Path(app.static_folder)
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    version = app.config["STATIC_VERSION"] = digest.hexdigest()[:12]
+    app.add_url_rule("/static/v/<version>/<path:filename>", endpoint="static")
+    app.view_functions["static"] = _static_file
+    if app.debug:
+        return
+
+    @app.url_defaults
+    def _versioned(endpoint: str, values: dict) -> None:
+        if endpoint == "static":
+            values.setdefault("version", version)
+
+
+def _static_file(filename: str, version: str | None = None):
+    """A static file; under the current version's URL, `immutable` for a year. An older
+    version's URL (a page from before a restart) gets today's file, revalidated."""
+    response = current_app.send_static_file(filename)
+    if version is not None and version == current_app.config["STATIC_VERSION"]:
+        cache_for_a_year(response, public=True)
+    return response
+
+
+def cache_for_a_year(response, public: bool):
+    """Cache-Control for a response whose URL changes with its content (`private`: only the
+    caller's browser keeps it)."""
+    cache = response.cache_control
+    cache.no_cache = None
+    cache.public, cache.private = (True, None) if public else (None, True)
+    cache.max_age, cache.immutable = STATIC_MAX_AGE, True
 
 
 SECURITY_HEADERS = (("Content-Security-Policy", CONTENT_SECURITY_POLICY),

@@ -418,3 +418,30 @@ def test_g_is_remembered_a_hash_moves_the_selection_and_question_mark_closes_hel
     expect(help_dialog).to_be_hidden()
     page.keyboard.press("j")
     selected(page, 13)
+
+
+def test_a_second_load_asks_the_server_for_the_page_alone(admin_page, live_server, helpers):
+    """The static files and labels.css come from versioned URLs (the modules' own imports
+    too) that Chromium keeps without asking again: the next load, in a new tab, requests the
+    page and nothing else, and works."""
+    page = admin_page
+    pk = helpers.article_pk(page, "demo", EN)
+    hotkey = helpers.labels(page)["claim"]
+    open_article(page, pk)
+    page.wait_for_load_state("load")
+    requests = lambda log: re.findall(r'"GET (\S+) HTTP', log)  # noqa: E731 - the server's log
+    first = requests(live_server.log_path.read_text(encoding="utf-8"))
+    loaded = first[first.index(f"/articles/{pk}"):]  # the article page and what it loads
+    modules = [url for url in loaded if url.endswith(".js")]
+    assert {url.rsplit("/", 1)[1] for url in modules} >= {"annotate.js", "api.js", "spans.js", "paragraph.js"}
+    assert not [url for url in loaded if url.startswith("/static/") and not url.startswith("/static/v/")]
+
+    tab = page.context.new_page()
+    tab.goto(f"/articles/{pk}", wait_until="load")
+    expect(tab.locator('.para[aria-selected="true"]')).to_have_count(1)  # the script runs
+    later = requests(live_server.log_path.read_text(encoding="utf-8"))[len(first):]
+    assert later == [f"/articles/{pk}"], later
+    para = tab.locator(f"#{tab.locator('.para[aria-selected=true]').get_attribute('id')}")
+    tab.keyboard.press(hotkey)
+    expect(para).to_have_attribute("data-state", "saved")
+    assert para.evaluate("p => getComputedStyle(p).getPropertyValue('--label-color')").strip() == "#d9480f"
