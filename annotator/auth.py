@@ -10,11 +10,12 @@ from flask import (Blueprint, abort, current_app, flash, g, redirect, render_tem
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask.sessions import SecureCookieSessionInterface
-from flask_login import UserMixin, current_user, login_user, logout_user
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import bindparam, select
 
 from .database import Prepared, reads_first, request_connection
-from .extensions import csrf, db, login_manager
+from .extensions import db
 from .forms import LoginForm, SetupForm
 from .models import ApiToken, User
 from .security import check_password, hash_token
@@ -24,6 +25,8 @@ from .services.users import create_user
 from .web import local_path
 
 bp = Blueprint("auth", __name__)
+csrf = CSRFProtect()  # bound to the app with the pages (pages.py), as is sign-in
+login_manager = LoginManager()
 
 
 def wants_json() -> bool:

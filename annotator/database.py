@@ -458,17 +458,6 @@ def migrate_to(revision: str = "head") -> None:
     upgrade(directory=str(MIGRATIONS_DIR), revision=revision)
 
 
-class MigrationCommands(click.Group):
-    """`flask db`: Flask-Migrate's command group, imported only when `flask db` runs (its
-    own help included); `flask --help` lists it from this stand-in."""
-
-    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
-        from flask.cli import ScriptInfo
-        init_migrations(parent.ensure_object(ScriptInfo).load_app())
-        from flask_migrate.cli import db as commands
-        return commands.make_context(info_name, args, parent=parent, **extra)
-
-
 def create_schema() -> bool:
     """A database without tables gets the models' schema at once, stamped with the newest
     revision, in one transaction: what replaying the migrations gives (tests/test_migrations.py)

@@ -1,9 +1,8 @@
-"""Flask extensions, created unbound here and bound to the app in create_app."""
+"""The database extension, created unbound here and bound to the app in create_app (the
+pages' own, CSRF and sign-in, are in auth.py)."""
 from __future__ import annotations
 
-from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
-from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -23,5 +22,3 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-csrf = CSRFProtect()
-login_manager = LoginManager()

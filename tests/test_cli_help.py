@@ -10,8 +10,7 @@ from pathlib import Path
 import click
 import pytest
 
-from annotator.cli import COMMANDS, HELP
-from annotator.database import MigrationCommands
+from annotator.cli import COMMANDS, HELP, MigrationCommands
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

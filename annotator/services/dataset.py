@@ -19,6 +19,7 @@ from typing import IO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..choices import EXPORT_FORMATS, GROUP_BY
 from ..models import Article, Project
 from ..progress_report import ProgressCallback, no_progress
 from .exporting import ExportError, ExportOptions, Tally, export_records
@@ -28,9 +29,7 @@ from .parquet_export import ParquetSink
 from .text import plural, site_of
 
 SPLIT_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
-GROUP_BY = ("article", "site")
 UNKNOWN_LICENSE = "unknown"  # the card's license unless --license says otherwise
-EXPORT_FORMATS = ("jsonl", "parquet")  # of the split files
 
 
 @dataclass

@@ -8,6 +8,7 @@ from importlib import resources
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..choices import DEMO_PROJECT, SAMPLE_ANNOTATORS
 from ..models import Article, Paragraph, User
 from . import queue
 from .annotations import save_annotation
@@ -15,11 +16,6 @@ from .guideline_versions import record_version
 from .importing import ImportReport, Source, get_or_create_project, import_sources
 from .users import create_user
 
-DEMO_PROJECT = "demo"
-# The sample team: each follows the answer key but departs from it on its own stride, swapping
-# claim with evidence and boilerplate with other, the confusions real annotators make.
-SAMPLE_ANNOTATORS = (("demo-ann", 7), ("demo-bo", 5), ("demo-李雷", 3), ("demo-sam", 4),
-                     ("demo-王芳", 6))
 CONFUSED_WITH = {"claim": "evidence", "evidence": "claim", "boilerplate": "other",
                  "other": "boilerplate"}
 

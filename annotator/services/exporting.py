@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from ..choices import UNITS
 from ..models import (
     Annotation,
     Article,
@@ -41,7 +42,6 @@ from .suggestions import score_if_pending, suggestion_json
 
 ARTICLES_PER_BATCH = 500
 PARAGRAPHS_PER_PAGE = 1000  # also bounds the ids bound into one IN (...) query
-UNITS = ("paragraph", "article")
 
 
 class ExportError(Exception):

@@ -29,7 +29,6 @@ from .importing import SCORE_AT_IMPORT, ImportReport, Spooled, _store, after_sto
 from .text import SPLITTERS, normalise, text_key
 from .users import UserError, check_username
 
-TOOLS = ("label-studio", "doccano", "prodigy")
 TITLE_LENGTH = 100  # characters of the first line a title keeps, when the record has none
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
+from ...choices import FORMATS
 from ..encodings import UTF_16, UnknownEncoding, bom_encoding, user_encoding
 from ..messages import N_
 from .jsonl import jsonl_records
@@ -16,7 +17,6 @@ from .txt import txt_article
 __all__ = ["EXTENSIONS", "FORMATS", "Problem", "Record", "Skipped", "format_for_name",
            "read_records"]
 
-FORMATS = ("jsonl", "txt", "md", "html", "warc")
 EXTENSIONS = {".jsonl": "jsonl", ".txt": "txt", ".md": "md", ".markdown": "md",
               ".html": "html", ".htm": "html", ".warc": "warc", ".warc.gz": "warc"}
 
