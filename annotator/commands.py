@@ -1,5 +1,6 @@
 """What each command does: the function of the same name in cli.py is the command's
-declaration (its options and help), which imports this module only when the command runs."""
+declaration (its options and help), which imports this module only when the command runs.
+Each imports the services it uses itself, so a command loads only its own (issue 11)."""
 from __future__ import annotations
 
 import json
@@ -16,15 +17,8 @@ from .database import DatabaseBusy, is_locked_error, upgrade_database
 from .extensions import db
 from .models import Article, GoldAttempt, Project, User
 from .progress_report import ProgressReport
-from .services import backup, demo, members
-from .services.copying import CopyError, copy_database
-from .services.exporting import ExportError, ExportOptions, Tally, export_records
-from .services.dataset import UNKNOWN_LICENSE, parse_split, write_dataset
-from .services.importing import import_paths, project_name_problem
-from .services.label_import import import_labels, parse_mapping
-from .services.parquet_export import pyarrow, write_parquet
+from .services import backup
 from .services.text import plural
-from .services.users import UserError, create_token, create_user
 
 
 def run(body, *args, **kwargs):
@@ -40,7 +34,9 @@ def run(body, *args, **kwargs):
 
 def import_command(paths, project_name, fmt, split, encoding, skip_invalid, label_map, user_map,
                    annotator, quiet):
-    _check_project_name(project_name)
+    from .services.importing import import_paths, project_name_problem
+    if problem := project_name_problem(project_name):
+        raise click.ClickException(problem)
     if fmt in TOOLS:
         _import_labels(paths, project_name, fmt, split, label_map, user_map, annotator, quiet)
         return
@@ -69,6 +65,7 @@ def import_command(paths, project_name, fmt, split, encoding, skip_invalid, labe
 
 def _import_labels(paths, project_name, tool, split, label_map, user_map, annotator, quiet):
     """`flask import --format label-studio|doccano|prodigy`: the texts and their labels."""
+    from .services.label_import import import_labels, parse_mapping
     try:
         mapping, users = parse_mapping(label_map), parse_mapping(user_map, "--map-user")
     except ValueError as error:
@@ -89,14 +86,9 @@ def _import_labels(paths, project_name, tool, split, label_map, user_map, annota
     click.echo(report.label_summary())
 
 
-def _check_project_name(name: str) -> None:
-    problem = project_name_problem(name)
-    if problem:
-        raise click.ClickException(problem)
-
-
 def export_command(project_name, unit, fmt, only_labeled, only_resolved, annotator, suggestions,
                    output, split_spec, seed, group_by, force, license_id, quiet):
+    from .services.exporting import ExportError, ExportOptions, Tally, export_records
     options = ExportOptions(unit=unit, only_labeled=only_labeled, only_resolved=only_resolved,
                             annotator=annotator, suggestions=suggestions)
     tally = Tally()
@@ -105,6 +97,7 @@ def export_command(project_name, unit, fmt, only_labeled, only_resolved, annotat
         if split_spec is not None:
             if output is None:
                 raise ExportError("--split writes several files: give a directory with -o DIR")
+            from .services.dataset import UNKNOWN_LICENSE, parse_split, write_dataset
             report = write_dataset(db.session, project_name, output, parse_split(split_spec),
                                    seed=seed, group_by=group_by, options=options, force=force,
                                    license=license_id or UNKNOWN_LICENSE, fmt=fmt,
@@ -121,6 +114,7 @@ def export_command(project_name, unit, fmt, only_labeled, only_resolved, annotat
         if fmt == "parquet":
             if output is None:
                 raise ExportError("--format parquet writes a binary file: give one with -o FILE")
+            from .services.parquet_export import pyarrow
             pyarrow()  # installed, or an error saying how
         records = export_records(db.session, project_name, options, tally)
     except ExportError as error:
@@ -173,6 +167,7 @@ def _write_file(output: Path, lines, parquet: ExportOptions | None = None) -> No
             if parquet is None:
                 handle.writelines(lines)
             else:
+                from .services.parquet_export import write_parquet
                 write_parquet(handle, lines, parquet)
         if not special:
             partial.replace(output)
@@ -269,6 +264,7 @@ def suggest_command(project_name, evaluate, as_json, quiet):
 
 
 def create_user_command(username, admin, role, password_stdin):
+    from .services.users import UserError, create_user
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -281,6 +277,7 @@ def create_user_command(username, admin, role, password_stdin):
 
 
 def create_token_command(username, name):
+    from .services.users import create_token
     user = db.session.scalar(select(User).where(User.username == username))
     if user is None:
         raise click.ClickException(f"no user named {username!r}")
@@ -288,6 +285,7 @@ def create_token_command(username, name):
 
 
 def load_demo_command(project_name, team):
+    from .services import demo
     report = demo.load_demo(db.session, project_name)
     click.echo(f"{project_name}: " + report.summary())
     if team:
@@ -301,6 +299,7 @@ def load_demo_command(project_name, team):
 
 
 def members_command(project_name, add, remove, members_only):
+    from .services import members
     project = db.session.scalar(select(Project).where(Project.name == project_name))
     if project is None:
         raise click.ClickException(f"no project named {project_name!r}")
@@ -374,6 +373,7 @@ def restore_command(path, yes):
 
 
 def copy_database_command(target_url, strip_nul, quiet):
+    from .services.copying import CopyError, copy_database
     from . import create_app  # the target gets an app of its own, so it is migrated as usual
     source = db.engine
     target_app = create_app({"SQLALCHEMY_DATABASE_URI": target_url,

@@ -1,5 +1,6 @@
 """Start-up imports only what every start needs (issue 11): the heavy libraries wait for the
-command or page that uses them, and `flask db` still runs Alembic."""
+command or page that uses them, help loads the commands' declarations alone, a command the
+app without its pages, and `flask db` still runs Alembic."""
 import json
 import os
 import subprocess
@@ -7,6 +8,7 @@ import sys
 from pathlib import Path
 
 from annotator import DEFERRED_MODULES
+from annotator.cli import NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 FLASK = str(Path(sys.executable).parent / "flask")  # as users run it (the command line decides)
@@ -16,6 +18,14 @@ HEAVY = ("sklearn", "numpy", "scipy", "lxml", "charset_normalizer", "nh3", "alem
          "encodings.cp1252", "encodings.gb18030",  # the import's codecs, looked up when used
          "annotator.services.agreement",  # and annotator.DEFERRED_MODULES, the app's own
          *DEFERRED_MODULES)
+
+
+# What a server's pages load and no command needs
+PAGES = ("annotator.pages", "annotator.admin", "annotator.auth", "annotator.api", "annotator.web",
+         "annotator.i18n", "annotator.forms", "flask_wtf", "wtforms", "flask_babel")
+# and what help needs none of: the database, the models, the commands' bodies
+DATABASE = ("sqlalchemy", "flask_sqlalchemy", "annotator.factory", "annotator.models",
+            "annotator.commands", "annotator.database", "flask_login", "argon2")
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -72,3 +82,66 @@ def test_a_server_imports_the_deferred_modules_before_it_forks(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, check=True,
                          capture_output=True, text=True).stdout
     assert json.loads(out.splitlines()[-1]) == []
+
+
+def _imported(args: list[str], env: dict[str, str]):
+    """`python -X importtime -m flask ARGS` in the repository root: its result and the names
+    of the modules it imported."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "flask", *args], env=env,
+                          cwd=ROOT, capture_output=True, text=True)
+    return done, {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()
+                  if line.startswith("import time:")}
+
+
+def test_help_imports_the_commands_declarations_alone(tmp_path):
+    listing, imported = _imported(["--help"], _env(tmp_path))
+    assert listing.returncode == 0 and "create-user" in listing.stdout, listing.stderr
+    assert "annotator.cli" in imported  # the app's commands were listed
+    assert sorted(imported & {*DATABASE, *PAGES, *HEAVY}) == []
+    one, imported = _imported(["export", "--help"], _env(tmp_path))
+    assert one.returncode == 0 and "--only-labeled" in one.stdout, one.stderr
+    assert sorted(imported & {*DATABASE, *PAGES, *HEAVY}) == []
+    assert not (tmp_path / "start.db").exists()  # and no database was opened
+
+
+HELP_SCRIPT = """import contextlib, io, json, sys
+from flask.cli import main
+helps = {}
+for args in json.loads(sys.argv[1]):
+    sys.argv = ["flask", *args]
+    with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):
+        main()
+    helps[" ".join(args)] = out.getvalue()
+print(json.dumps(helps))"""
+
+
+def test_help_lists_every_command_of_the_whole_app_with_the_same_help(tmp_path):
+    asked = [["--help"], *([name, "--help"] for name in sorted(NAMES - {"db"}))]
+    env = _env(tmp_path)
+    whole = dict(env, FLASK_APP="annotator.factory:build(None, None)")  # pages and all
+
+    def helps(env: dict[str, str]) -> dict[str, str]:
+        out = subprocess.run([sys.executable, "-c", HELP_SCRIPT, json.dumps(asked)], env=env,
+                             cwd=ROOT, check=True, capture_output=True, text=True).stdout
+        return json.loads(out.splitlines()[-1])
+
+    light, full = helps(env), helps(whole)
+    assert list(light) == [" ".join(args) for args in asked]
+    for args, text in light.items():
+        assert text == full[args] and text.startswith("Usage: flask "), args
+    for name in NAMES:
+        assert f"\n  {name} " in light["--help"]
+
+
+def test_a_command_builds_the_app_without_its_pages(tmp_path):
+    env = _env(tmp_path)
+    done, imported = _imported(["create-token", "nobody"], env)
+    assert done.returncode == 1 and "no user named 'nobody'" in done.stderr
+    assert "annotator.models" in imported and sorted(imported & {*PAGES, *HEAVY}) == []
+
+
+def test_help_given_as_an_options_value_is_a_usage_error(tmp_path):
+    done = subprocess.run([FLASK, "create-token", "--name", "--help", "ann"], env=_env(tmp_path),
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "cannot be an option's value" in done.stderr
+    assert "Traceback" not in done.stderr
