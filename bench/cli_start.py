@@ -25,7 +25,8 @@ from pathlib import Path
 
 from common import FLASK, ROOT, SECRET_KEY
 
-COMMANDS = ["--help", "create-user --help", "backup --help", "db current", "create-token nobody"]
+COMMANDS = ["--help", "create-user --help", "backup --help", "export --help", "db current",
+            "create-token nobody"]
 MODES = ("cached", "compiled")
 
 
