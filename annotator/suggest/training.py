@@ -9,13 +9,16 @@
 - `propagate`: a label given to a repeated paragraph becomes the suggestion of its copies on
   the site's other articles (a burst of saves on the same text propagates once).
 - `saved`: the hook on the save path. It only notes the save in memory; a daemon thread of
-  this process hands the human saves to the propagation queue (one short write for the saves
-  of PROPAGATE_GATHER), and one thread of all the processes, the holder of the "propagation"
-  background lease, propagates what the queue holds, every PROPAGATE_EVERY seconds at most
-  and no sooner than PROPAGATE_PACE times its last round's CPU after it. Every
-  CHECK_EVERY_SAVES saves (or CHECK_EVERY_SECONDS) the thread checks whether a project's
-  human labels grew enough to retrain, at the pace `too_soon` allows; a training yields
-  RETRAIN_PACE times its CPU between batches while saves are arriving.
+  this process hands the human saves of repeated texts to the propagation queue (one short
+  write for the saves of PROPAGATE_GATHER), and one thread of all the processes, the holder
+  of the "propagation" background lease, propagates what the queue holds, every
+  PROPAGATE_EVERY seconds at most and no sooner than PROPAGATE_PACE times its last round's
+  CPU after it. Every CHECK_EVERY_SAVES saves (or CHECK_EVERY_SECONDS) the thread checks
+  whether a project's human labels grew enough to retrain, at the pace `too_soon` allows; a
+  training yields RETRAIN_PACE times its CPU between batches while saves are arriving.
+  While many saves arrive (MANY_SAVES a second in the process) the saves keep the CPU:
+  propagation gathers and runs every PROPAGATE_BUSY seconds, a retraining waits for them to
+  slow down (RETRAIN_HOLD at most).
 """
 from __future__ import annotations
 
@@ -69,6 +72,13 @@ PROPAGATE_HOLD = 0.005
 PROPAGATION_LEASE = timedelta(seconds=10)
 QUEUE_ROUND = 20000  # queued saves propagated in one round at most
 SAVES_ARRIVING = 1.0  # a save noted this recently: the process is busy saving
+# many saves (about MANY_SAVES a second or more in this process): the saves keep the CPU.
+# Saves are gathered and propagated every PROPAGATE_BUSY seconds (a copy gets its label a
+# few seconds after the save, not half a second), and a due retraining waits until they
+# slow down, RETRAIN_HOLD seconds at most
+MANY_SAVES = 3.0
+PROPAGATE_BUSY = 2.0
+RETRAIN_HOLD = 30.0
 
 log = logging.getLogger(__name__)
 
@@ -464,7 +474,18 @@ def _propagate_label(session: Session, text, label: str, article_id: int,
 
 # -- the propagation queue and its one writer ------------------------------------------------
 
-_QUEUE = insert(PropagationQueue.__table__)
+def _queue_repeated():
+    """Queue a save (paragraph_id, label) if its paragraph's text has copies (another
+    paragraph of the same text_key): a text found once has nothing to propagate to."""
+    saved, copy = Paragraph.__table__.alias("saved"), Paragraph.__table__.alias("copy")
+    paragraph = bindparam("paragraph_id", type_=Integer)
+    copies = (select(copy.c.id).select_from(saved.join(copy, copy.c.text_key == saved.c.text_key))
+              .where(saved.c.id == paragraph, copy.c.id != saved.c.id).exists())
+    return insert(PropagationQueue.__table__).from_select(
+        ["paragraph_id", "label"], select(paragraph, bindparam("label", type_=String)).where(copies))
+
+
+_QUEUE = _queue_repeated()
 
 
 def _lease_row(insert_into):
@@ -482,9 +503,10 @@ _TAKE = (update(BackgroundLease.__table__)
 
 def queue_and_lead(session: Session, saves: list[tuple[int, str]], holder: str,
                    first: bool = True) -> bool:
-    """Add the saves (paragraph id, label, in order) to the propagation queue and take or
-    renew the "propagation" lease for `holder` if it is free, run out or its own (`first`:
-    create its row if missing): one write transaction. Returns whether `holder` holds it."""
+    """Add the saves (paragraph id, label, in order) of repeated texts to the propagation
+    queue and take or renew the "propagation" lease for `holder` if it is free, run out or
+    its own (`first`: create its row if missing): one write transaction. Returns whether
+    `holder` holds it."""
     now = utcnow()
     with write_transaction(session):
         connection = session.connection()
@@ -612,6 +634,7 @@ class Background:
         self.to_propagate: list[tuple[int, str]] = []
         self.first_noted = 0.0  # when the oldest save of to_propagate came
         self.last_noted = -SAVES_ARRIVING  # when the last save came
+        self.rate = 0.0  # saves noted, each weighing exp(-its age in seconds): about saves/s
         self.recent: set[int] = set()  # paragraphs saved since the last check (a sample)
         self.saves, self.last_check = 0, time.monotonic()
         self.last_pending: float | None = None  # when pending articles were last looked for
@@ -641,7 +664,9 @@ class Background:
             if human:
                 self.to_propagate.append((paragraph_id, label))
             self.saves += 1
-            self.last_noted = time.monotonic()
+            now = time.monotonic()
+            self.rate = self.rate * math.exp(self.last_noted - now) + 1
+            self.last_noted = now
             if len(self.recent) < 1000:
                 self.recent.add(paragraph_id)
         if first or self.saves == CHECK_EVERY_SAVES:  # else the thread knows when to look
@@ -650,6 +675,13 @@ class Background:
     def saving(self) -> bool:
         """Whether saves are arriving in this process (one in the last SAVES_ARRIVING s)."""
         return time.monotonic() - self.last_noted < SAVES_ARRIVING
+
+    def many_saves(self) -> bool:
+        """Whether saves are arriving at MANY_SAVES a second or more in this process."""
+        return self.rate * math.exp(self.last_noted - time.monotonic()) >= MANY_SAVES
+
+    def _gather(self) -> float:
+        return PROPAGATE_BUSY if self.many_saves() else PROPAGATE_GATHER
 
     def idle(self) -> bool:
         with self.lock:
@@ -685,7 +717,7 @@ class Background:
                 self.wake.clear()
                 now = time.monotonic()
                 jobs: list[tuple[int, str]] = []
-                if self.to_propagate and now - self.first_noted >= PROPAGATE_GATHER:
+                if self.to_propagate and now - self.first_noted >= self._gather():
                     jobs, self.to_propagate = self.to_propagate, []
                 due = self.saves >= CHECK_EVERY_SAVES or (
                     self.saves and now - self.last_check >= CHECK_EVERY_SECONDS)
@@ -716,7 +748,7 @@ class Background:
         with self.lock:
             now, wait = time.monotonic(), CHECK_EVERY_SECONDS
             if self.to_propagate:
-                wait = min(wait, self.first_noted + PROPAGATE_GATHER - now)
+                wait = min(wait, self.first_noted + self._gather() - now)
             if self.leading:
                 wait = min(wait, self.next_round - now, self.renew_at - now)
             return max(wait, 0.0)
@@ -760,7 +792,8 @@ class Background:
         if taken:
             spent = time.thread_time() - started
             self.queue_seen = now
-            self.next_round = now + max(PROPAGATE_EVERY, PROPAGATE_PACE * spent)
+            every = PROPAGATE_BUSY if self.many_saves() else PROPAGATE_EVERY
+            self.next_round = now + max(every, PROPAGATE_PACE * spent)
             log.debug("suggestions: %s saves propagated, %s suggestions written in %.3f s",
                       taken, written, spent)
         else:
@@ -795,10 +828,11 @@ class Background:
                 continue
             stored = session.execute(
                 select(SuggestionModel.human_labels_seen, SuggestionModel.trained_at,
-                       SuggestionModel.metrics)
+                       SuggestionModel.metrics, SuggestionModel.lease_until)
                 .where(SuggestionModel.project_id == project_id)).first()
-            if stored is not None and too_soon(stored.trained_at, stored.metrics):
-                continue
+            if stored is not None and (too_soon(stored.trained_at, stored.metrics) or (
+                    stored.lease_until is not None and stored.lease_until > utcnow())):
+                continue  # trained a moment ago, or being trained (by any process)
             seen = stored.human_labels_seen if stored is not None else 0
             wanted = max(RETRAIN_AFTER, seen + max(RETRAIN_AFTER, seen // 10))
             # every label (of any source) is at least every human one: a few counter rows
@@ -827,6 +861,9 @@ class Background:
         return pace
 
     def _train(self, project_id: int) -> None:
+        held = time.monotonic() + RETRAIN_HOLD  # many saves: the model comes after them
+        while self.many_saves() and time.monotonic() < held and not self.stopped:
+            time.sleep(0.25)
         try:
             with self.app.app_context():
                 try:
