@@ -528,3 +528,63 @@ def test_one_thread_of_all_the_server_processes_propagates_every_processs_saves(
         training.stop_background(other)
         with other.app_context():
             db.engine.dispose()
+
+
+def test_only_saves_of_repeated_texts_are_queued_for_propagation(app):
+    """A text found once has no copies: its save is not queued (nothing to propagate to)."""
+    records, _ = generated(6)
+    for record, word in zip(records, ["one", "two", "three", "four", "five", "six"]):
+        record["paragraphs"].append("Follow us on the site's own app")  # on every page
+        record["paragraphs"].append(f"A sentence found on page {word} alone.")
+    import_articles(app, "p", records)
+    first = paragraph_pks(app, article_pks(app, "p")[0])
+    footer, alone = first[-2], first[-1]
+    with app.app_context():
+        assert training.queue_and_lead(db.session, [(alone, "other"), (footer, "other"),
+                                                    (footer, "boilerplate")], "me")
+        queued = db.session.execute(select(PropagationQueue.paragraph_id,
+                                           PropagationQueue.label)).all()
+    assert [tuple(row) for row in queued] == [(footer, "boilerplate")]
+
+
+def test_many_saves_hold_propagation_and_retraining_back(app, monkeypatch):
+    """While a process notes MANY_SAVES a second or more, its saves are gathered for
+    PROPAGATE_BUSY instead of PROPAGATE_GATHER and a due retraining waits for them to slow
+    down, RETRAIN_HOLD at most; a save now and then does neither."""
+    app.config["SUGGEST_IN_BACKGROUND"] = True
+    import_articles(app, "p", generated(3)[0])
+    with app.app_context():
+        project_id = db.session.scalar(select(Project.id))
+    trained: list[float] = []
+    monkeypatch.setattr(training, "train_project",
+                        lambda *_: trained.append(time.monotonic()) or {})
+    monkeypatch.setattr(training, "RETRAIN_HOLD", 1.0)
+    worker = training.background(app)
+    worker.note(0, "other", False)  # not a human save: nothing to propagate
+    assert not worker.many_saves() and worker._gather() == training.PROPAGATE_GATHER
+    began = time.monotonic()
+    worker._train(project_id)  # a save now and then: trained at once
+    assert trained and trained[-1] - began < 0.5
+
+    stop = threading.Event()
+
+    def saves() -> None:
+        while not stop.is_set():
+            worker.note(0, "other", False)
+            time.sleep(0.02)
+
+    saver = threading.Thread(target=saves)
+    saver.start()
+    try:
+        time.sleep(0.5)
+        assert worker.many_saves() and worker._gather() == training.PROPAGATE_BUSY
+        began = time.monotonic()
+        worker._train(project_id)  # held while the saves keep coming, RETRAIN_HOLD at most
+        assert 0.9 <= trained[-1] - began < 2.0
+    finally:
+        stop.set()
+        saver.join()
+    monkeypatch.setattr(training, "RETRAIN_HOLD", 30.0)
+    began = time.monotonic()
+    worker._train(project_id)  # the saves stopped: trained once they slowed down
+    assert 1.0 <= trained[-1] - began < 10.0 and not worker.many_saves()
