@@ -2,7 +2,7 @@
 Chromium against gunicorn (-c gunicorn.conf.py), optionally two code trees side by side.
 
     .venv/bin/python bench/article_page.py [--paragraphs 1500] [--loads 7] [--saves 30]
-        [--tree NAME=DIR ...] [--workdir DIR] [--json]
+        [--resume N] [--tree NAME=DIR ...] [--workdir DIR] [--json]
 
 Each tree (default: this one, as "this"; e.g. `--tree base=/tmp/base --tree this=.` with
 `git worktree add --detach /tmp/base <commit>`) gets its own SQLite file, built by its own
@@ -17,6 +17,9 @@ alike), each a fresh tab; then the saves alternate one by one. Measured:
   page handles (label key "1", pressed again and again from the navigation's commit until the
   page's handler takes one: `defaultPrevented` in a window listener after the page's own);
 - Chromium's layout, style and script time for the load (Performance.getMetrics);
+- with --resume N, each load and the saves start with the reader's first N paragraphs labeled
+  (written straight into the database), so the page opens at paragraph N + 1, where the
+  reader left off;
 - hotkey to saved: the label key's keydown (captured before the page's handler) to the
   paragraph's `data-state` turning "saved", one paragraph after another, with the layout,
   style and script time per save.
@@ -106,8 +109,8 @@ def build(tree: Path, db: Path, paragraphs: int) -> None:
 class Tree:
     """One code tree: its database, its gunicorn, its signed-in browser context."""
 
-    def __init__(self, name: str, path: Path, workdir: Path, paragraphs: int):
-        self.name, self.path = name, path.resolve()
+    def __init__(self, name: str, path: Path, workdir: Path, paragraphs: int, resume: int = 0):
+        self.name, self.path, self.resume = name, path.resolve(), resume
         self.db = workdir / f"{name}.db"
         if not self.db.exists():
             build(self.path, self.db, paragraphs)
@@ -128,9 +131,20 @@ class Tree:
                                        "ANNOTATOR_WORKERS": "2"}, 60.0)
 
     def unlabel(self) -> None:
-        """The reader's labels gone, so every load starts at paragraph 1 with nothing saved."""
+        """The reader's labels gone but for the first `resume` paragraphs' ("other"), so every
+        load starts at paragraph resume + 1 with nothing else saved."""
         with sqlite3.connect(self.db, timeout=30) as conn:
             conn.execute("DELETE FROM annotation")
+            conn.execute(
+                "INSERT INTO annotation (paragraph_id, user_id, label, source, created_at, updated_at)"
+                " SELECT paragraph.id, user.id, 'other', 'human', datetime('now'), datetime('now')"
+                " FROM paragraph, user WHERE user.username = ? AND paragraph.article_id = ?"
+                " AND paragraph.\"index\" < ?", (USER, self.article_pk, self.resume))
+
+    @property
+    def first(self) -> str:
+        """The id of the paragraph the page opens at."""
+        return f"p{self.resume}"
 
     @property
     def url(self) -> str:
@@ -170,11 +184,11 @@ def load_once(tree: Tree, expect) -> dict:
                 break
         except Error:  # the new document's context not there yet: press again
             pass
-    expect(page.locator("#p0")).to_have_attribute("data-state", "saved", timeout=30_000)
+    expect(page.locator(f"#{tree.first}")).to_have_attribute("data-state", "saved", timeout=30_000)
     page.wait_for_function("performance.getEntriesByType('navigation')[0]?.loadEventEnd > 0")
     result = page.evaluate(TIMING)
     probe = page.evaluate("window.__probe")
-    result["first_saved_ms"] = probe["saved"]["p0"]
+    result["first_saved_ms"] = probe["saved"][tree.first]
     counters = metrics(cdp)
     result.update(layout_ms=counters["LayoutDuration"] * 1000,
                   style_ms=counters["RecalcStyleDuration"] * 1000,
@@ -193,7 +207,7 @@ def saves(trees: list[Tree], count: int, expect) -> dict[str, dict]:
     for tree in trees:
         page = pages[tree.name] = tree.context.new_page()
         page.goto(tree.url, wait_until="load")
-        expect(page.locator("#p0")).to_have_attribute("aria-selected", "true")
+        expect(page.locator(f"#{tree.first}")).to_have_attribute("aria-selected", "true")
         page.keyboard.press("j")  # start a little way in: the toolbar moves, the page scrolls
         cdps[tree.name] = tree.context.new_cdp_session(page)
         cdps[tree.name].send("Performance.enable", {"timeDomain": "threadTicks"})
@@ -271,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paragraphs", type=int, default=1500)
     parser.add_argument("--loads", type=int, default=7)
     parser.add_argument("--saves", type=int, default=30)
+    parser.add_argument("--resume", type=int, default=0, metavar="N",
+                        help="open each load with the first N paragraphs labeled")
     parser.add_argument("--tree", action="append", default=[], metavar="NAME=DIR",
                         help="a code tree to measure (repeatable); default: this=<this tree>")
     parser.add_argument("--workdir", type=Path)
@@ -281,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--tree takes NAME=DIR")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="article-page-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    trees = [Tree(name, Path(path), workdir, args.paragraphs) for name, path in specs]
+    trees = [Tree(name, Path(path), workdir, args.paragraphs, args.resume) for name, path in specs]
     try:
         for tree in trees:
             tree.start()
@@ -296,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(output, indent=2))
     else:
-        print(f"{args.paragraphs:,} paragraphs; load average {load_average[0]:.1f} "
+        resumed = f", opened at paragraph {args.resume + 1}" if args.resume else ""
+        print(f"{args.paragraphs:,} paragraphs{resumed}; load average {load_average[0]:.1f} "
               f"(1 min) after the run; medians of {args.loads} loads, {args.saves} saves")
         print(report(results))
     if not args.workdir:
