@@ -123,6 +123,21 @@ def later_paragraphs(paragraphs: list[ParagraphView], mine: dict[int, MyLabel],
     return htmlsafe_json_dumps(records, ensure_ascii=False, separators=(",", ":"))
 
 
+RESUME_CONTEXT = 10  # paragraphs sent as HTML before the first unlabeled one: the screen above it
+
+
+def html_window(paragraphs: list[ParagraphView], mine: dict[int, MyLabel], count: int) -> tuple[int, int]:
+    """Where the paragraphs sent as HTML start, and how many they are: an article longer than
+    `count` sends `count` of them as HTML where the page opens (at its first unlabeled
+    paragraph, RESUME_CONTEXT before it), the others as data, drawn at idle or when a key
+    needs them. The caller passes the article's length for one with spans or links: all as
+    HTML (their code reads the DOM)."""
+    if count >= len(paragraphs):
+        return 0, len(paragraphs)
+    resume = next((i for i, paragraph in enumerate(paragraphs) if paragraph.id not in mine), 0)
+    return min(max(resume - RESUME_CONTEXT, 0), len(paragraphs) - count), count
+
+
 @bp.get("/")
 @login_required
 def projects():
@@ -212,11 +227,9 @@ def article(article_id: int):
     last_version = guideline_versions.last_label_version(db.session, project.id, current_user.id)
     my_spans = spans.article_spans(db.session, article.id, mine_only)
     my_links = spans.article_links(db.session, article.id, mine_only)
-    # A long article: the first screens as HTML, the rest as data (drawn at idle, or at once
-    # when a key needs them); with spans or links, all as HTML (their code reads the DOM).
-    first = (len(paragraphs) if my_spans or my_links
-             else current_app.config["ARTICLE_HTML_PARAGRAPHS"])
-    drawn, undrawn = paragraphs[:first], paragraphs[first:]
+    start, count = html_window(paragraphs, mine, len(paragraphs) if my_spans or my_links
+                               else current_app.config["ARTICLE_HTML_PARAGRAPHS"])
+    drawn, undrawn = paragraphs[start:start + count], paragraphs[:start] + paragraphs[start + count:]
     return render_template(
         "annotate/article.html", project=project, article=article, paragraphs=paragraphs,
         mine=mine, suggestions=shown,

@@ -169,3 +169,16 @@ def test_an_article_with_spans_or_links_is_sent_all_as_html(app, long_article):
     assert len(paragraph_markup(html)) == LONG
     assert 'id="later-paragraphs"' not in html
     assert lxml.html.fromstring(html).get_element_by_id("p90").find_class("para-text")[0].text == HOSTILE
+
+
+@pytest.mark.parametrize(("labeled", "start"), [(70, 60), (115, LONG - FIRST), (LONG, 0)])
+def test_the_html_starts_where_the_page_opens(app, long_article, labeled, start):
+    """At the first unlabeled paragraph, RESUME_CONTEXT (10) before it, never past the end;
+    at the top once all are labeled. The data holds the paragraphs before and after."""
+    pk, texts, ids = long_article
+    label(app, pk, {i: None for i in range(labeled) if i not in (10, 80)})
+    tree = lxml.html.fromstring(rendered(app, pk))
+    assert [p.get("id") for p in tree.find_class("para")] == [f"p{i}" for i in range(start, start + FIRST)]
+    records = json.loads(tree.get_element_by_id("later-paragraphs").text)
+    assert [record[1] for record in records] == [*range(start), *range(start + FIRST, LONG)]
+    assert all(record[3] == "claim" for record in records if record[1] < labeled)

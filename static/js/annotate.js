@@ -22,15 +22,21 @@ const paragraphs = [...document.querySelectorAll(".para")];
 const byId = new Map(paragraphs.map((p) => [p.dataset.paragraphId, p]));
 const labelByHotkey = new Map(page.hotkeys.map((key, i) => [key, page.labels[i]]));
 const labelInfo = new Map(page.labels.map((key, i) => [key, { hotkey: page.hotkeys[i], name: page.names[i] }]));
-// A long article's paragraphs after the first screens: drawn at idle, or at once up to the one
-// a key needs; each then in `paragraphs` and `byId` like the others.
+// A long article's paragraphs around the screens sent as HTML: drawn at idle, or at once up to
+// the one a key needs; each then in `paragraphs` and `byId` like the others. `paragraphs` holds
+// the drawn run of the article: the paragraph at article index i is at(i).
 const later = new Later(document.getElementById("paragraphs"),
-  { labels: labelInfo, saved: text.saved, suggested: text.suggested }, (drawn) => {
-    for (const para of drawn) {
-      paragraphs.push(para);
-      byId.set(para.dataset.paragraphId, para);
-    }
+  { labels: labelInfo, saved: text.saved, suggested: text.suggested }, (drawn, before) => {
+    if (before) paragraphs.unshift(...drawn);
+    else paragraphs.push(...drawn);
+    for (const para of drawn) byId.set(para.dataset.paragraphId, para);
   });
+/** The paragraph at article index i (drawn first if need be; undefined outside the article). */
+const at = (i) => {
+  later.drawTo(i);
+  return paragraphs[i - later.base];
+};
+const indexOf = (para) => Number(para.id.slice(1));
 const total = () => paragraphs.length + later.size;
 const countLabeled = () => paragraphs.filter((p) => p.dataset.label).length + later.labeled();
 const toolbar = document.getElementById("para-tools");
@@ -84,7 +90,7 @@ const spans = new Spans(page, queue, byId, {
   onSelect: () => links.showCurrent(),
 });
 const currentUnit = () => spans.selectedUnit()
-  ?? (current >= 0 ? paragraphUnit(paragraphs[current].dataset.paragraphId) : null);
+  ?? (current >= 0 ? paragraphUnit(at(current).dataset.paragraphId) : null);
 const links = new Links(page, queue, spans, byId, { currentUnit, say });
 
 // Changes kept from an earlier visit show as pending until the server confirms them.
@@ -128,7 +134,7 @@ function showLabel(para, label, source = "human") {
   para.dataset.label = label ?? "";
   para.dataset.source = label ? source : "";
   fillTag(labelTag(para), label, labelInfo);
-  if (para === paragraphs[current]) pressButtons(label);
+  if (para === at(current)) pressButtons(label);
 }
 
 function pressButtons(label) {
@@ -191,7 +197,7 @@ function setLabel(para, label) {
 function labelAndAdvance(label) {
   if (current < 0) return;
   if (rangeAnchor !== null) return labelRange(label, rangeBounds());
-  setLabel(paragraphs[current], label);
+  setLabel(at(current), label);
   advanceFrom(current);
 }
 
@@ -203,7 +209,9 @@ function advanceFrom(index) {
 /** Label paragraphs [from, to] with one label (null clears), in one request (source human). */
 function labelRange(label, [from, to]) {
   clearRange();
-  change(paragraphs.slice(from, to + 1).map((para) => ({ para, label })));
+  at(from);
+  at(to);
+  change(paragraphs.slice(from - later.base, to - later.base + 1).map((para) => ({ para, label })));
   if (label !== null) advanceFrom(to);
 }
 
@@ -212,7 +220,7 @@ function labelRange(label, [from, to]) {
 const suggested = (para) => para.dataset.suggestion && !para.dataset.label;
 
 function acceptCurrent() {
-  const para = paragraphs[current];
+  const para = at(current);
   if (!para || !suggested(para)) return;
   change([{ para, label: para.dataset.suggestion, source: "suggestion" }]);
   advanceFrom(current);
@@ -227,11 +235,11 @@ function acceptAll() {
   }
   change(open.map((para) => ({ para, label: para.dataset.suggestion, source: "suggestion" })));
   say(counted("acceptedAll", open.length), "info");
-  if (current >= 0 && paragraphs[current].dataset.label) advanceFrom(current);
+  if (current >= 0 && at(current).dataset.label) advanceFrom(current);
 }
 
 function toggleReason() {
-  const reason = paragraphs[current]?.querySelector(".suggestion-reason");
+  const reason = at(current)?.querySelector(".suggestion-reason");
   if (reason) reason.hidden = !reason.hidden;
 }
 
@@ -243,7 +251,7 @@ function undo() {
   }
   clearRange();
   change(before, true);
-  select(paragraphs.indexOf(before[0].para));
+  select(indexOf(before[0].para));
   say(counted("undone", before.length), "info");
 }
 
@@ -252,14 +260,16 @@ function say(message, kind) {
   banner.dataset.kind = kind;
 }
 
+/** The article index of the first unlabeled paragraph after `from`, around to the start; -1
+ * if there is none. */
 function nextUnlabeled(from) {
-  for (let i = from + 1; i < paragraphs.length; i++) if (!paragraphs[i].dataset.label) return i;
-  const undrawn = later.firstUnlabeled();
-  if (undrawn !== -1) {
-    later.drawTo(undrawn);
-    return undrawn;
+  const count = total();
+  const labeled = (i) => (i >= later.base && i < later.end ? Boolean(paragraphs[i - later.base].dataset.label)
+    : later.isLabeled(i));
+  for (let step = 1; step <= count; step++) {
+    const i = (from + step) % count;
+    if (i !== from && !labeled(i)) return i;
   }
-  for (let i = 0; i < from; i++) if (!paragraphs[i].dataset.label) return i;
   return -1;
 }
 
@@ -267,13 +277,12 @@ function nextUnlabeled(from) {
 
 function select(index, extend = false) {
   if (index < 0 || index >= total()) return;
-  later.drawTo(index);
   if (extend && rangeAnchor === null && current >= 0) rangeAnchor = current;
   if (!extend) clearRange();
   if (index !== current) spans.leave();
-  if (current >= 0) paragraphs[current].setAttribute("aria-selected", "false");
+  if (current >= 0) at(current).setAttribute("aria-selected", "false");
   current = index;
-  const para = paragraphs[current];
+  const para = at(current);
   para.setAttribute("aria-selected", "true");
   noteField(para).before(toolbar); // the current paragraph has its (hidden) note field
   toolbar.hidden = false;
@@ -301,7 +310,7 @@ function rangeBounds() {
 function showRange() {
   const [from, to] = rangeBounds();
   for (const para of document.querySelectorAll(".para.in-range")) para.classList.remove("in-range");
-  for (let i = from; i <= to; i++) paragraphs[i].classList.add("in-range");
+  for (let i = from; i <= to; i++) at(i).classList.add("in-range");
 }
 
 function clearRange() {
@@ -413,7 +422,7 @@ document.addEventListener("keydown", (event) => {
   let handled = true;
   if (toEnd) {
     later.drawAll();
-    labelRange(toEnd, rangeAnchor !== null ? rangeBounds() : [current, paragraphs.length - 1]);
+    labelRange(toEnd, rangeAnchor !== null ? rangeBounds() : [current, total() - 1]);
   }
   else if (label) labelAndAdvance(label);
   else if (key === "Enter" && event.shiftKey) askDone();
@@ -428,14 +437,14 @@ document.addEventListener("keydown", (event) => {
   else if (key === "Escape" && rangeAnchor !== null) clearRange();
   else if (key === "0" || key === "Backspace") {
     if (rangeAnchor !== null) labelRange(null, rangeBounds());
-    else if (current >= 0) setLabel(paragraphs[current], null);
+    else if (current >= 0) setLabel(at(current), null);
   }
   else if (key === ".") {
-    const previous = paragraphs[current - 1]?.dataset.label;
+    const previous = at(current - 1)?.dataset.label;
     if (previous) labelAndAdvance(previous);
   }
-  else if (key === "e") openNote(paragraphs[current]);
-  else if (key === "s" && current >= 0) spans.enter(paragraphs[current]);
+  else if (key === "e") openNote(at(current));
+  else if (key === "s" && current >= 0) spans.enter(at(current));
   else if (key === "l") {
     later.drawAll(); // the picker lists the article's claims
     links.open();
@@ -461,7 +470,7 @@ document.getElementById("paragraphs").addEventListener("click", (event) => {
   const button = event.target.closest(".label-button");
   if (button) return labelAndAdvance(button.dataset.label); // the toolbar: the current paragraph
   if (event.target.closest(".note-toggle")) return openNote(para);
-  select(paragraphs.indexOf(para));
+  select(indexOf(para));
 });
 
 // A mouse selection inside a paragraph's text: span mode on it, snapped to whole characters;
@@ -470,7 +479,7 @@ document.getElementById("paragraphs").addEventListener("mouseup", (event) => {
   const para = event.target.closest(".para");
   if (!para || isTyping(event.target)) return; // a note's own selection
   if (window.getSelection()?.isCollapsed !== false) return spans.clickAt(para);
-  select(paragraphs.indexOf(para));
+  select(indexOf(para));
   spans.fromMouse(para);
 });
 
@@ -515,8 +524,7 @@ document.getElementById("accept-all")?.addEventListener("click", acceptAll);
 // a later #p<index> (a link, the address bar) selects that paragraph (drawn first if need be).
 const fromHash = () => {
   const index = /^#p(\d+)$/.exec(window.location.hash)?.[1];
-  if (index !== undefined) later.drawTo(Number(index));
-  return paragraphs.findIndex((p) => `#${p.id}` === window.location.hash);
+  return index !== undefined && Number(index) < total() ? Number(index) : -1;
 };
 window.addEventListener("hashchange", () => {
   if (fromHash() !== -1) select(fromHash());

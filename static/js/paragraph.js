@@ -115,59 +115,82 @@ export function draw([id, index, text, label = null, source = null, note = null,
 }
 
 /**
- * The paragraphs a long article sent as data (#later-paragraphs), drawn in order at the end of
- * the list: a few at a time while the page is idle, or at once up to the one a key needs.
- * onDrawn(paras): called with each batch once it is in the list.
+ * The paragraphs a long article sent as data (#later-paragraphs), drawn around the ones sent
+ * as HTML (a window of the article, where the reader left off): a few at a time while the page
+ * is idle, those before the window first, or at once up to the one a key needs. The drawn
+ * paragraphs are always one run of the article, [base, base + drawn).
+ * onDrawn(paras, before): called with each batch once it is in the list (before the others, or
+ * after them).
  */
 export class Later {
   constructor(list, view, onDrawn) {
     const data = document.getElementById("later-paragraphs");
-    this.records = data ? JSON.parse(data.textContent) : [];
-    this.next = 0; // the first record not drawn
+    this.records = data ? JSON.parse(data.textContent) : []; // in article order, the window left out
     this.list = list;
     this.view = view;
     this.onDrawn = onDrawn;
-    this.start = list.children.length; // the article index of records[0]
-    this.ids = new Map(this.records.map((record, i) => [String(record[0]), i]));
-    if (this.next < this.records.length) this.#idle();
+    const first = list.firstElementChild;
+    this.sent = list.children.length; // paragraphs sent as HTML
+    this.from = first ? Number(first.id.slice(1)) : 0; // the article index of the first of them
+    this.base = this.from; // the drawn run: [base, end)
+    this.end = this.from + this.sent;
+    this.total = this.records.length + this.sent;
+    this.ids = new Map(this.records.map((record) => [String(record[0]), record[1]]));
+    if (this.size > 0) this.#idle();
   }
 
+  /** The record of the paragraph at article index i (one not sent as HTML). */
+  record(i) { return this.records[i < this.from ? i : i - this.sent]; }
+
   /** How many paragraphs wait to be drawn; and how many of those are labeled. */
-  get size() { return this.records.length - this.next; }
+  get size() { return this.total - (this.end - this.base); }
 
   labeled() {
     let count = 0;
-    for (let i = this.next; i < this.records.length; i++) if (this.records[i][3]) count++;
+    for (let i = 0; i < this.base; i++) if (this.records[i][3]) count++;
+    for (let i = this.end; i < this.total; i++) if (this.record(i)[3]) count++;
     return count;
   }
 
-  /** The position (in the article) of the first unlabeled paragraph not drawn yet, or -1. */
-  firstUnlabeled() {
-    for (let i = this.next; i < this.records.length; i++) if (!this.records[i][3]) return this.start + i;
-    return -1;
-  }
+  /** Whether the paragraph at article index i, not drawn yet, is labeled. */
+  isLabeled(i) { return Boolean(this.record(i)[3]); }
 
-  /** Draw every paragraph up to the article's position `index`. */
+  /** Draw every paragraph between the drawn ones and the article's position `index`. */
   drawTo(index) {
-    const upTo = Math.min(index - this.start + 1, this.records.length);
-    if (upTo <= this.next) return;
-    const batch = this.records.slice(this.next, upTo).map((record) => draw(record, this.view));
-    this.next = upTo;
-    this.list.append(...batch);
-    this.onDrawn(batch);
+    if (index < 0 || index >= this.total) return;
+    if (index < this.base) {
+      const batch = this.records.slice(index, this.base).map((record) => draw(record, this.view));
+      this.base = index;
+      // What is on screen stays there (Chromium anchors the scroll itself, but not at the top).
+      const anchor = this.list.firstElementChild;
+      const top = anchor.getBoundingClientRect().top;
+      this.list.prepend(...batch);
+      window.scrollBy({ top: anchor.getBoundingClientRect().top - top, behavior: "instant" });
+      this.onDrawn(batch, true);
+    } else if (index >= this.end) {
+      const batch = [];
+      for (let i = this.end; i <= index; i++) batch.push(draw(this.record(i), this.view));
+      this.end = index + 1;
+      this.list.append(...batch);
+      this.onDrawn(batch, false);
+    }
   }
 
-  drawAll() { this.drawTo(this.start + this.records.length - 1); }
+  drawAll() {
+    this.drawTo(0);
+    this.drawTo(this.total - 1);
+  }
 
   /** Draw up to the paragraph with this id, if it is one of these (the queue's kept changes). */
   drawFor(paragraphId) {
-    const i = this.ids.get(String(paragraphId));
-    if (i !== undefined) this.drawTo(this.start + i);
+    const index = this.ids.get(String(paragraphId));
+    if (index !== undefined) this.drawTo(index);
   }
 
   #idle() {
+    const next = () => (this.base > 0 ? Math.max(0, this.base - 50) : Math.min(this.end + 49, this.total - 1));
     const step = (deadline) => {
-      do this.drawTo(this.start + this.next + 49);
+      do this.drawTo(next());
       while (this.size > 0 && deadline.timeRemaining() > 5);
       if (this.size > 0) requestIdleCallback(step, { timeout: 200 });
     };

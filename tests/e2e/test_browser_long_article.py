@@ -204,3 +204,61 @@ def test_a_long_article_past_its_first_screens(admin_page, live_server, helpers,
     assert page.locator("#later-paragraphs").count() == 0
     expect(page.locator("#p750")).to_have_attribute("aria-selected", "true")
     assert page.inner_html("#paragraphs") == drawn
+
+
+RESUME = 600  # the reader has labeled the paragraphs before this one
+
+
+def test_a_long_article_opens_where_the_reader_left_off(admin_page, live_server, helpers, tmp_path):
+    """The HTML starts 10 paragraphs before the first unlabeled one (the page opens there), the
+    paragraphs before and after it sent as data: the page opens at it, draws the others around
+    it (keeping it on screen), moves back across the start from the keyboard, and ends with
+    the DOM the all-HTML page has."""
+    page = admin_page
+    live_server.cli("import", str(site_articles(tmp_path)), "--project", "site")
+    pk = helpers.article_pk(page, "site", "long-1")
+    keys = helpers.labels(page, "site")
+    ids = [p["id"] for p in helpers.api_article(page, pk)["paragraphs"]]
+    page.goto(f"/articles/{pk}")
+    status = page.evaluate("""async ([url, ids]) => (await fetch(url, { method: "POST",
+        headers: { "Content-Type": "application/json",
+                   "X-CSRFToken": document.querySelector('meta[name="csrf-token"]').content },
+        body: JSON.stringify({ items: ids.map((id) => ({ paragraph_id: id, label: "other" })) }) })).status""",
+                           [f"/api/articles/{pk}/annotations", ids[:RESUME]])
+    assert status == 200
+    sent = page.request.get(f"/articles/{pk}").text()
+    assert sent.count('<li class="para"') == 200 and f'<li class="para" id="p{RESUME - 10}"' in sent
+    page.reload()
+    expect(page.locator(f"#p{RESUME}")).to_have_attribute("aria-selected", "true")
+    expect(page.locator(f"#p{RESUME}")).to_be_in_viewport()
+    expect(page.locator(".para")).to_have_count(LONG)  # those before and after drawn at idle
+    expect(page.locator(f"#p{RESUME}")).to_be_in_viewport()  # still where it was
+    assert page.eval_on_selector_all(".para", "ps => ps.map((p) => p.id)") == [f"p{i}" for i in range(LONG)]
+    expect(page.locator("#labeled-count")).to_have_text(str(RESUME))
+
+    # On a fresh load, back across the start of the HTML from the keyboard, before the idle
+    # drawing: the paragraph before it is drawn at once, relabeled, and the page moves on.
+    page.reload()
+    expect(page.locator(f"#p{RESUME}")).to_have_attribute("aria-selected", "true")
+    for _ in range(11):
+        page.keyboard.press("k")
+    expect(page.locator(f"#p{RESUME - 11}")).to_have_attribute("aria-selected", "true")
+    expect(page.locator(f"#p{RESUME - 11}")).to_be_in_viewport()
+    page.keyboard.press(keys["claim"])
+    expect(page.locator(f"#p{RESUME - 11}")).to_have_attribute("data-state", "saved")
+    expect(page.locator(f"#p{RESUME}")).to_have_attribute("aria-selected", "true")  # the next unlabeled
+    stored = {p["index"]: p["annotation"] for p in helpers.api_article(page, pk)["paragraphs"]}
+    assert stored[RESUME - 11]["label"] == "claim" and stored[RESUME - 12]["label"] == "other"
+    assert stored[RESUME] is None
+
+    # Drawn around the HTML, the list is the one the all-HTML page has, element for element.
+    page.reload()
+    expect(page.locator(".para")).to_have_count(LONG)
+    drawn = page.inner_html("#paragraphs")
+    live_server.stop()
+    live_server.env["ANNOTATOR_ARTICLE_HTML_PARAGRAPHS"] = str(LONG)
+    live_server.start()
+    page.reload()
+    assert page.locator("#later-paragraphs").count() == 0
+    expect(page.locator(f"#p{RESUME}")).to_have_attribute("aria-selected", "true")
+    assert page.inner_html("#paragraphs") == drawn
