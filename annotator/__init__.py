@@ -69,7 +69,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _help_only() -> bool:
-    """`flask COMMAND --help`: help needs no database, so no migration check."""
+    """`flask COMMAND --help`: help needs the commands' declarations, not the app."""
     return "--help" in sys.argv[1:]
 
 
