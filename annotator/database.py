@@ -20,7 +20,7 @@ from contextvars import ContextVar
 from flask import Flask, current_app, request
 from sqlalchemy import Date, event, inspect, make_url, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InvalidRequestError, OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.sql.expression import ClauseElement, FunctionElement
@@ -348,45 +348,56 @@ def for_backend(connection: Connection, build):
     return _BUILT[key]
 
 
+_REQUIRED = object()  # a bind parameter without a value of its own: the caller gives it
+
+
 class Prepared:
     """A hot path's statement (a Core statement, or `build(insert)` as `for_backend` takes),
     compiled once per backend and run on the DB-API cursor of a SQLAlchemy connection, in
     that connection's transaction. Every label save runs a handful of these: SQLAlchemy's
     execution layer costs about 20 us a statement, ten times SQLite's own work. Values are
-    bound as the statement's types bind them (SQLite's dates as text, say) and a DB-API
-    error is raised as SQLAlchemy's, as `Connection.execute` does; rows come back as the
-    DB-API gives them (numbers and text as they are; no type processing), so it is for
+    bound as the statement's types bind them (SQLite's dates as text, say), in the order the
+    SQL takes them, worked out once (what `construct_params` would redo per call), and a
+    DB-API error is raised as SQLAlchemy's, as `Connection.execute` does; rows come back as
+    the DB-API gives them (numbers and text as they are; no type processing), so it is for
     statements whose results are numbers and text. Statement events do not fire. An INSERT
     without values names the `columns` it is given."""
 
     def __init__(self, statement, columns: tuple[str, ...] | None = None):
         self.statement, self.columns = statement, columns
-        self._compiled: dict = {}  # backend -> (compiled, sql, bind processors, order)
+        self._compiled: dict = {}  # backend -> (sql, binds, names or None if positional)
 
     def _compile(self, dialect):
         statement = self.statement
         if not isinstance(statement, ClauseElement):
             statement = statement(_insert_of(dialect.name))
         compiled = statement.compile(dialect=dialect, column_keys=self.columns)
-        processors = {}
+        escaped = compiled.escaped_bind_names
+        by_name = {}  # as the SQL names it: (key, name, value or _REQUIRED, bind processor)
         for bind, name in compiled.bind_names.items():
+            if bind.callable:
+                raise TypeError("a Prepared statement takes no callable bind values")
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if processor is not None:
-                processors[name] = processor
-        order = tuple(compiled.positiontup) if compiled.positional else None
-        found = self._compiled[dialect.name] = (compiled, str(compiled), processors, order)
+            by_name[escaped.get(name, name)] = (
+                bind.key, name, _REQUIRED if bind.required else bind.value, processor)
+        names = tuple(compiled.positiontup) if compiled.positional else tuple(by_name)
+        found = self._compiled[dialect.name] = (
+            str(compiled), tuple(by_name[name] for name in names),
+            None if compiled.positional else names)
         return found
 
     def run(self, connection: Connection, params: dict):
         """Execute with `params`; returns the DB-API cursor (fetch all its rows: SQLite
         keeps an unfinished statement running)."""
         dialect = connection.dialect
-        compiled, sql, processors, order = (self._compiled.get(dialect.name)
-                                            or self._compile(dialect))
-        values = compiled.construct_params(params)
-        for name, processor in processors.items():
-            values[name] = processor(values[name])
-        args = values if order is None else tuple([values[name] for name in order])
+        sql, binds, names = self._compiled.get(dialect.name) or self._compile(dialect)
+        values = []
+        for key, name, value, processor in binds:
+            value = params[key] if key in params else params.get(name, value)
+            if value is _REQUIRED:
+                raise InvalidRequestError(f"A value is required for bind parameter {key!r}")
+            values.append(value if processor is None else processor(value))
+        args = tuple(values) if names is None else dict(zip(names, values))
         cursor = connection.connection.dbapi_connection.cursor()
         try:
             cursor.execute(sql, args)

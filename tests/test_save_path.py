@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import bindparam, event, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InvalidRequestError
 
 from annotator.database import Prepared
 from annotator.extensions import db
@@ -123,4 +123,19 @@ def test_prepared_statements_bind_types_and_fail_as_sqlalchemy_does(app, paragra
         db.session.rollback()
         with pytest.raises(IntegrityError):  # no such paragraph
             insert.run(db.session.connection(), {**row, "paragraph_id": 10**6})
+        db.session.rollback()
+
+
+def test_prepared_statements_bind_their_own_values_and_refuse_a_missing_one(app, paragraph):
+    """A value written into the statement (not a parameter) is bound as it is, a key used
+    twice is bound at each place, and a parameter left out is refused before the SQL runs."""
+    labeled = Prepared(select(Paragraph.id).where(Paragraph.id == bindparam("pk"),
+                                                  Paragraph.annotation_count == 0,
+                                                  Paragraph.id >= bindparam("pk")))
+    with app.app_context():
+        connection = db.session.connection()
+        assert labeled.run(connection, {"pk": paragraph}).fetchall() == [(paragraph,)]
+        assert labeled.run(connection, {"pk": paragraph + 10**6}).fetchall() == []
+        with pytest.raises(InvalidRequestError, match="'pk'"):
+            labeled.run(connection, {})
         db.session.rollback()
