@@ -21,7 +21,7 @@ from .web import attachment
 from .services import import_jobs, members, queue, spans
 from .services.annotations import (KEEP, LabelError, ParagraphMissing, Saved, clear_annotation,
                                    clear_annotations, clear_gold, hold_label_set,
-                                   paragraph_for_label, save_annotation, set_gold,
+                                   save_annotation, set_gold,
                                    store_annotation)
 from .services.exporting import ExportError, ExportOptions, export_lines
 from .services.importing import Source, import_sources
@@ -138,14 +138,13 @@ def put_annotation(paragraph_id: int):
     with committed(request_connection()) as connection:  # the write lock only in here
         hold_label_set(connection)  # the label is checked against the set this save sees
         try:
-            article_id = paragraph_for_label(connection, paragraph_id, label)
+            annotation = store_annotation(connection, paragraph_id, user_id, label, note,
+                                          source=source)
         except ParagraphMissing:
             abort(404, f"no paragraph {paragraph_id}")
         except LabelError as error:
             abort(400, str(error))
-        queue.keep_alive(connection, article_id, user_id)
-        annotation = store_annotation(connection, paragraph_id, user_id, label, note,
-                                      source=source)
+        queue.keep_alive(connection, annotation.article_id, user_id)
     training.saved(paragraph_id, annotation.label, annotation.source)
     return jsonify(saved_json(annotation))
 
@@ -219,7 +218,7 @@ def post_annotations(article_id: int):
         saves = [(paragraph_id, project_label(keys, index, label), note, source)
                  for index, (paragraph_id, (label, note, source)) in enumerate(zip(ids, fields))]
         queue.keep_alive(db.session.connection(), article_id, user_id)
-        stored = [save_annotation(db.session, paragraph_id, user_id, label, note, checked=True,
+        stored = [save_annotation(db.session, paragraph_id, user_id, label, note,
                                   source=source, commit=False)
                   for paragraph_id, label, note, source in saves]
         db.session.commit()

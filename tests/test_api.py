@@ -202,6 +202,13 @@ def test_put_annotation_with_an_unknown_label_is_400(app, client, world):
                                       headers=world["li"], json={"label": label}), 400)
         assert "label" in message, label
     assert count(app, Annotation) == 0
+    url = f"/api/paragraphs/{world['paragraphs'][0]}/annotation"
+    assert client.put(url, headers=world["li"], json={"label": "claim"}).status_code == 200
+    for label in ("nope", "only-other"):  # a label there already: still checked, kept
+        assert "label" in error_of(client.put(url, headers=world["li"], json={"label": label}),
+                                   400)
+    assert client.get(f"/api/articles/{world['articles'][0]}", headers=world["li"]).get_json()[
+        "paragraphs"][0]["annotation"]["label"] == "claim"
 
 
 BAD_BODIES = [

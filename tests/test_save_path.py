@@ -58,9 +58,11 @@ def test_a_token_save_is_one_write_transaction_after_its_reads(app, paragraph):
     assert all(s.startswith("SELECT") for s in statements[:first_write]), statements
     assert len(statements[:first_write]) == 2, statements  # the token's user, the project's membership
     assert statements[-1] == "COMMIT" and statements.count("COMMIT") == 1, statements
-    # the check, the insert, the paragraph's, article's and label-day's counters (the hold
-    # was kept alive by the save before, in the same article, a moment ago)
-    assert len(statements[first_write + 1:-1]) == 5, statements
+    # the insert (the paragraph and label checked in it), the paragraph's, article's and
+    # label-day's counters (the hold was kept alive by the save before, in the same article,
+    # a moment ago)
+    assert len(statements[first_write + 1:-1]) == 4, statements
+    assert statements[first_write + 1].startswith("INSERT INTO ANNOTATION"), statements
     with app.app_context():
         assert db.session.scalar(select(Annotation.label)) == "claim"
         assert db.session.get(Paragraph, paragraph).annotation_count == 1

@@ -70,14 +70,27 @@ _COUNT_PARAGRAPH = Prepared(
 _COUNT_ARTICLE = Prepared(update(_articles).where(_articles.c.id == bindparam("article_pk"))
                   .values(labeled_count=_articles.c.labeled_count + _STEP))
 def _new_annotation(insert_into):
-    """INSERT an annotation unless it exists; a row comes back only if this one inserted it."""
-    return insert_into(_annotations).values(guideline_version=_VERSION_NOW).on_conflict_do_nothing(
+    """INSERT an annotation of the paragraph, if it exists and the label is its project's,
+    unless the user has one: the paragraph and label check and the write in one statement.
+    A row comes back only if this one inserted it."""
+    columns = ("user_id", "note", "source", "created_at", "updated_at")
+    checked = (
+        select(_paragraphs.c.id, _labels.c.key,
+               *(bindparam(name, type_=_annotations.c[name].type) for name in columns),
+               _projects.c.guideline_version)
+        .select_from(_paragraphs.join(_articles, _articles.c.id == _paragraphs.c.article_id)
+                     .join(_projects, _projects.c.id == _articles.c.project_id)
+                     .join(_labels, and_(_labels.c.project_id == _articles.c.project_id,
+                                         _labels.c.key == bindparam("label"))))
+        .where(_paragraphs.c.id == bindparam("paragraph_id")))  # (SQLite needs the WHERE
+    return insert_into(_annotations).from_select(  # before ON CONFLICT)
+        ["paragraph_id", "label", *columns, "guideline_version"], checked
+    ).on_conflict_do_nothing(
         index_elements=[_annotations.c.paragraph_id, _annotations.c.user_id]
     ).returning(_annotations.c.id)
 
 
-_NEW_ANNOTATION = Prepared(_new_annotation, ("paragraph_id", "user_id", "label", "note", "source",
-                                              "created_at", "updated_at"))
+_NEW_ANNOTATION = Prepared(_new_annotation)
 
 
 def _label_count(insert_into):
@@ -106,14 +119,15 @@ def _count_label(connection: Connection, paragraph_id: int, user_id: int, label:
 
 
 def _count(connection: Connection, paragraph_id: int, user_id: int, label: str, day: date,
-           step: int) -> None:
+           step: int) -> int:
     """Keep the counters right after an annotation was added (step 1) or removed (step -1),
-    in the same transaction."""
+    in the same transaction. Returns the paragraph's article id."""
     (count, article_id), = _COUNT_PARAGRAPH.run(
         connection, {"paragraph_pk": paragraph_id, "step": step}).fetchall()
     if count == (1 if step > 0 else 0):  # the paragraph became labeled, or unlabeled
         _COUNT_ARTICLE.run(connection, {"article_pk": article_id, "step": step})
     _count_label(connection, paragraph_id, user_id, label, day, step)
+    return article_id
 
 
 def hold_label_set(connection: Connection) -> None:
@@ -171,18 +185,17 @@ class Saved:
     note: str | None
     updated_at: datetime
     source: str = "human"
+    article_id: int = 0  # the paragraph's
 
 
 def save_annotation(session: Session, paragraph_id: int, user_id: int, label: str,
                     note: str | None | object = KEEP, *, changed_by: int | None = None,
-                    checked: bool = False, source: str = "human", commit: bool = True) -> Saved:
+                    source: str = "human", commit: bool = True) -> Saved:
     """Set a user's label (and note) on a paragraph, keeping the earlier value in the history
     (`store_annotation` on the session's connection). `commit=False` leaves the commit to
     the caller (several saves in one transaction)."""
     session.flush()  # the statements below run on the connection, without autoflush
     connection = session.connection()
-    if not checked:
-        paragraph_for_label(connection, paragraph_id, label)
     saved = store_annotation(connection, paragraph_id, user_id, label, note,
                              changed_by=changed_by, source=source)
     if commit:
@@ -193,20 +206,24 @@ def save_annotation(session: Session, paragraph_id: int, user_id: int, label: st
 def store_annotation(connection: Connection, paragraph_id: int, user_id: int, label: str,
                      note: str | None | object = KEEP, *, changed_by: int | None = None,
                      source: str = "human") -> Saved:
-    """Set a user's label (and note) on a checked paragraph (paragraph_for_label) in the
-    connection's write transaction, keeping the earlier value in the history and the counters
-    right; the caller commits. `source` is "suggestion" for an accepted suggestion; the same
-    label saved again is "human" if either save was (a person confirmed it). Safe when the
-    same user saves the same paragraph from two places at once."""
+    """Set a user's label (and note) on a paragraph in the connection's write transaction,
+    keeping the earlier value in the history and the counters right; the caller commits.
+    Raises ParagraphMissing or LabelError (paragraph_for_label) for a paragraph that does
+    not exist or a label its project lacks. `source` is "suggestion" for an accepted
+    suggestion; the same label saved again is "human" if either save was (a person
+    confirmed it). Safe when the same user saves the same paragraph from two places at
+    once."""
     now = utcnow()
     key = {"paragraph_id": paragraph_id, "user_id": user_id}
     new_note = None if note is KEEP else note
     inserted = _NEW_ANNOTATION.run(connection, {
         **key, "label": label, "note": new_note, "source": source, "created_at": now,
-        "updated_at": now, "version_of": paragraph_id})  # most saves label a paragraph anew: one statement, no read first
+        "updated_at": now})  # most saves label a paragraph anew: one statement, no read first
     if inserted.fetchall():
-        _count(connection, paragraph_id, user_id, label, now.date(), 1)
-        return Saved(paragraph_id, label, new_note, now, source)
+        article_id = _count(connection, paragraph_id, user_id, label, now.date(), 1)
+        return Saved(paragraph_id, label, new_note, now, source, article_id)
+    # nothing inserted: no such paragraph or label (raised here), or the user's label exists
+    article_id = paragraph_for_label(connection, paragraph_id, label)
     row = connection.execute(_CURRENT_ROW, key).first()  # there is one: change it
     new_note = row.note if note is KEEP else note
     if row.label == label and "human" in (row.source, source):
@@ -227,7 +244,7 @@ def store_annotation(connection: Connection, paragraph_id: int, user_id: int, la
                 _count_label(connection, paragraph_id, user_id, key, row.created_at.date(),
                              step)
         updated_at = now
-    return Saved(paragraph_id, label, new_note, updated_at, source)
+    return Saved(paragraph_id, label, new_note, updated_at, source, article_id)
 
 
 def set_annotation(session: Session, paragraph: Paragraph, user_id: int, label: str,
