@@ -24,15 +24,20 @@ export function toUtf16(text, point) {
   return i;
 }
 
-const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
-const words = new Intl.Segmenter(undefined, { granularity: "word" });
+// Made on first use, not when the page loads: Chromium's first Intl.Segmenter loads ICU's
+// break rules, 15-20 ms of a long article's load (50 ms on a busy machine) before a key works.
+const segmenters = new Map();
+const segmenter = (granularity) => {
+  if (!segmenters.has(granularity)) segmenters.set(granularity, new Intl.Segmenter(undefined, { granularity }));
+  return segmenters.get(granularity);
+};
 const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]/u;
 const CLAUSE_END = /[。！？；，、：．｡､…,.;:!?]/u; // full-width and half-width
 const CLOSING = /[\p{Pe}\p{Pf}]/u;
 
 /** Where a caret may stand in `text`: the UTF-16 index of every grapheme cluster boundary. */
 export function graphemeStops(text) {
-  const stops = [...graphemes.segment(text)].map((segment) => segment.index);
+  const stops = [...segmenter("grapheme").segment(text)].map((segment) => segment.index);
   stops.push(text.length);
   return stops;
 }
@@ -47,7 +52,7 @@ export function wordStops(text) {
   const forward = new Set([text.length]);
   const backward = new Set([0]);
   let previousCjk = false;
-  for (const { segment, index, isWordLike } of words.segment(text)) {
+  for (const { segment, index, isWordLike } of segmenter("word").segment(text)) {
     const end = index + segment.length;
     const cjk = CJK.test(segment);
     if (cjk) {
