@@ -131,13 +131,14 @@ class Tree:
                                        "ANNOTATOR_WORKERS": "2"}, 60.0)
 
     def unlabel(self) -> None:
-        """The reader's labels gone but for the first `resume` paragraphs' ("other"), so every
-        load starts at paragraph resume + 1 with nothing else saved."""
+        """The reader's labels gone but for the first `resume` paragraphs' ("claim", the label
+        the bench's key saves: one label, so no model is fitted and the suggestions stay the
+        import's in every tree), so every load starts at paragraph resume + 1."""
         with sqlite3.connect(self.db, timeout=30) as conn:
             conn.execute("DELETE FROM annotation")
             conn.execute(
                 "INSERT INTO annotation (paragraph_id, user_id, label, source, created_at, updated_at)"
-                " SELECT paragraph.id, user.id, 'other', 'human', datetime('now'), datetime('now')"
+                " SELECT paragraph.id, user.id, 'claim', 'human', datetime('now'), datetime('now')"
                 " FROM paragraph, user WHERE user.username = ? AND paragraph.article_id = ?"
                 " AND paragraph.\"index\" < ?", (USER, self.article_pk, self.resume))
 
