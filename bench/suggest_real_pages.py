@@ -161,8 +161,9 @@ def site_fold(page: dict) -> int:
 
 def shape_rows(ours: dict, pages: list[dict]) -> dict:
     """The shape vectors of every paragraph (`{}` where the shape does not score: running
-    text, the headline), the site rules' confidences, and the training rows: the vector,
-    gold and site fold of each gold paragraph the shape scores."""
+    text, the headline; HTML: running text outside the longest run has one, for the second
+    stage), the site rules' confidences, and the training rows: the vector, gold and site
+    fold of each gold paragraph the shape scores (the first stage's)."""
     out: dict = {"vectors": [], "rules": [], "skips": [], "bodies": [], "rows": [],
                  "golds": [], "folds": []}
     for page in pages:
@@ -171,13 +172,15 @@ def shape_rows(ours: dict, pages: list[dict]) -> dict:
         body = signals.running_text(seen)
         skip = [running or headline for running, (*_, headline) in zip(body, mine)]
         out["bodies"].append(body)
-        vectors = signals.vectors(seen, skip)
+        outside = (signals.outside_run(body) if any(features for _, features, *_ in mine)
+                   else [False] * len(mine))
+        vectors = signals.vectors(seen, [flag and not out for flag, out in zip(skip, outside)])
         out["vectors"].append(vectors)
         out["skips"].append(skip)
         out["rules"].append([rule_confidence(reason) for _, _, _, reason, _ in mine])
         where = aligned([p["text"] for p in page["paragraphs"]], [text for text, *_ in mine])
         for gold, index in zip(page["paragraphs"], where):
-            if index >= 0 and vectors[index]:
+            if index >= 0 and vectors[index] and not outside[index]:
                 out["rows"].append(vectors[index])
                 out["golds"].append(gold["gold"] == "boilerplate")
                 out["folds"].append(site_fold(page))
@@ -213,9 +216,11 @@ def fit(ours: dict, pages: list[dict], variant: str, data: Path, workdir: Path) 
     print the weights."""
     rows = shape_rows(ours, pages)
     shape = out_of_fold(rows, pages)
+    alone = [[0.0 if running else p for p, running in zip(ps, skip)]  # the shape never scores
+             for ps, skip in zip(shape, rows["skips"])]  # running text alone
     print(f"\n{variant}: cold suggestions, shape weights fitted on the other half of the sites"
           " (2-fold)" + (", first stage only" if variant == "html" else ""))
-    print(score(data, _cold_preds(ours, pages, rows, shape), workdir / f"{variant}-cv.jsonl"))
+    print(score(data, _cold_preds(ours, pages, rows, alone), workdir / f"{variant}-cv.jsonl"))
     print(f"\n{variant.upper()}_WEIGHTS = {fitted(rows, range(len(rows['rows'])))[1]}")
     if variant == "html":
         context = context_rows(ours, pages, rows, shape)

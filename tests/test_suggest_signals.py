@@ -3,6 +3,7 @@ structure of HTML imports, text shape of txt imports; body paragraphs are left a
 from __future__ import annotations
 
 import json
+import math
 import random
 
 from sqlalchemy import select
@@ -301,8 +302,9 @@ def test_html_features_stay_beside_their_paragraphs_when_blank_ones_are_dropped(
 
 def test_context_inputs_are_the_neighbours_verdicts_and_the_place_against_the_running_text():
     """The second stage sees the first stage's verdict of up to 2 paragraphs each side
-    (running text and the headline count 0) and whether the paragraph lies before or after
-    the article's longest run of running text."""
+    (running text and the headline count 0), whether the paragraph lies before or after
+    the article's longest run of running text and how far, and whether it is running text
+    outside that run (then its own verdict is its shape's)."""
     first = [0.9, 0.1, 0.2, 0.3, 0.7, 0.8, 0.2, 0.6]
     skip = [False, True, True, True, False, False, True, False]  # 1-3: the longest run
     got = context_vectors(first, skip)
@@ -311,8 +313,12 @@ def test_context_inputs_are_the_neighbours_verdicts_and_the_place_against_the_ru
     assert got[0]["near"] == 0.0  # its two neighbours are running text
     assert abs(got[5]["near"] - (0.0 + 0.7 + 0.0 + 0.6) / 4) < 1e-9
     assert abs(got[7]["near"] - (0.8 + 0.0) / 2) < 1e-9
-    assert got[4]["own"] > 0 > got[6]["own"] == context_vectors([0.0], [False])[0]["own"]
-    assert all(v["before_run"] == v["after_run"] == 0.0
+    assert got[4]["own"] > 0 > got[6]["own"]
+    assert [v["running_out"] for v in got] == [0.0] * 6 + [1.0, 0.0]  # 6: after the run
+    assert got[2]["own"] == context_vectors([0.0], [False])[0]["own"]  # in the run: 0
+    assert abs(got[6]["own"] - math.log(0.2 / 0.8)) < 1e-9  # outside it: its shape's
+    assert [v["far"] for v in got] == [math.log1p(d) / 3 for d in (1, 0, 0, 0, 1, 2, 3, 4)]
+    assert all(v["before_run"] == v["after_run"] == v["far"] == v["running_out"] == 0.0
                for v in context_vectors([0.5, 0.5], [False, False]))  # no running text
 
 

@@ -312,15 +312,19 @@ def shape_probability(vector: dict[str, float],
 
 
 # the second stage (HTML): the shape's verdict (log-odds) beside the mean verdict of up to
-# CONTEXT_NEAR paragraphs each side (running text and the headline count 0) and whether the
+# CONTEXT_NEAR paragraphs each side (running text and the headline count 0), whether the
 # paragraph lies after or before the article's longest run of running text (comment threads,
-# link lists and promos below or above the story). Fitted by `--fit` on verdicts of weights
-# fitted on the other half of the sites, each page weighing the same (bench/README.md).
+# link lists and promos below or above the story), how far from it (log of paragraphs), and
+# whether it is running text itself outside that run (which it scores too: `outside_run`).
+# Fitted by `--fit` on verdicts of weights fitted on the other half of the sites, each page
+# weighing the same (bench/README.md).
 CONTEXT_NEAR = 2
-CONTEXT_WEIGHTS: dict[str, float] = {"bias": -1.754, "after_run": 0.983, "before_run": 0.673,
-                                     "near": 2.614, "own": 0.581}
+CONTEXT_WEIGHTS: dict[str, float] = {"bias": -1.678, "after_run": 0.767, "before_run": 0.461,
+                                     "far": 0.208, "near": 2.523, "own": 0.574,
+                                     "running_out": -0.347}
 CONTEXT_PHRASES = {"near": "beside other furniture", "after_run": "after the article's text",
-                   "before_run": "before the article's text"}
+                   "before_run": "before the article's text",
+                   "far": "outside the article's text"}
 
 
 def _longest_run(flags: Sequence[bool]) -> tuple[int, int]:
@@ -336,23 +340,38 @@ def _longest_run(flags: Sequence[bool]) -> tuple[int, int]:
     return best
 
 
+def outside_run(body: Sequence[bool]) -> list[bool]:
+    """Running text (`body`, running_text's) outside the article's longest run of it: a
+    comment thread below the story, a promo's sentences above it. The second stage scores
+    it, from its shape and its place; the shape alone never does."""
+    start, end = _longest_run(body)
+    return [flag and not start <= index <= end for index, flag in enumerate(body)]
+
+
 def context_vectors(first: Sequence[float], skip: Sequence[bool],
                     body: Sequence[bool] | None = None) -> list[dict[str, float]]:
     """The second stage's inputs for each paragraph, from the first stage's P(boilerplate)
-    of every paragraph (`first`), which the shape does not score (`skip`: running text, the
-    headline) and which are running text (`body`, running_text's; `skip` if not given: the
-    headline is not part of the run, a run of one headline would pass for the story)."""
+    of every paragraph (`first`; of running text outside the longest run too), which the
+    shape does not score (`skip`: running text, the headline) and which are running text
+    (`body`, running_text's; `skip` if not given: the headline is not part of the run, a run
+    of one headline would pass for the story)."""
+    body = skip if body is None else body
     shown = [0.0 if flag else p for p, flag in zip(first, skip)]
-    start, end = _longest_run(skip if body is None else body)
+    start, end = _longest_run(body)
     out = []
     for index, p in enumerate(shown):
         near = (shown[max(0, index - CONTEXT_NEAR):index]
                 + shown[index + 1:index + 1 + CONTEXT_NEAR])
-        p = min(max(p, 1e-4), 1 - 1e-4)
+        outside = start >= 0 and not start <= index <= end
+        running_out = outside and body[index]
+        p = min(max(first[index] if running_out else p, 1e-4), 1 - 1e-4)
         out.append({"own": math.log(p / (1 - p)),
                     "near": sum(near) / len(near) if near else 0.0,
                     "after_run": float(start >= 0 and index > end),
-                    "before_run": float(start >= 0 and index < start)})
+                    "before_run": float(start >= 0 and index < start),
+                    "far": math.log1p(index - end if index > end else start - index) / 3
+                    if outside else 0.0,
+                    "running_out": float(running_out)})
     return out
 
 
@@ -422,11 +441,13 @@ def score_article(article: Sequence[Seen], site: str,
     where = site or "this project"
     out: list[Suggestion | None] = []
     running = running_text(article) if running is None else running
-    shapes = vectors(article, running)
+    html = any(seen.features for seen in article)
+    body = running_text(article) if html else []
+    # HTML: running text outside the longest run is scored too, by the second stage
+    shapes = vectors(article, [flag and not out for flag, out in zip(running, outside_run(
+        body))] if html else running)
     first = [shape_probability(vector, False)[0] if vector else 0.0 for vector in shapes]
-    html = any(vector.get("html") for vector in shapes)
-    second = (context_probabilities(first, running, running_text(article)) if html
-              else repeat((0.0, [])))
+    second = context_probabilities(first, running, body) if html else repeat((0.0, []))
     for seen, vector, p, (p2, context) in zip(article, shapes, first, second):
         candidates: list[Suggestion] = []
         if seen.repeats >= 2:

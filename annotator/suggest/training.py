@@ -169,8 +169,9 @@ def _examples(rows: list, repeats: dict[tuple[str, str], int]) -> list[Example]:
         first = [signals.shape_probability(shape, False)[0] for shape in shapes]
         if any(row.features for row in article):  # HTML: the second stage, as the import's
             running = signals.running_text(seen)
-            first = [p if body else second for p, body, (second, _) in zip(
-                first, running, signals.context_probabilities(first, running))]
+            first = [p if body and not out else second for p, body, out, (second, _) in zip(
+                first, running, signals.outside_run(running),
+                signals.context_probabilities(first, running))]
         for row, count, shape, p in zip(article, copies, shapes, first):
             own = paragraph_signals(row.index, row.paragraph_count, row.text, count,
                                     row.features)
