@@ -13,7 +13,7 @@ from annotator.models import Article, Paragraph, Suggestion
 from annotator.services.formats.html import html_page
 from annotator.services.importing import Source, import_sources
 from annotator.services.suggestions import store_suggestions
-from annotator.suggest.signals import (Seen, Titles, context_vectors, own_headline,
+from annotator.suggest.signals import (Seen, Titles, context_vectors, outside_run, own_headline,
                                        repetition_confidence, running_text, score_article,
                                        shape_probability, vectors)
 from annotator.suggest.structure import mark_extracted
@@ -344,3 +344,26 @@ def test_a_comment_thread_after_the_story_is_raised_by_its_place_and_the_same_li
         assert got is not None and got[1] > p, (p, got)
         assert "beside other furniture" in got[2] and "after the article's text" in got[2], got
     assert score_article(inside, "") == [None] * len(inside)
+
+
+def test_running_text_outside_the_story_s_run_is_scored_by_its_shape_and_place():
+    """Sentences below a story, after a list of links and outside what readability keeps,
+    are running text outside the article's longest run: the second stage scores them (the
+    shape alone never scores running text); the same sentences inside the run are not."""
+    rng = random.Random(7)
+    story = {"path": "div>div>p", "in": [], "words": ["entry", "body"], "link": 0.0,
+             "extracted": 1.0}
+    links = {"path": "div>ul>li", "in": [], "words": ["list"], "link": 1.0, "extracted": 0.0}
+    left = {"path": "div>div>p", "in": [], "words": ["box"], "link": 0.0, "extracted": 0.0}
+    bodies = [Seen(body_paragraph(rng, False), story) for _ in range(6)]
+    teasers = [Seen(f"Read more {words}", links)
+               for words in ("alpha beta", "gamma delta", "epsilon zeta")]
+    promo = [body_paragraph(rng, False) for _ in range(2)]
+    below = bodies + teasers + [Seen(text, left) for text in promo]
+    assert running_text(below)[-2:] == [True, True] and outside_run(running_text(below))[-2:] \
+        == [True, True]
+    suggested = score_article(below, "")
+    assert suggested[:6] == [None] * 6 and all(got and got[1] >= 0.8 for got in suggested[6:])
+    assert "beside other furniture" in suggested[-1][2]
+    within = bodies[:3] + [Seen(text, story) for text in promo] + bodies[3:] + teasers
+    assert score_article(within, "")[:8] == [None] * 8
