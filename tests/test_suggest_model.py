@@ -588,3 +588,14 @@ def test_many_saves_hold_propagation_and_retraining_back(app, monkeypatch):
     began = time.monotonic()
     worker._train(project_id)  # the saves stopped: trained once they slowed down
     assert 1.0 <= trained[-1] - began < 10.0 and not worker.many_saves()
+
+
+def test_many_saves_space_the_propagation_rounds_out():
+    """A round of 0.2 s of CPU: the next 2 s later (PROPAGATE_PACE), or 6 s while many saves
+    arrive (PROPAGATE_BUSY_PACE), at most PROPAGATE_BUSY_MAX unless the quiet pace asks more."""
+    assert training.round_gap(0.01, False) == training.PROPAGATE_EVERY
+    assert training.round_gap(0.2, False) == pytest.approx(2.0)
+    assert training.round_gap(0.01, True) == training.PROPAGATE_BUSY
+    assert training.round_gap(0.2, True) == pytest.approx(6.0)
+    assert training.round_gap(0.5, True) == training.PROPAGATE_BUSY_MAX
+    assert training.round_gap(2.0, True) == pytest.approx(20.0)

@@ -17,8 +17,8 @@
   whether a project's human labels grew enough to retrain, at the pace `too_soon` allows; a
   training yields RETRAIN_PACE times its CPU between batches while saves are arriving.
   While many saves arrive (MANY_SAVES a second in the process) the saves keep the CPU:
-  propagation gathers and runs every PROPAGATE_BUSY seconds, a retraining waits for them to
-  slow down (RETRAIN_HOLD at most).
+  propagation gathers for PROPAGATE_BUSY seconds and paces its rounds at PROPAGATE_BUSY_PACE
+  (round_gap), a retraining waits for them to slow down (RETRAIN_HOLD at most).
 """
 from __future__ import annotations
 
@@ -73,11 +73,14 @@ PROPAGATION_LEASE = timedelta(seconds=10)
 QUEUE_ROUND = 20000  # queued saves propagated in one round at most
 SAVES_ARRIVING = 1.0  # a save noted this recently: the process is busy saving
 # many saves (about MANY_SAVES a second or more in this process): the saves keep the CPU.
-# Saves are gathered and propagated every PROPAGATE_BUSY seconds (a copy gets its label a
-# few seconds after the save, not half a second), and a due retraining waits until they
-# slow down, RETRAIN_HOLD seconds at most
+# Saves are gathered for PROPAGATE_BUSY seconds and the rounds leave PROPAGATE_BUSY_PACE
+# times their CPU between them, up to PROPAGATE_BUSY_MAX seconds (never less than
+# PROPAGATE_PACE times it), so a copy gets its label seconds after the save, not half a
+# second; a due retraining waits until they slow down, RETRAIN_HOLD seconds at most
 MANY_SAVES = 3.0
 PROPAGATE_BUSY = 2.0
+PROPAGATE_BUSY_PACE = 30.0
+PROPAGATE_BUSY_MAX = 10.0
 RETRAIN_HOLD = 30.0
 
 log = logging.getLogger(__name__)
@@ -612,6 +615,14 @@ def stop_background(app: Flask) -> None:
         worker.stop()
 
 
+def round_gap(spent: float, many_saves: bool) -> float:
+    """Seconds from a propagation round that took `spent` s of CPU to the next."""
+    if many_saves:
+        return max(PROPAGATE_BUSY, min(PROPAGATE_BUSY_PACE * spent, PROPAGATE_BUSY_MAX),
+                   PROPAGATE_PACE * spent)
+    return max(PROPAGATE_EVERY, PROPAGATE_PACE * spent)
+
+
 def too_soon(trained_at, metrics: dict[str, Any] | None) -> bool:
     """Whether a retrain now would come sooner than the pace allows after the last one."""
     if trained_at is None:
@@ -793,8 +804,7 @@ class Background:
         if taken:
             spent = time.thread_time() - started
             self.queue_seen = now
-            every = PROPAGATE_BUSY if self.many_saves() else PROPAGATE_EVERY
-            self.next_round = now + max(every, PROPAGATE_PACE * spent)
+            self.next_round = now + round_gap(spent, self.many_saves())
             log.debug("suggestions: %s saves propagated, %s suggestions written in %.3f s",
                       taken, written, spent)
         else:
