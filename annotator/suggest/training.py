@@ -82,6 +82,7 @@ PROPAGATE_BUSY = 2.0
 PROPAGATE_BUSY_PACE = 30.0
 PROPAGATE_BUSY_MAX = 10.0
 RETRAIN_HOLD = 30.0
+HOLD_LOOK = 0.5
 
 log = logging.getLogger(__name__)
 
@@ -871,13 +872,26 @@ class Background:
 
         return pace
 
+    def _hold(self, session: Session, project_id: int) -> None:
+        """Wait while many saves arrive, RETRAIN_HOLD at most: in this process, or in any
+        (the project's labels grow by MANY_SAVES a second, read every HOLD_LOOK seconds)."""
+        deadline = time.monotonic() + RETRAIN_HOLD
+        seen = label_total(session, project_id)
+        session.rollback()
+        while time.monotonic() < deadline and not self.stopped:
+            busy = self.many_saves()
+            time.sleep(HOLD_LOOK)
+            total = label_total(session, project_id)
+            session.rollback()
+            if not busy and total - seen < MANY_SAVES * HOLD_LOOK:
+                return
+            seen = total
+
     def _train(self, project_id: int) -> None:
-        held = time.monotonic() + RETRAIN_HOLD  # many saves: the model comes after them
-        while self.many_saves() and time.monotonic() < held and not self.stopped:
-            time.sleep(0.25)
         try:
             with self.app.app_context():
                 try:
+                    self._hold(db.session, project_id)  # the model comes after the saves
                     project = db.session.get(Project, project_id)
                     if project is not None:
                         metrics = train_project(db.session, project, self._paced())
