@@ -323,7 +323,7 @@ def test_the_background_paces_its_retraining(app):
             for paragraph, key in zip(paragraph_pks(app, pk), labels):
                 assert client.put(f"/api/paragraphs/{paragraph}/annotation",
                                   json={"label": key}, headers=headers).status_code == 200
-        assert training.background(app).wait_idle()
+        assert training.background(app).wait_idle(60)  # the saves' burst holds it seconds
         with app.app_context():
             return db.session.scalar(select(SuggestionModel.trained_on))
 
