@@ -297,12 +297,13 @@ def label_css(project_id: int):
     revalidated (ETag)."""
     project = db.get_or_404(Project, project_id)
     css = label_css_text(project)
+    digest = _digest(css)
     response = Response(css, mimetype="text/css")
-    if request.args.get("v") == _digest(css):
+    if request.args.get("v") == digest:
         cache_for_a_year(response, public=False)
         return response
     response.cache_control.no_cache = True
-    response.set_etag(_digest(css))
+    response.set_etag(digest)
     return response.make_conditional(request)
 
 

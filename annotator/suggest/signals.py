@@ -434,15 +434,17 @@ def _shown(title: str) -> str:
     return title if len(title) <= TEASER_SHOWN else title[:TEASER_SHOWN - 1] + "…"
 
 
-def score_article(article: Sequence[Seen], site: str,
-                  running: Sequence[bool] | None = None) -> list[Suggestion | None]:
+def score_article(article: Sequence[Seen], site: str, running: Sequence[bool] | None = None,
+                  body: Sequence[bool] | None = None) -> list[Suggestion | None]:
     """The cold suggestion of every paragraph of one article (its paragraphs in order);
-    `running` is running_text(article) if the caller has it."""
+    `body` is running_text(article) and `running` what is not scored from its shape (by
+    default `body`), if the caller has them."""
     where = site or "this project"
     out: list[Suggestion | None] = []
-    running = running_text(article) if running is None else running
+    body = running_text(article) if body is None else body
+    running = body if running is None else running
     html = any(seen.features for seen in article)
-    body = running_text(article) if html else []
+    body = body if html else []
     # HTML: running text outside the longest run is scored too, by the second stage
     shapes = vectors(article, [flag and not out for flag, out in zip(running, outside_run(
         body))] if html else running)
@@ -633,14 +635,15 @@ def _score_imported(session: Session, project_id: int, articles: Sequence[Import
                      0 if key == own else counts[(article.site, key)] - 1)
                 for index, (text, key) in enumerate(zip(article.texts, article.keys))]
         headline = own_headline(article.texts, article.title)
-        running = [body or key == own or index == headline  # its own headline is body too
-                   for index, (body, key) in enumerate(zip(running_text(seen), article.keys))]
+        body = running_text(seen)
+        running = [flag or key == own or index == headline  # its own headline is body too
+                   for index, (flag, key) in enumerate(zip(body, article.keys))]
         own_folded = fold(article.title)
-        for one, body in zip(seen, running):
-            if not body:
+        for one, flag in zip(seen, running):
+            if not flag:
                 one.teaser = titles[article.site].teaser(one.text, article.pk, own_folded)
         scored += [(article.pk, index, best) for index, best in
-                   enumerate(score_article(seen, article.site, running)) if best]
+                   enumerate(score_article(seen, article.site, running, body)) if best]
     return _Plan(scored, [article for article in articles if article.site in older], new_ids,
                  new_count, counts)
 
