@@ -5,6 +5,7 @@ detection; the encoding used is kept in `meta.encoding`; a missing title comes f
 from __future__ import annotations
 
 import codecs
+import gzip
 import json
 import time
 
@@ -174,6 +175,30 @@ def test_binary_files_are_still_refused(app, runner, tmp_path):
     path = tmp_path / "image.html"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00" + bytes(range(256)))
     assert_rejected(app, run_import(runner, path, "--project", "news"), (f"{path}:1", "binary"))
+
+
+@pytest.mark.parametrize("name", ["page.html", "pages.jsonl"])
+def test_a_stray_nul_in_a_page_is_dropped_as_a_browser_drops_it(app, runner, tmp_path, name):
+    """A real page of the development set holds one NUL byte between its tables: it imported
+    as "binary". Browsers ignore a NUL in a page; so does the import, from a file and from a
+    jsonl record's "html" alike. Its other text is untouched."""
+    html = page("Jewell close to striker move", CHINESE).replace(
+        "</p>\n", "</p>\x00\n", 1).replace("国务院", "国务\x00院")
+    data = html if name.endswith(".html") else json.dumps({"title": "t", "html": html}) + "\n"
+    assert "\x00" in data or "\\u0000" in data
+    assert imported(app, runner, tmp_path, data.encode(), name)["paragraphs"] == CHINESE
+
+
+def test_a_page_made_of_nul_bytes_is_binary_and_text_keeps_refusing_them(app, runner, tmp_path):
+    many = tmp_path / "packed.html"  # a compressed page under the wrong name
+    many.write_bytes(gzip.compress(page("t", CHINESE * 50).encode(), mtime=0))
+    text = tmp_path / "notes.txt"
+    text.write_bytes(b"title\npara\x00graph\n")
+    record = tmp_path / "records.jsonl"
+    record.write_text('{"title": "t", "paragraphs": ["a\\u0000b"], "html_note": "x"}\n')
+    assert_rejected(app, run_import(runner, many, text, record, "--project", "news"),
+                    (f"{many}:1", "binary"), (f"{text}:1", "binary"),
+                    (f"{record}:1", '"paragraphs" contains a NUL'))
 
 
 def test_detection_looks_at_a_bounded_sample_from_the_first_non_ascii_byte():

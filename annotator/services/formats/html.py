@@ -50,7 +50,9 @@ def html_page(text: str, budget: Budget | None = None,
     """Title, block texts and, parallel to them, what the parser saw of each block
     (suggest/structure.py)."""
     budget = budget or Budget(PARSE_SECONDS, "HTML")
-    text = normalise(text)
+    # a NUL between or in a page's tags is a parse error a browser ignores (libxml2 would show
+    # it as U+FFFD); real pages hold strays
+    text = normalise(text.replace("\x00", ""))
     if not text:
         return "", [], []
     # huge_tree: without it libxml2 silently drops what lies past depth 255 or in a text

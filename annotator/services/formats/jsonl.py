@@ -88,7 +88,10 @@ def _check_json(obj: dict, line: str) -> None:
     any key or string (meta included), and nesting deeper than MAX_DEPTH."""
     if not _SUSPECT_ESCAPE.search(line) and line.count("[") + line.count("{") <= MAX_DEPTH:
         return
-    stack: list[tuple[Any, str, int]] = [(value, f'"{key}"', 1) for key, value in obj.items()]
+    # a page's HTML may hold stray NULs: parsing drops them (html.html_page)
+    stack: list[tuple[Any, str, int]] = [
+        (value.replace("\x00", "") if key == "html" and isinstance(value, str) else value,
+         f'"{key}"', 1) for key, value in obj.items()]
     stack += [(key, N_("a key"), 1) for key in obj]
     while stack:
         value, where, depth = stack.pop()
