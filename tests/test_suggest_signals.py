@@ -13,9 +13,9 @@ from annotator.models import Article, Paragraph, Suggestion
 from annotator.services.formats.html import html_page
 from annotator.services.importing import Source, import_sources
 from annotator.services.suggestions import store_suggestions
-from annotator.suggest.signals import (Seen, Titles, context_vectors, outside_run, own_headline,
-                                       repetition_confidence, running_text, score_article,
-                                       shape_probability, vectors)
+from annotator.suggest.signals import (Seen, Titles, context_probabilities, context_vectors,
+                                       outside_run, own_headline, repetition_confidence,
+                                       running_text, score_article, shape_probability, vectors)
 from annotator.suggest.structure import mark_extracted
 
 from helpers import import_articles
@@ -161,7 +161,8 @@ def test_html_structure_a_footer_link_list_is_suggested_and_the_article_text_is_
     for n in range(6):
         _, confidence, reason = by_text[f"Section {n}"]
         assert confidence is not None and confidence >= 0.8, (n, confidence)
-        assert "footer" in reason or "link" in reason, reason
+        # the strongest structural pushes are named, not its length or punctuation
+        assert any(word in reason for word in ("footer", "link", "readability")), reason
     for text in bodies:
         assert by_text[text][1] is None or by_text[text][1] < 0.8
 
@@ -233,6 +234,23 @@ def test_the_articles_own_headline_is_body_even_where_its_shape_says_furniture(a
                         "City council approves the park plan | Daily News") == 1
     assert own_headline(["新闻", "市政府通过新的公园计划方案"], "市政府通过新的公园计划方案_每日新闻网") == 1
     assert own_headline(["Home"], "Home | News") is None  # too short to tell
+    # on an HTML page, the heading most like the title's longest part, when none is it
+    heading = [None, {"path": "div>h1"}, {"path": "div>p"}]
+    assert own_headline(["Menu", "Why you just can't trust the White House on his health",
+                         "Why you can't trust the White House on his health"],
+                        "Why you can't trust the White House on his health - CNNPolitics",
+                        [None, {"path": "div>h1"}, None]) == 2  # the exact one first
+    assert own_headline(["Menu", "Why you just can't trust the White House on his health", "x"],
+                        "Why you can't trust the White House on his health - CNNPolitics",
+                        heading) == 1
+    assert own_headline(["菜单", "工商部门初定SKII广告属于虚假宣传", "x"],
+                        "工商部门初定SKII广告属于虚假宣传-搜狐财经", heading) == 1
+    assert own_headline(["Menu", "Pharmalot", "x"],  # the site's name is no headline
+                        "The Axe Falls: Bristol-Myers To Cut Nearly 500 Jobs // Pharmalot",
+                        heading) is None
+    assert own_headline(["Menu", "The Axe Falls: Bristol-Myers To Cut Nearly 500 Jobs", "x"],
+                        "The Axe Falls: Bristol-Myers To Cut Nearly 500 Jobs // Pharmalot",
+                        [None, {"path": "div>p"}, None]) is None  # not a heading
     with app.app_context():
         report = import_sources(db.session, "pages", [Source("page.html", page.encode(), "html")])
         assert report.stored, report.errors
@@ -335,13 +353,22 @@ def test_a_comment_thread_after_the_story_is_raised_by_its_place_and_the_same_li
     bodies = [Seen(body_paragraph(rng, False), story) for _ in range(6)]
     after = bodies + [Seen(line, story) for line in lines]
     inside = bodies[:3] + [Seen(line, story) for line in lines[:2]] + bodies[3:]
-    first = [shape_probability(vector, False)[0] if vector else 0.0
-             for vector in vectors(after, running_text(after))]
-    assert all(0.3 < p < 0.8 for p in first[6:]), first  # the shape alone: in doubt
+    verdicts = {}
+    for name, article in (("after", after), ("inside", inside)):
+        body = running_text(article)
+        first = [shape_probability(vector, False)[0] if vector else 0.0
+                 for vector in vectors(article, body)]
+        second = [p for p, _ in context_probabilities(first, body, body)]
+        verdicts[name] = list(zip(first, second))
+    assert all(0.3 < p < 0.8 for p, _ in verdicts["after"][6:])  # the shape alone: in doubt
+    # after the story, beside each other: raised (the first has no furniture before it)
+    assert all(second > first for first, second in verdicts["after"][7:]), verdicts
+    assert all(second < first for first, second in verdicts["inside"][3:5]), verdicts
     suggested = score_article(after, "")
     assert suggested[:6] == [None] * 6
-    for p, got in zip(first[7:], suggested[7:]):  # the first has no furniture before it
-        assert got is not None and got[1] > p, (p, got)
+    shown = [got for got in suggested[6:] if got]
+    assert len(shown) >= 4, suggested
+    for got in shown:
         assert "beside other furniture" in got[2] and "after the article's text" in got[2], got
     assert score_article(inside, "") == [None] * len(inside)
 

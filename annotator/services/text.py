@@ -9,6 +9,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 _LINE_BREAKS = re.compile(r"\r\n?")
+# a word: one CJK character, or a run of other letters and digits (as the suggestions'
+# development set matches text: bench/README.md)
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0002ffff"
+_WORD = re.compile(f"[{_CJK}]|[^\\W_{_CJK}]+")
+CJK_CHARACTER = re.compile(f"[{_CJK}]")
 _BLANK_LINES = re.compile(r"\n[^\S\n]*\n(?:[^\S\n]*\n)*")
 _DIGIT = re.compile(r"\d")
 KEY_CHARS = 100  # of a text that make its text_key
@@ -97,3 +102,8 @@ def plural(count: int, singular: str, many: str | None = None) -> str:
     """`1 article`, `2 articles`: counts in English output (the CLI, the dataset card); the
     web UI counts with ngettext, which the catalog translates."""
     return f"{count} {singular if count == 1 else many or singular + 's'}"
+
+
+def words_of(text: str) -> list[str]:
+    """The words of a text, NFKC and lower case: each CJK character one (no segmenter)."""
+    return _WORD.findall(nfkc(text).lower())

@@ -31,7 +31,7 @@ from ..models import Article, Paragraph, Project, utcnow
 from ..models import Suggestion as SuggestionRow
 from ..progress_report import ProgressCallback, no_progress
 from ..services.suggestions import MAX_REASON_CHARS, store_suggestions
-from ..services.text import nfkc, text_key
+from ..services.text import nfkc, text_key, words_of
 
 BOILERPLATE = "boilerplate"
 MODEL = "signals"
@@ -263,16 +263,17 @@ def vectors(article: Sequence[Seen], skip: Sequence[bool] = ()) -> list[dict[str
 # the learned part: fitted by `bench/suggest_real_pages.py --fit` (logistic regression on
 # the features above, see bench/README.md); "bias" is the intercept. Boilerplate weighs 4 in
 # the fit (0.8 / 0.2): a suggestion is shown at 0.8, where even odds would be unweighted.
-HTML_WEIGHTS: dict[str, float] = {"bias": 0.365, "all_link": -0.809,
-    "body_neighbours": -0.997, "content_words": -1.181, "copyright": 0.669, "date": 0.72,
-    "digits": -0.589, "furniture_words": 1.259, "heading": -1.054, "html": 0.343,
-    "in_aside": 2.708, "in_footer": 0.542, "in_form": 0.359, "in_header": 0.971,
-    "in_main": -0.146, "in_nav": 0.977, "labelled": -0.542, "link": 2.955,
-    "list_item": -0.131, "list_marker": -0.464, "log_length": -1.606,
-    "named_furniture": 1.832, "near_furniture_word": 2.083, "no_end_punct": 0.407,
-    "not_extracted": 3.15, "outside_body": 0.576, "position": 0.624, "sentence_marks": 0.07,
-    "separators": 1.524, "short": -0.074, "table_cell": -0.004, "title_case": 0.155,
-    "url": 0.192}
+# HTML: not fitted on CleanEval's pages, whose gold keeps reader comments as text.
+HTML_WEIGHTS: dict[str, float] = {"bias": 1.405, "all_link": -0.232,
+    "body_neighbours": -0.655, "content_words": -1.464, "copyright": 1.002, "date": -0.026,
+    "digits": -1.232, "furniture_words": 1.182, "heading": -0.995, "html": 1.369,
+    "in_aside": 2.651, "in_footer": 0.448, "in_form": 0.277, "in_header": 0.94,
+    "in_main": -0.284, "in_nav": 0.603, "labelled": -0.279, "link": 2.298,
+    "list_item": 0.025, "list_marker": -0.014, "log_length": -3.191,
+    "named_furniture": 1.589, "near_furniture_word": 2.57, "no_end_punct": -0.228,
+    "not_extracted": 3.696, "outside_body": 0.514, "position": 0.421, "sentence_marks": -0.209,
+    "separators": 1.651, "short": -0.597, "table_cell": -1.46, "title_case": 0.954,
+    "url": 1.637}
 TEXT_WEIGHTS: dict[str, float] = {"bias": 4.951, "body_neighbours": -2.952, "copyright": 1.06,
     "date": 2.413, "digits": -1.632, "labelled": -1.07, "list_marker": -0.33,
     "log_length": -3.392, "no_end_punct": -0.32, "outside_body": 0.626, "position": 0.737,
@@ -319,9 +320,9 @@ def shape_probability(vector: dict[str, float],
 # Fitted by `--fit` on verdicts of weights fitted on the other half of the sites, each page
 # weighing the same (bench/README.md).
 CONTEXT_NEAR = 2
-CONTEXT_WEIGHTS: dict[str, float] = {"bias": -1.678, "after_run": 0.767, "before_run": 0.461,
-                                     "far": 0.208, "near": 2.523, "own": 0.574,
-                                     "running_out": -0.347}
+CONTEXT_WEIGHTS: dict[str, float] = {"bias": -2.543, "after_run": 1.253, "before_run": 1.07,
+                                     "far": -0.03, "near": 3.343, "own": 0.61,
+                                     "running_out": -0.149}
 CONTEXT_PHRASES = {"near": "beside other furniture", "after_run": "after the article's text",
                    "before_run": "before the article's text",
                    "far": "outside the article's text"}
@@ -414,20 +415,48 @@ def _shape_reason(names: list[str], structure: dict[str, Any] | None) -> str:
 
 
 _TITLE_SEPARATOR = re.compile(r"\s+[-|–—·»:]+\s+|\s*[_|–—·»]+\s*|::|--")
+# where a page title's parts part for a heading's words to be matched with them ("A // B")
+_TITLE_PARTS = re.compile(r"\s+[-|–—·»:/>]+\s+|\s*[_|–—·»]+\s*|::|--|//")
+HEADLINE_IN_TITLE, HEADLINE_COVERS = 0.6, 0.5  # shares of words (fitted, bench/README.md)
 
 
-def own_headline(texts: Sequence[str], title: str) -> int | None:
+def own_headline(texts: Sequence[str], title: str,
+                 features: Sequence[dict[str, Any] | None] | None = None) -> int | None:
     """The index of the article's own headline among its paragraphs (body, never suggested
-    from its shape): the first that is the longest part of its title between separators
-    ("Headline - Site", "标题_网站"; the site's name is the shorter part), of Titles.MIN_TITLE
-    folded characters or more; None if no paragraph is."""
+    from its shape), or None: the first paragraph that is the longest part of its title
+    between separators ("Headline - Site", "标题_网站"; the site's name is the shorter part),
+    of Titles.MIN_TITLE folded characters or more; else, on an HTML page (`features`), the
+    h1-h3 heading most like that part: HEADLINE_IN_TITLE of its words in the title, holding
+    HEADLINE_COVERS of the part's ("Why you just can't …" under "Why you can't … -
+    CNNPolitics", "标题-网站" with no spaces)."""
     parts = sorted(map(fold, _TITLE_SEPARATOR.split(title)), key=len)
     size = len(parts[-1]) if parts else 0
     if size < Titles.MIN_TITLE:
         return None
     # folding drops whitespace only (NFKC keeps most lengths): only texts of about its length
-    return next((index for index, text in enumerate(texts)
-                 if size <= len(text) <= 2 * size and fold(text) == parts[-1]), None)
+    exact = next((index for index, text in enumerate(texts)
+                  if size <= len(text) <= 2 * size and fold(text) == parts[-1]), None)
+    return exact if exact is not None or not features else _like_headline(texts, title,
+                                                                          features)
+
+
+def _like_headline(texts: Sequence[str], title: str,
+                   features: Sequence[dict[str, Any] | None]) -> int | None:
+    words = set(words_of(title))
+    part = max((set(words_of(piece)) for piece in _TITLE_PARTS.split(title)), key=len)
+    best, closest = None, 0.0
+    for index, (text, seen) in enumerate(zip(texts, features)):
+        tag = ((seen or {}).get("path") or "").rsplit(">", 1)[-1]
+        if tag not in ("h1", "h2", "h3") or len(text) > 3 * len(title):
+            continue
+        heading = set(words_of(text))
+        if len(heading) < 3 or len(part) < 3:
+            continue
+        inside, covers = len(heading & words) / len(heading), len(heading & part) / len(part)
+        likeness = inside + covers + 0.1 * (tag == "h1")
+        if inside >= HEADLINE_IN_TITLE and covers >= HEADLINE_COVERS and likeness > closest:
+            best, closest = index, likeness
+    return best
 
 
 def _shown(title: str) -> str:
@@ -634,7 +663,7 @@ def _score_imported(session: Session, project_id: int, articles: Sequence[Import
         seen = [Seen(text, article.features[index] if article.features else None,
                      0 if key == own else counts[(article.site, key)] - 1)
                 for index, (text, key) in enumerate(zip(article.texts, article.keys))]
-        headline = own_headline(article.texts, article.title)
+        headline = own_headline(article.texts, article.title, article.features)
         body = running_text(seen)
         running = [flag or key == own or index == headline  # its own headline is body too
                    for index, (flag, key) in enumerate(zip(body, article.keys))]

@@ -23,7 +23,7 @@ from typing import Any
 
 import lxml.html
 
-from ..services.text import nfkc
+from ..services.text import CJK_CHARACTER, words_of
 
 LANDMARKS = {"nav", "header", "footer", "aside", "form", "main", "article"}
 ROLES = {"navigation": "nav", "menu": "nav", "menubar": "nav", "banner": "header",
@@ -63,19 +63,10 @@ def features(frames: list[Frame], link_chars: int, chars: int) -> dict[str, Any]
             "link": round(link_chars / chars, 2) if chars else 0.0}
 
 
-# a word: one CJK character, or a run of other letters and digits (as the dev set's gold
-# is matched: bench/README.md)
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0002ffff"
-_TOKEN = re.compile(f"[{_CJK}]|[^\\W_{_CJK}]+")
-_CJK_TOKEN = re.compile(f"[{_CJK}]")
 _BLOCK_TAGS = {"p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "th", "tr", "br",
                "pre", "blockquote", "dd", "dt", "section", "article", "table", "ul", "ol",
                "figcaption", "header", "footer"}
 RUN_WORDS, RUN_CJK = 4, 6  # words in a run that counts as kept
-
-
-def _tokens(text: str) -> list[str]:
-    return _TOKEN.findall(nfkc(text).lower())
 
 
 def extracted_text(html: str) -> str | None:
@@ -100,11 +91,11 @@ def mark_extracted(paragraphs: list[str], structure: list[dict[str, Any]],
     reflows and trims text: a paragraph is seldom a verbatim part of it)."""
     if main is None:
         return
-    lines = [words for words in map(_tokens, main.split("\n")) if words]
+    lines = [words for words in map(words_of, main.split("\n")) if words]
     kept = [word for words in lines for word in words]
-    texts = [_tokens(text) for text in paragraphs]
+    texts = [words_of(text) for text in paragraphs]
     sample = kept[:2000]  # mostly CJK: runs of characters, else of words
-    cjk = len(_CJK_TOKEN.findall("".join(sample)))
+    cjk = len(CJK_CHARACTER.findall("".join(sample)))
     run = RUN_CJK if sample and 2 * cjk >= len(sample) else RUN_WORDS
     runs = {tuple(kept[i:i + run]) for i in range(len(kept) - run + 1)}
     whole = set(map(tuple, lines))
