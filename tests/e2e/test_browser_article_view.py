@@ -362,10 +362,12 @@ def test_keys_work_with_a_chinese_input_method_on_and_the_page_says_it_is_on(adm
     expect(hint).to_be_visible()
 
     # In a note, Esc while composing cancels the composition, not the note.
-    page.keyboard.press("1")
+    page.keyboard.press("1")  # labels p0: the next unlabeled is p2
+    selected(page, 2)
     page.keyboard.press("k")
+    selected(page, 1)
     page.keyboard.press("e")
-    note = page.locator("#p1 .note")  # 1 labels p0, the next unlabeled is p2, k: p1
+    note = page.locator("#p1 .note")
     expect(note).to_be_focused()
     client.send("Input.imeSetComposition", {"text": "zhong", "selectionStart": 5, "selectionEnd": 5})
     note.dispatch_event("keydown", {"key": "Escape", "code": "Escape", "isComposing": True})
