@@ -167,6 +167,34 @@ def test_html_structure_a_footer_link_list_is_suggested_and_the_article_text_is_
         assert by_text[text][1] is None or by_text[text][1] < 0.8
 
 
+def test_a_photo_caption_inside_the_story_is_suggested_and_the_story_is_not(app):
+    """A figure's caption or credit sits among the story's paragraphs, and readability keeps
+    it; extraction gold seldom counts it as the article's text: it is suggested, with why."""
+    rng = random.Random(11)
+    bodies = [body_paragraph(rng, False) for _ in range(6)]
+    figure = ('<figure><img src="/p.jpg"><figcaption class="caption">The mayor at the '
+              'opening of the park</figcaption><p class="photo-credit">Jane Doe / AP</p></figure>')
+    page = ("<html><head><title>Park opens</title></head><body><article><h1>Park opens</h1>"
+            + "".join(f"<p>{text}</p>" for text in bodies[:3]) + figure
+            + "".join(f"<p>{text}</p>" for text in bodies[3:]) + "</article></body></html>")
+    with app.app_context():
+        report = import_sources(db.session, "pages", [Source("page.html", page.encode(), "html")])
+        assert report.stored, report.errors
+        rows = dict(db.session.execute(
+            select(Paragraph.text, Suggestion.reason)
+            .outerjoin(Suggestion, Suggestion.paragraph_id == Paragraph.id)).all())
+    for caption in ("The mayor at the opening of the park", "Jane Doe / AP"):
+        assert rows[caption] and "caption" in rows[caption], rows
+    assert all(rows[text] is None for text in bodies)
+
+
+def test_a_class_or_id_that_is_an_address_names_nothing():
+    _, _, structure = html_page('<html><body><table><tr><td id="http://blog.example.com/more.asp'
+                                '?name=li" class="entry"><p>Some text</p></td></tr></table>'
+                                "</body></html>")
+    assert structure[0]["words"] == ["entry"]  # not "more", a furniture word, from the address
+
+
 def test_extracted_is_the_share_of_a_paragraph_in_readabilitys_text_matched_by_runs_of_words():
     """readability reflows and trims what it keeps: a paragraph counts by the runs of 4 words
     (6 CJK characters) it shares with that text, a short one only when it is a block of it."""

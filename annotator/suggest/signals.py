@@ -68,6 +68,9 @@ FURNITURE_WORDS = {
 CONTENT_WORDS = {"article", "content", "body", "post", "entry", "story", "text", "main",
                  "paragraph", "detail", "prose", "rich", "news", "zw", "con", "txt"}
 LANDMARK_FEATURES = ("nav", "header", "footer", "aside", "form")
+# a photo's caption or credit, which extraction gold seldom counts as the article's text
+CAPTION_WORDS = {"caption", "credit", "credits", "figcaption", "photo", "gallery", "slideshow"}
+FIGURE_TAGS = {"figure", "figcaption"}
 
 
 @dataclass(slots=True)
@@ -236,7 +239,8 @@ def vectors(article: Sequence[Seen], skip: Sequence[bool] = ()) -> list[dict[str
             # the nearest word that names furniture or content: which of the two it is
             named = next((word for word in words
                           if word in FURNITURE_WORDS or word in CONTENT_WORDS), None)
-            tag = (structure.get("path") or "").rsplit(">", 1)[-1]
+            path = structure.get("path") or ""
+            tag = path.rsplit(">", 1)[-1]
             link = float(structure.get("link") or 0.0)
             vector.update({
                 "html": 1.0,
@@ -253,6 +257,8 @@ def vectors(article: Sequence[Seen], skip: Sequence[bool] = ()) -> list[dict[str
                 "near_furniture_word": float(bool(set(words[:2]) & FURNITURE_WORDS)),
                 "named_furniture": float(named in FURNITURE_WORDS),
                 "heading": float(tag in HEADINGS),
+                "in_figure": float(not FIGURE_TAGS.isdisjoint(path.split(">"))),
+                "caption_word": float(not CAPTION_WORDS.isdisjoint(words[:3])),
                 "list_item": float(tag in ("li", "dd", "dt")),
                 "table_cell": float(tag in ("td", "th")),
             })
@@ -264,16 +270,15 @@ def vectors(article: Sequence[Seen], skip: Sequence[bool] = ()) -> list[dict[str
 # the features above, see bench/README.md); "bias" is the intercept. Boilerplate weighs 4 in
 # the fit (0.8 / 0.2): a suggestion is shown at 0.8, where even odds would be unweighted.
 # HTML: not fitted on CleanEval's pages, whose gold keeps reader comments as text.
-HTML_WEIGHTS: dict[str, float] = {"bias": 1.405, "all_link": -0.232,
-    "body_neighbours": -0.655, "content_words": -1.464, "copyright": 1.002, "date": -0.026,
-    "digits": -1.232, "furniture_words": 1.182, "heading": -0.995, "html": 1.369,
-    "in_aside": 2.651, "in_footer": 0.448, "in_form": 0.277, "in_header": 0.94,
-    "in_main": -0.284, "in_nav": 0.603, "labelled": -0.279, "link": 2.298,
-    "list_item": 0.025, "list_marker": -0.014, "log_length": -3.191,
-    "named_furniture": 1.589, "near_furniture_word": 2.57, "no_end_punct": -0.228,
-    "not_extracted": 3.696, "outside_body": 0.514, "position": 0.421, "sentence_marks": -0.209,
-    "separators": 1.651, "short": -0.597, "table_cell": -1.46, "title_case": 0.954,
-    "url": 1.637}
+HTML_WEIGHTS: dict[str, float] = {"bias": 1.138, "all_link": -0.568, "body_neighbours": -0.626,
+    "caption_word": 2.718, "content_words": -1.507, "copyright": 0.93, "date": 0.179,
+    "digits": -0.948, "furniture_words": 1.724, "heading": -0.437, "html": 1.091,
+    "in_aside": 3.064, "in_figure": 1.658, "in_footer": 0.519, "in_form": 0.411,
+    "in_header": 0.98, "in_main": -0.544, "in_nav": 0.643, "labelled": -0.268, "link": 2.822,
+    "list_item": 0.347, "list_marker": -0.02, "log_length": -2.78, "named_furniture": 2.45,
+    "near_furniture_word": 1.809, "no_end_punct": -0.436, "not_extracted": 3.616,
+    "outside_body": 0.544, "position": 0.661, "sentence_marks": -0.283, "separators": 1.848,
+    "short": -0.411, "table_cell": -1.22, "title_case": 0.341, "url": 1.644}
 TEXT_WEIGHTS: dict[str, float] = {"bias": 4.951, "body_neighbours": -2.952, "copyright": 1.06,
     "date": 2.413, "digits": -1.632, "labelled": -1.07, "list_marker": -0.33,
     "log_length": -3.392, "no_end_punct": -0.32, "outside_body": 0.626, "position": 0.737,
@@ -294,6 +299,7 @@ PHRASES = {
     "named_furniture": "in a block named like furniture",
     "not_extracted": "outside the article text readability finds",
     "list_item": "in a list", "table_cell": "in a layout table",
+    "in_figure": "a figure's caption", "caption_word": "in a block named like a caption",
 }
 
 
@@ -320,9 +326,9 @@ def shape_probability(vector: dict[str, float],
 # Fitted by `--fit` on verdicts of weights fitted on the other half of the sites, each page
 # weighing the same (bench/README.md).
 CONTEXT_NEAR = 2
-CONTEXT_WEIGHTS: dict[str, float] = {"bias": -2.543, "after_run": 1.253, "before_run": 1.07,
-                                     "far": -0.03, "near": 3.343, "own": 0.61,
-                                     "running_out": -0.149}
+CONTEXT_WEIGHTS: dict[str, float] = {"bias": -2.957, "after_run": 1.463, "before_run": 1.13,
+                                     "far": -0.106, "near": 3.986, "own": 0.591,
+                                     "running_out": -0.063}
 CONTEXT_PHRASES = {"near": "beside other furniture", "after_run": "after the article's text",
                    "before_run": "before the article's text",
                    "far": "outside the article's text"}

@@ -32,6 +32,9 @@ ROLES = {"navigation": "nav", "menu": "nav", "menubar": "nav", "banner": "header
 PATH_TAGS = 6
 MAX_WORDS = 12
 _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+# a class or id that is an address, not a name ("http://blog.example.com/more.asp?id=1"): its
+# words name nothing of the block
+_ADDRESS = re.compile(r"[/?=]")
 
 
 class Frame:
@@ -43,9 +46,10 @@ class Frame:
         self.tag = tag
         role = (attributes.get("role") or "").strip().lower()
         self.landmark = tag if tag in LANDMARKS else ROLES.get(role)
-        names = f"{attributes.get('class') or ''} {attributes.get('id') or ''}"
+        names = " ".join(name for name in f"{attributes.get('class') or ''} "
+                         f"{attributes.get('id') or ''}"[:500].split() if not _ADDRESS.search(name))
         self.words = tuple(dict.fromkeys(
-            word.lower() for word in _WORD.findall(names[:500]) if len(word) <= 20))
+            word.lower() for word in _WORD.findall(names) if len(word) <= 20))
 
 
 def features(frames: list[Frame], link_chars: int, chars: int) -> dict[str, Any]:
