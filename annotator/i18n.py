@@ -51,6 +51,8 @@ SHAPE_PHRASES = {  # signals.PHRASES and signals.CONTEXT_PHRASES
     "in a block named like furniture": _l("in a block named like furniture"),
     "outside the article text readability finds": _l("outside the article text readability finds"),
     "in a list": _l("in a list"), "in a layout table": _l("in a layout table"),
+    "a figure's caption": _l("a figure's caption"),
+    "in a block named like a caption": _l("in a block named like a caption"),
     # signals.CONTEXT_PHRASES
     "beside other furniture": _l("beside other furniture"),
     "after the article's text": _l("after the article's text"),
