@@ -69,6 +69,17 @@ def suggestions_by_text(app, site: str) -> dict[str, list[tuple[str, float, str]
         return out
 
 
+def imported(app, source: Source, *columns) -> list:
+    """Import one file; each paragraph's text and `columns` of its suggestion, in order."""
+    with app.app_context():
+        report = import_sources(db.session, "pages", [source])
+        assert report.stored, report.errors
+        return db.session.execute(
+            select(Paragraph.text, *columns)
+            .outerjoin(Suggestion, Suggestion.paragraph_id == Paragraph.id)
+            .order_by(Paragraph.article_id, Paragraph.index)).all()
+
+
 def test_repeated_furniture_and_teasers_suggested_with_reasons_and_bodies_not(app):
     records = (site_articles("example.com", 6, False, 1) + site_articles("news.example.cn", 5, True, 2)
                + site_articles("other.org", 1, False, 3))
@@ -177,12 +188,7 @@ def test_a_photo_caption_inside_the_story_is_suggested_and_the_story_is_not(app)
     page = ("<html><head><title>Park opens</title></head><body><article><h1>Park opens</h1>"
             + "".join(f"<p>{text}</p>" for text in bodies[:3]) + figure
             + "".join(f"<p>{text}</p>" for text in bodies[3:]) + "</article></body></html>")
-    with app.app_context():
-        report = import_sources(db.session, "pages", [Source("page.html", page.encode(), "html")])
-        assert report.stored, report.errors
-        rows = dict(db.session.execute(
-            select(Paragraph.text, Suggestion.reason)
-            .outerjoin(Suggestion, Suggestion.paragraph_id == Paragraph.id)).all())
+    rows = dict(imported(app, Source("page.html", page.encode(), "html"), Suggestion.reason))
     for caption in ("The mayor at the opening of the park", "Jane Doe / AP"):
         assert rows[caption] and "caption" in rows[caption], rows
     assert all(rows[text] is None for text in bodies)
@@ -301,12 +307,8 @@ def test_txt_import_gets_text_shape_signals(app, tmp_path):
     tail = ["Posted 2026-03-04 10:15", "Share this article",
             "Copyright © 2026 City Desk. All rights reserved."]
     text = "City plan\n" + "\n".join(bodies + tail) + "\n"
+    rows = dict(imported(app, Source("a.txt", text.encode(), "txt"), Suggestion.confidence))
     with app.app_context():
-        report = import_sources(db.session, "txt", [Source("a.txt", text.encode(), "txt")])
-        assert report.stored, report.errors
-        rows = dict(db.session.execute(
-            select(Paragraph.text, Suggestion.confidence)
-            .outerjoin(Suggestion, Suggestion.paragraph_id == Paragraph.id)).all())
         assert db.session.scalar(select(Paragraph.features).limit(1)) is None
     for line in tail:
         assert rows[line] is not None and rows[line] >= 0.8, (line, rows[line])
