@@ -421,9 +421,10 @@ def _shape_reason(names: list[str], structure: dict[str, Any] | None) -> str:
 
 
 _TITLE_SEPARATOR = re.compile(r"\s+[-|–—·»:]+\s+|\s*[_|–—·»]+\s*|::|--")
-# where a page title's parts part for a heading's words to be matched with them ("A // B")
+# where a title is split into parts to match a heading's words with (also "A // B", "A > B")
 _TITLE_PARTS = re.compile(r"\s+[-|–—·»:/>]+\s+|\s*[_|–—·»]+\s*|::|--|//")
-HEADLINE_IN_TITLE, HEADLINE_COVERS = 0.6, 0.5  # shares of words (fitted, bench/README.md)
+# shares of words, chosen on the development set (bench/README.md, session 13)
+HEADLINE_IN_TITLE, HEADLINE_COVERS = 0.6, 0.5
 
 
 def own_headline(texts: Sequence[str], title: str,
@@ -448,15 +449,18 @@ def own_headline(texts: Sequence[str], title: str,
 
 def _like_headline(texts: Sequence[str], title: str,
                    features: Sequence[dict[str, Any] | None]) -> int | None:
+    """The h1-h3 heading most like the title's longest part (own_headline), or None."""
     words = set(words_of(title))
     part = max((set(words_of(piece)) for piece in _TITLE_PARTS.split(title)), key=len)
+    if len(part) < 3:
+        return None
     best, closest = None, 0.0
     for index, (text, seen) in enumerate(zip(texts, features)):
         tag = ((seen or {}).get("path") or "").rsplit(">", 1)[-1]
         if tag not in ("h1", "h2", "h3") or len(text) > 3 * len(title):
             continue
         heading = set(words_of(text))
-        if len(heading) < 3 or len(part) < 3:
+        if len(heading) < 3:
             continue
         inside, covers = len(heading & words) / len(heading), len(heading & part) / len(part)
         likeness = inside + covers + 0.1 * (tag == "h1")

@@ -46,8 +46,8 @@ class Frame:
         self.tag = tag
         role = (attributes.get("role") or "").strip().lower()
         self.landmark = tag if tag in LANDMARKS else ROLES.get(role)
-        names = " ".join(name for name in f"{attributes.get('class') or ''} "
-                         f"{attributes.get('id') or ''}"[:500].split() if not _ADDRESS.search(name))
+        names = f"{attributes.get('class') or ''} {attributes.get('id') or ''}"[:500]
+        names = " ".join(name for name in names.split() if not _ADDRESS.search(name))
         self.words = tuple(dict.fromkeys(
             word.lower() for word in _WORD.findall(names) if len(word) <= 20))
 
