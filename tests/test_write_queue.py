@@ -105,8 +105,10 @@ def test_a_waiting_writer_goes_ahead_as_soon_as_the_lock_is_free(app, client, pa
                           headers=headers)
     waited = time.monotonic() - started
     holder.join()
+    # it waited for the lock, and was let in when the lock went: past its deadline (WAIT) it
+    # would have had a 503 (the total time is no measure: a loaded machine adds to it)
     assert response.status_code == 200
-    assert 0.15 < waited < WAIT  # let in when the lock went, well before the deadline
+    assert waited > 0.15
 
 
 def test_a_writer_outside_the_app_past_the_busy_timeout_gives_503(app, client, paragraph):
