@@ -126,8 +126,10 @@ def _survey(data: bytes | Path) -> tuple[bool, bool, bytes]:
 
 
 def _binary(data: bytes) -> bool:
-    """Whether over STRAY_SHARE of the bytes are BINARY_BYTES (a page's stray NULs are not)."""
-    return len(data) - len(data.translate(None, BINARY_BYTES)) > len(data) * STRAY_SHARE
+    """Whether over STRAY_SHARE of the first CHUNK bytes are BINARY_BYTES (a page's stray NULs
+    are not; an image or a compressed file is binary from its start)."""
+    sample = data[:CHUNK]
+    return len(sample) - len(sample.translate(None, BINARY_BYTES)) > len(sample) * STRAY_SHARE
 
 
 def _nul_reason(head: bytes) -> str:
