@@ -450,8 +450,8 @@ def own_headline(texts: Sequence[str], title: str,
 def _like_headline(texts: Sequence[str], title: str,
                    features: Sequence[dict[str, Any] | None]) -> int | None:
     """The h1-h3 heading most like the title's longest part (own_headline), or None."""
-    words = set(words_of(title))
-    part = max((set(words_of(piece)) for piece in _TITLE_PARTS.split(title)), key=len)
+    parts = [set(words_of(piece)) for piece in _TITLE_PARTS.split(title)]
+    words, part = set().union(*parts), max(parts, key=len)  # the title's words, its longest part's
     if len(part) < 3:
         return None
     best, closest = None, 0.0

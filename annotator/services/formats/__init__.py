@@ -22,7 +22,8 @@ EXTENSIONS = {".jsonl": "jsonl", ".txt": "txt", ".md": "md", ".markdown": "md",
 
 
 # bytes no text holds (WHATWG MIME sniffing's "binary data bytes"): about a tenth of an image's
-# or a compressed file's; an HTML page holding NULs is text while they are under 1 in 100
+# or a compressed file's; an HTML page holding NULs is text while they are under 1 in 100 of
+# its first CHUNK
 BINARY_BYTES = bytes([*range(9), 11, *range(14, 27), *range(28, 32)])
 STRAY_SHARE = 0.01
 
